@@ -1,0 +1,332 @@
+import { z } from 'zod';
+import { parseDuration, parseSize } from './duration';
+
+/**
+ * Every environment variable modelgate reads, in one place. The README's configuration table is generated from
+ * this list (`npm run docs:config`) and a test fails when the two drift apart.
+ */
+export interface VariableSpec<T> {
+  /** Short type shown in the README and in error messages. */
+  type: string;
+  /** The accepted form, shown when a value is rejected. */
+  expected: string;
+  /** Raw default applied when the variable is unset or empty; `undefined` means optional with no value. */
+  default?: string;
+  required?: boolean;
+  /** Never echo the value (passwords, tokens). */
+  secret?: boolean;
+  /** Which binaries read it. */
+  usedBy: readonly ('app' | 'init')[];
+  doc: string;
+  schema: z.ZodType<T, string>;
+}
+
+function spec<const S extends VariableSpec<unknown>>(s: S): S {
+  return s;
+}
+
+const duration = z.string().transform((raw, ctx) => {
+  const ms = parseDuration(raw);
+  if (ms === undefined) {
+    ctx.addIssue({ code: 'custom', message: 'is not a duration' });
+    return z.NEVER;
+  }
+  return ms;
+});
+
+const size = z.string().transform((raw, ctx) => {
+  const bytes = parseSize(raw);
+  if (bytes === undefined) {
+    ctx.addIssue({ code: 'custom', message: 'is not a size' });
+    return z.NEVER;
+  }
+  return bytes;
+});
+
+const integer = (min: number, max: number) =>
+  z.string().transform((raw, ctx) => {
+    const n = Number(raw);
+    if (!/^\d+$/.test(raw.trim()) || !Number.isSafeInteger(n) || n < min || n > max) {
+      ctx.addIssue({ code: 'custom', message: `is not an integer between ${min} and ${max}` });
+      return z.NEVER;
+    }
+    return n;
+  });
+
+const url = (protocols: readonly string[]) =>
+  z.string().transform((raw, ctx) => {
+    let parsed: URL;
+    try {
+      parsed = new URL(raw);
+    } catch {
+      ctx.addIssue({ code: 'custom', message: 'is not a URL' });
+      return z.NEVER;
+    }
+    if (!protocols.includes(parsed.protocol)) {
+      ctx.addIssue({ code: 'custom', message: `has the unsupported scheme ${parsed.protocol}` });
+      return z.NEVER;
+    }
+    return raw;
+  });
+
+const postgresUrl = url(['postgres:', 'postgresql:']);
+
+const configMapRef = z.string().transform((raw, ctx) => {
+  const match = /^([a-z0-9]([-a-z0-9]*[a-z0-9])?)\/([a-z0-9]([-a-z0-9.]*[a-z0-9])?)$/.exec(raw.trim());
+  if (!match) {
+    ctx.addIssue({ code: 'custom', message: 'is not a namespace/name reference' });
+    return z.NEVER;
+  }
+  return { namespace: match[1]!, name: match[3]! };
+});
+
+const oneOf = <T extends string>(values: readonly [T, ...T[]]) =>
+  z.string().transform((raw, ctx) => {
+    const value = raw.trim() as T;
+    if (!values.includes(value)) {
+      ctx.addIssue({ code: 'custom', message: 'is not one of the accepted values' });
+      return z.NEVER;
+    }
+    return value;
+  });
+
+const text = z.string();
+const token = z.string().refine((v) => v.length >= 32, { message: 'is shorter than 32 characters' });
+
+export const variables = {
+  DATABASE_URL: spec({
+    type: 'postgres URL',
+    expected: 'postgres://user:password@host:5432/database',
+    required: true,
+    secret: true,
+    usedBy: ['app', 'init'],
+    doc: 'Connection string of the PostgreSQL database (may point at a transaction-mode pooler).',
+    schema: postgresUrl,
+  }),
+  MIGRATION_DATABASE_URL: spec({
+    type: 'postgres URL',
+    expected: 'postgres://user:password@host:5432/database',
+    secret: true,
+    usedBy: ['init'],
+    doc: 'Direct (session-mode) connection for migrations and advisory locks; defaults to DATABASE_URL.',
+    schema: postgresUrl,
+  }),
+  DB_POOL_MIN: spec({
+    type: 'integer',
+    expected: 'an integer from 0 to 100',
+    default: '0',
+    usedBy: ['app'],
+    doc: 'Minimum connections kept in the pool.',
+    schema: integer(0, 100),
+  }),
+  DB_POOL_MAX: spec({
+    type: 'integer',
+    expected: 'an integer from 1 to 100',
+    default: '10',
+    usedBy: ['app'],
+    doc: 'Maximum connections in the pool of one process.',
+    schema: integer(1, 100),
+  }),
+  DB_WAIT_TIMEOUT: spec({
+    type: 'duration',
+    expected: 'a duration such as 30s, 5m',
+    default: '60s',
+    usedBy: ['init'],
+    doc: 'How long init waits for the database to accept connections before it exits 1.',
+    schema: duration,
+  }),
+  MIGRATION_LOCK_TIMEOUT: spec({
+    type: 'duration',
+    expected: 'a duration such as 30s, 5m',
+    default: '120s',
+    usedBy: ['init'],
+    doc: 'How long init waits for the migration advisory lock before it exits 3.',
+    schema: duration,
+  }),
+  MODEL_SOURCE_URL: spec({
+    type: 'URL',
+    expected: 'an https://, http:// or file:// URL',
+    usedBy: ['init'],
+    doc: 'Where the model list comes from. Required by `modelgate-init models`, `all` and `refresh`.',
+    schema: url(['https:', 'http:', 'file:']),
+  }),
+  MODEL_SOURCE_FORMAT: spec({
+    type: 'enum',
+    expected: 'morpheus',
+    default: 'morpheus',
+    usedBy: ['init'],
+    doc: 'Format of the model source document.',
+    schema: oneOf(['morpheus'] as const),
+  }),
+  MODEL_SOURCE_TIMEOUT: spec({
+    type: 'duration',
+    expected: 'a duration such as 10s',
+    default: '10s',
+    usedBy: ['init'],
+    doc: 'Time allowed for one request to the model source (connect, headers and body).',
+    schema: duration,
+  }),
+  MODEL_SOURCE_MAX_BYTES: spec({
+    type: 'size',
+    expected: 'a size such as 512kb, 20mib',
+    default: '20mib',
+    usedBy: ['init'],
+    doc: 'Largest model source response accepted.',
+    schema: size,
+  }),
+  MODEL_SOURCE_RETRIES: spec({
+    type: 'integer',
+    expected: 'an integer from 0 to 10',
+    default: '3',
+    usedBy: ['init'],
+    doc: 'Retries of a failed source request (jittered backoff, Retry-After honoured).',
+    schema: integer(0, 10),
+  }),
+  MODELS_FILE: spec({
+    type: 'path',
+    expected: 'an absolute file path',
+    default: '/var/run/modelgate/models.json',
+    usedBy: ['app', 'init'],
+    doc: 'The artifact file in the shared emptyDir; the init report is written beside it.',
+    schema: text.refine((v) => v.startsWith('/'), { message: 'is not an absolute path' }),
+  }),
+  MODELS_CONFIGMAP: spec({
+    type: 'namespace/name',
+    expected: 'namespace/name, e.g. default/modelgate-models',
+    usedBy: ['init'],
+    doc: 'The pre-created ConfigMap used as the cluster-wide artifact cache. Unset: no ConfigMap sink.',
+    schema: configMapRef,
+  }),
+  MODELS_CONFIGMAP_DIR: spec({
+    type: 'path',
+    expected: 'an absolute directory path',
+    usedBy: ['app'],
+    doc: 'Where the models ConfigMap is mounted in the app container; watched for refreshed artifacts.',
+    schema: text.refine((v) => v.startsWith('/'), { message: 'is not an absolute path' }),
+  }),
+  MODELS_MAX_AGE: spec({
+    type: 'duration',
+    expected: 'a duration such as 10m, 1h',
+    default: '10m',
+    usedBy: ['init', 'app'],
+    doc: 'An artifact checked within this age is reused without a request to the source.',
+    schema: duration,
+  }),
+  MODELS_MAX_STALE: spec({
+    type: 'duration',
+    expected: 'a duration such as 24h, 7d',
+    default: '7d',
+    usedBy: ['init', 'app'],
+    doc: 'When the source fails, a last-known-good artifact younger than this is still used (marked stale).',
+    schema: duration,
+  }),
+  UPSTREAM_URL: spec({
+    type: 'URL',
+    expected: 'an http:// or https:// URL',
+    usedBy: ['app'],
+    doc: 'OpenAI-compatible upstream; chat completions go to UPSTREAM_URL/v1/chat/completions.',
+    schema: url(['http:', 'https:']),
+  }),
+  UPSTREAM_API_KEY: spec({
+    type: 'string',
+    expected: 'a bearer token',
+    secret: true,
+    usedBy: ['app'],
+    doc: 'Bearer token sent to the upstream, if it needs one.',
+    schema: text,
+  }),
+  UPSTREAM_TIMEOUT: spec({
+    type: 'duration',
+    expected: 'a duration such as 60s',
+    default: '120s',
+    usedBy: ['app'],
+    doc: 'Time allowed for the upstream to answer (first byte); then 504.',
+    schema: duration,
+  }),
+  UPSTREAM_MODEL_FIELD: spec({
+    type: 'enum',
+    expected: 'upstream_id or name',
+    default: 'upstream_id',
+    usedBy: ['app'],
+    doc: 'Which model field is sent upstream as `model`.',
+    schema: oneOf(['upstream_id', 'name'] as const),
+  }),
+  DEFAULT_MODEL: spec({
+    type: 'string',
+    expected: 'a model name from the catalog',
+    usedBy: ['app'],
+    doc: 'Model used when a chat completion names none; unset: such requests get 400.',
+    schema: text,
+  }),
+  HOST: spec({
+    type: 'string',
+    expected: 'an interface address such as 0.0.0.0',
+    default: '0.0.0.0',
+    usedBy: ['app'],
+    doc: 'Address the HTTP server binds.',
+    schema: text,
+  }),
+  PORT: spec({
+    type: 'integer',
+    expected: 'a port from 0 to 65535',
+    default: '8080',
+    usedBy: ['app'],
+    doc: 'Port the HTTP server listens on (0 picks a free one).',
+    schema: integer(0, 65535),
+  }),
+  BODY_LIMIT: spec({
+    type: 'size',
+    expected: 'a size such as 1mib',
+    default: '1mib',
+    usedBy: ['app'],
+    doc: 'Largest request body accepted; larger bodies get 413.',
+    schema: size,
+  }),
+  LOG_LEVEL: spec({
+    type: 'enum',
+    expected: 'fatal, error, warn, info, debug, trace or silent',
+    default: 'info',
+    usedBy: ['app', 'init'],
+    doc: 'Minimum level of the JSON log lines.',
+    schema: oneOf(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const),
+  }),
+  SHUTDOWN_DELAY: spec({
+    type: 'duration',
+    expected: 'a duration such as 5s',
+    default: '5s',
+    usedBy: ['app'],
+    doc: 'After SIGTERM, how long /readyz reports 503 before the server stops accepting connections.',
+    schema: duration,
+  }),
+  SHUTDOWN_TIMEOUT: spec({
+    type: 'duration',
+    expected: 'a duration such as 25s',
+    default: '25s',
+    usedBy: ['app'],
+    doc: 'Upper bound for draining in-flight requests and streams after SIGTERM; then the process exits.',
+    schema: duration,
+  }),
+  ADMIN_TOKEN: spec({
+    type: 'string',
+    expected: 'a random token of at least 32 characters',
+    secret: true,
+    usedBy: ['app'],
+    doc: 'Bearer token of the /admin routes; unset: admin routes answer 404.',
+    schema: token,
+  }),
+  HOSTNAME: spec({
+    type: 'string',
+    expected: 'the pod name',
+    usedBy: ['app', 'init'],
+    doc: 'Set by Kubernetes to the pod name; logged as `pod` and shown in /status.',
+    schema: text,
+  }),
+} as const;
+
+export type VariableName = keyof typeof variables;
+type Output<S> = S extends { schema: z.ZodType<infer T, string> } ? T : never;
+export type Env = {
+  [K in VariableName]: (typeof variables)[K] extends { required: true } | { default: string }
+    ? Output<(typeof variables)[K]>
+    : Output<(typeof variables)[K]> | undefined;
+};
