@@ -1,0 +1,35 @@
+import path from 'node:path';
+import { z } from 'zod';
+
+/**
+ * The report every modelgate-init run writes beside the artifact file (and logs as its last line); the app
+ * exposes it as metrics.
+ */
+export const artifactOrigins = ['reused', 'fetched', 'not-modified', 'last-known-good', 'none'] as const;
+export type ArtifactOrigin = (typeof artifactOrigins)[number];
+
+export const initReportSchema = z.object({
+  formatVersion: z.literal(1),
+  command: z.string(),
+  pod: z.string(),
+  startedAt: z.iso.datetime({ offset: true }),
+  finishedAt: z.iso.datetime({ offset: true }),
+  exitCode: z.number().int(),
+  error: z.string().nullable(),
+  migrations: z.object({ applied: z.array(z.string()), pendingBefore: z.number().int().nonnegative() }),
+  artifact: z.object({
+    origin: z.enum(artifactOrigins),
+    models: z.number().int().nonnegative(),
+    sha256: z.string().nullable(),
+    stale: z.boolean(),
+  }),
+  /** Seconds spent per step: waitDb, migrate, models, total. */
+  durations: z.record(z.string(), z.number().nonnegative()),
+});
+export type InitReport = z.infer<typeof initReportSchema>;
+
+export const INIT_REPORT_FILE = 'init-report.json';
+
+export function initReportPath(modelsFile: string): string {
+  return path.join(path.dirname(modelsFile), INIT_REPORT_FILE);
+}
