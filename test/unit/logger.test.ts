@@ -1,0 +1,62 @@
+import { Writable } from 'node:stream';
+import { createLogger, scrubSecrets } from '../../core/logger';
+
+function capture() {
+  const lines: string[] = [];
+  const destination = new Writable({
+    write(chunk, _enc, done) {
+      lines.push(...String(chunk).split('\n').filter(Boolean));
+      done();
+    },
+  });
+  return { lines, destination, records: () => lines.map((l) => JSON.parse(l) as Record<string, unknown>) };
+}
+
+const ADMIN = 'adm1n-t0ken-0123456789abcdef0123456789';
+const KEY = 'sk-ab12cd34.Zm9vYmFyYmF6cXV4cXV1eGZvb2JhcmJhenF1eHF1dXhmb28';
+
+describe('logger', () => {
+  it('writes JSON lines with component, pid, pod, level and msg', () => {
+    const out = capture();
+    createLogger({ component: 'init', pod: 'modelgate-7d9f-abc', destination: out.destination }).info(
+      'hello',
+    );
+    const [record] = out.records();
+    expect(record).toMatchObject({
+      component: 'init',
+      pid: process.pid,
+      pod: 'modelgate-7d9f-abc',
+      level: 'info',
+      msg: 'hello',
+    });
+    expect(typeof record!.time).toBe('string');
+  });
+
+  it('redacts authorization headers, API keys, the admin token and connection-string passwords', () => {
+    const out = capture();
+    const logger = createLogger({ component: 'app', destination: out.destination, secrets: [ADMIN] });
+    logger.info({ req: { headers: { authorization: `Bearer ${KEY}` } } }, 'request');
+    logger.info({ headers: { authorization: `Bearer ${ADMIN}` } }, 'admin call');
+    logger.info({ apiKey: KEY, adminToken: ADMIN, password: 'hunter2-pass' }, 'fields');
+    logger.warn(`could not connect to postgres://gate:hunter2-pass@db:5432/modelgate`);
+    logger.warn({ url: 'postgresql://gate:hunter2-pass@db/modelgate?sslmode=require' }, 'nested url');
+    logger.info(`client sent ${KEY} and token ${ADMIN}`);
+    logger.error(
+      { err: new Error(`auth failed for postgres://u:hunter2-pass@h/db with Bearer ${KEY}`) },
+      'boom',
+    );
+    const text = out.lines.join('\n');
+    expect(out.lines).toHaveLength(7);
+    expect(text).not.toContain('hunter2-pass');
+    expect(text).not.toContain(ADMIN);
+    expect(text).not.toContain('Zm9vYmFyYmF6cXV4cXV1eGZvb2JhcmJhenF1eHF1dXhmb28');
+    expect(text).toContain('postgres://gate:[redacted]@db:5432/modelgate');
+    expect(text).toContain('sk-ab12cd34.[redacted]');
+  });
+
+  it('scrubs free text', () => {
+    expect(scrubSecrets('postgres://a:b@c/d')).toBe('postgres://a:[redacted]@c/d');
+    expect(scrubSecrets('Authorization: Bearer abc.def')).toBe('Authorization: Bearer [redacted]');
+    expect(scrubSecrets('no secrets here: postgres://host/db')).toBe('no secrets here: postgres://host/db');
+  });
+});
