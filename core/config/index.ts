@@ -25,6 +25,10 @@ export interface Config {
     configMapDir: string | undefined;
     maxAgeMs: number;
     maxStaleMs: number;
+    /** MODELS_LOCK_TIMEOUT: bound on waiting for the single-flight models lock. */
+    lockTimeoutMs: number;
+    /** WAIT_TIMEOUT: bound of `modelgate-init wait`. */
+    waitTimeoutMs: number;
   };
   upstream: {
     url: string | undefined;
@@ -114,6 +118,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
       configMapDir: e.MODELS_CONFIGMAP_DIR,
       maxAgeMs: e.MODELS_MAX_AGE,
       maxStaleMs: e.MODELS_MAX_STALE,
+      lockTimeoutMs: e.MODELS_LOCK_TIMEOUT,
+      waitTimeoutMs: e.WAIT_TIMEOUT,
     },
     upstream: {
       url: e.UPSTREAM_URL,

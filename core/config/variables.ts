@@ -143,6 +143,22 @@ export const variables = {
     doc: 'How long init waits for the migration advisory lock before it exits 3.',
     schema: duration,
   }),
+  MODELS_LOCK_TIMEOUT: spec({
+    type: 'duration',
+    expected: 'a duration such as 60s, 5m',
+    default: '120s',
+    usedBy: ['init'],
+    doc: 'How long init waits for the single-flight models lock (another pod fetching the model list) before it exits 3.',
+    schema: duration,
+  }),
+  WAIT_TIMEOUT: spec({
+    type: 'duration',
+    expected: 'a duration such as 5m, 15m',
+    default: '10m',
+    usedBy: ['init'],
+    doc: '`modelgate-init wait`: how long to wait for the newest migration and a valid artifact in the ConfigMap before it exits 1.',
+    schema: duration,
+  }),
   MODEL_SOURCE_URL: spec({
     type: 'URL',
     expected: 'an https://, http:// or file:// URL',
