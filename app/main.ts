@@ -2,13 +2,18 @@
 import { loadConfigOrExit } from '../core/config';
 import { createLogger } from '../core/logger';
 import { packageVersion } from '../core/package-root';
-import { createApp } from './app';
+import { startRuntime } from './runtime';
 
 const HELP = `Usage: modelgate-app [--help] [--version]
 
 The stateless modelgate HTTP server. Reads the model artifact written by modelgate-init (MODELS_FILE),
 checks the database schema, then reports ready on /readyz. It never migrates and never calls the model
 source or the Kubernetes API. Configuration comes from the environment; see the README's table.
+
+Endpoints: /livez, /readyz, /status, /metrics, the API under /api/v1 and /v1.
+Signals: SIGTERM or SIGINT drains gracefully (exit 0); a second signal, or requests still open after
+SHUTDOWN_TIMEOUT, forces the exit (exit 1).
+Exit codes: 0 clean shutdown, 1 forced shutdown or start-up failure (e.g. port in use), 2 configuration.
 `;
 
 function main(argv: readonly string[]): void {
@@ -31,13 +36,12 @@ function main(argv: readonly string[]): void {
     component: 'app',
     level: config.logLevel,
     pod: config.pod,
-    secrets: [config.adminToken],
+    secrets: [config.adminToken, config.upstream.apiKey],
   });
-  const app = createApp({ config, logger });
-  const server = app.listen(config.http.port, config.http.host, () => {
-    logger.info({ port: config.http.port }, 'modelgate-app listening');
+  startRuntime({ config, logger, exit: (code) => process.exit(code) }).catch((error: unknown) => {
+    logger.fatal({ err: error }, 'modelgate-app could not start');
+    process.exit(1);
   });
-  process.once('SIGTERM', () => server.close(() => process.exit(0)));
 }
 
 main(process.argv.slice(2));

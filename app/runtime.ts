@@ -1,0 +1,173 @@
+import http from 'node:http';
+import path from 'node:path';
+import type { Router } from 'express';
+import { Registry } from 'prom-client';
+import { initReportPath } from '../core/artifact/report';
+import type { Config } from '../core/config';
+import { createDatabase, type Knex } from '../core/db/connection';
+import type { Logger } from '../core/logger';
+import { packageVersion } from '../core/package-root';
+import { createApp } from './app';
+import { artifactLocations } from './artifact/sources';
+import { createArtifactStore, type ArtifactStore } from './artifact/store';
+import { watchDirectories } from './artifact/watch';
+import type { Catalog } from './catalog/catalog';
+import { createInitReportReader } from './init-report';
+import { createMetrics } from './metrics';
+import { createProbes, type Probes } from './probes';
+import { createSchemaMonitor } from './schema-monitor';
+import { createShutdown, type Shutdown } from './shutdown';
+
+/** What the API module (app/api) receives; mirrors `ApiDeps` there. */
+export interface RuntimeApiDeps {
+  config: Readonly<Config>;
+  logger: Logger;
+  db: Knex;
+  catalog: Catalog;
+  registry: Registry;
+}
+
+/** What the API module returns; `start` runs after listen (e.g. LISTEN for key revocation), `close` at shutdown. */
+export interface RuntimeApi {
+  router: Router;
+  start(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface RuntimeOptions {
+  config: Readonly<Config>;
+  logger: Logger;
+  createApi?: (deps: RuntimeApiDeps) => RuntimeApi;
+  exit: (code: number) => void;
+  /** Where SIGTERM/SIGINT come from (the process; an EventEmitter in tests). */
+  signals?: NodeJS.EventEmitter;
+  pollIntervalMs?: number;
+  schemaRetryMs?: number;
+  /** Bound on releasing the pool and API listeners at shutdown. */
+  releaseTimeoutMs?: number;
+}
+
+export interface Runtime {
+  server: http.Server;
+  port: number;
+  registry: Registry;
+  store: ArtifactStore;
+  probes: Probes;
+  shutdown: Shutdown;
+}
+
+/**
+ * Wires and starts modelgate-app. Start-up does no heavy work: it reads the artifact, checks the schema version
+ * (retrying while it is behind) and listens; readiness follows from those. It never migrates and never calls the
+ * model source or the Kubernetes API.
+ */
+export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
+  const { config, logger } = options;
+  const startedAt = Date.now();
+  const registry = new Registry();
+  const metrics = createMetrics(registry);
+  const db = createDatabase({
+    url: config.database.url,
+    poolMin: config.database.poolMin,
+    poolMax: config.database.poolMax,
+    applicationName: 'modelgate-app',
+  });
+
+  const store = createArtifactStore({
+    locations: artifactLocations(config.models.file, config.models.configMapDir),
+    logger: logger.child({ component: 'catalog' }),
+    metrics,
+  });
+  const initReport = createInitReportReader({
+    file: initReportPath(config.models.file),
+    logger: logger.child({ component: 'catalog' }),
+    metrics,
+  });
+  const schema = createSchemaMonitor({
+    db,
+    databaseUrl: config.database.url,
+    logger: logger.child({ component: 'schema' }),
+    metrics,
+    retryMs: options.schemaRetryMs,
+  });
+  schema.start();
+  const loaded = Promise.all([store.reload(), initReport.reload()]);
+
+  // The shutdown sequence needs the server, which needs the probes: the probes see it through this function.
+  let draining = () => false;
+  const probes = createProbes({
+    catalog: store,
+    schema,
+    initReport,
+    draining: () => draining(),
+    metrics,
+    pod: config.pod,
+    version: packageVersion(),
+    maxAgeMs: config.models.maxAgeMs,
+    startedAt,
+    logger,
+  });
+  const api = options.createApi?.({
+    config,
+    logger: logger.child({ component: 'api' }),
+    db,
+    catalog: store,
+    registry,
+  });
+  const app = createApp({ config, logger, registry, probes, api });
+  const server = http.createServer(app);
+  // Longer than the usual load-balancer idle timeout, so the balancer closes idle connections first.
+  server.keepAliveTimeout = 65_000;
+
+  const watch = watchDirectories({
+    directories: [
+      path.dirname(config.models.file),
+      ...(config.models.configMapDir ? [config.models.configMapDir] : []),
+    ],
+    onChange: () => {
+      void store.reload();
+      void initReport.reload();
+    },
+    logger,
+    pollIntervalMs: options.pollIntervalMs,
+  });
+
+  const shutdown = createShutdown({
+    server,
+    logger,
+    delayMs: config.shutdown.delayMs,
+    timeoutMs: config.shutdown.timeoutMs,
+    releaseTimeoutMs: options.releaseTimeoutMs,
+    exit: options.exit,
+    release: async () => {
+      watch.close();
+      await schema.stop();
+      try {
+        await api?.close();
+      } finally {
+        await db.destroy();
+      }
+    },
+  });
+  draining = () => shutdown.draining();
+  const signals = options.signals ?? process;
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) signals.on(signal, () => void shutdown.begin(signal));
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(config.http.port, config.http.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : config.http.port;
+  logger.info({ host: config.http.host, port }, 'modelgate-app listening');
+  if (api) {
+    api.start().catch((error: unknown) => {
+      logger.error({ err: error }, 'the API failed to start its background work');
+    });
+  }
+  await loaded;
+  return { server, port, registry, store, probes, shutdown };
+}

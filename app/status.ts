@@ -1,0 +1,69 @@
+import type { InitReport } from '../core/artifact/report';
+import { publicSourceUrl } from './artifact/public-url';
+import type { CatalogSnapshot } from './catalog/catalog';
+import type { Readiness } from './readiness';
+import type { SchemaView } from './schema-monitor';
+
+export interface StatusInputs {
+  readiness: Readiness;
+  snapshot: CatalogSnapshot | undefined;
+  schema: SchemaView;
+  initReport: InitReport | undefined;
+  draining: boolean;
+  pod: string;
+  version: string;
+  startedAt: number;
+  maxAgeMs: number;
+  now: number;
+}
+
+/** Seconds since the artifact was last checked against the source; undefined without an artifact. */
+export function artifactAgeSeconds(snapshot: CatalogSnapshot | undefined, now: number): number | undefined {
+  if (!snapshot) return undefined;
+  return Math.max(0, (now - Date.parse(snapshot.artifact.checkedAt)) / 1000);
+}
+
+/**
+ * The rich /status view for people and dashboards; not a probe. Only public facts: the source URL loses
+ * credentials and query, and nothing from the configuration but the pod name is shown.
+ */
+export function buildStatus(input: StatusInputs) {
+  const { snapshot, now } = input;
+  const age = artifactAgeSeconds(snapshot, now);
+  const artifact = snapshot?.artifact;
+  return {
+    status: input.draining ? 'draining' : input.readiness.ready ? 'ready' : 'not ready',
+    ready: input.readiness.ready,
+    reasons: input.readiness.reasons,
+    pod: input.pod,
+    version: input.version,
+    uptimeSeconds: Math.round((now - input.startedAt) / 100) / 10,
+    models:
+      artifact && snapshot
+        ? {
+            count: artifact.models.length,
+            sha256: artifact.sha256,
+            source: publicSourceUrl(artifact.source.url),
+            fetchedAt: artifact.fetchedAt,
+            checkedAt: artifact.checkedAt,
+            ageSeconds: age === undefined ? null : Math.round(age),
+            stale: artifact.stale || (age !== undefined && age * 1000 > input.maxAgeMs),
+            warnings: artifact.warnings.length,
+            file: snapshot.origin,
+            loadedAt: new Date(snapshot.loadedAt).toISOString(),
+          }
+        : null,
+    schema: input.schema,
+    init: input.initReport
+      ? {
+          command: input.initReport.command,
+          pod: input.initReport.pod,
+          finishedAt: input.initReport.finishedAt,
+          exitCode: input.initReport.exitCode,
+          origin: input.initReport.artifact.origin,
+          migrationsApplied: input.initReport.migrations.applied.length,
+          durations: input.initReport.durations,
+        }
+      : null,
+  };
+}
