@@ -35,5 +35,15 @@ module.exports = {
       globalTeardown: '<rootDir>/test/harness/global-teardown.js',
       testTimeout: 60_000,
     },
+    {
+      ...common,
+      displayName: 'k8s',
+      testMatch: ['<rootDir>/test/k8s/**/*.test.ts'],
+      // A real etcd + kube-apiserver (and PostgreSQL) per run; see README "Testing against a real Kubernetes API server".
+      globalSetup: '<rootDir>/test/k8s/harness/global-setup.js',
+      globalTeardown: '<rootDir>/test/k8s/harness/global-teardown.js',
+      // jest ignores a project's testTimeout; this file sets a generous one.
+      setupFilesAfterEnv: ['<rootDir>/test/k8s/harness/timeout.js'],
+    },
   ],
 };

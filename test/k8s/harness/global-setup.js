@@ -1,0 +1,62 @@
+// @ts-check
+// Global setup of the k8s jest project: a real etcd + kube-apiserver (apiserver-supervisor.mjs) and the real
+// PostgreSQL of the integration harness (the init binary's `wait` and `all` need a database).
+// Publishes to the test workers:
+//   MODELGATE_TEST_KUBECONFIG   admin kubeconfig (static token in system:masters) of the test API server
+//   MODELGATE_TEST_K8S          JSON {kubeconfig, server, caFile, dir, issuer, etcdPid, apiserverPid}
+//   MODELGATE_TEST_K8S_SKIP     set instead when kube-apiserver or etcd is missing (see tools.js)
+//   MODELGATE_TEST_ADMIN_URL    PostgreSQL admin URL (test/harness/global-setup.js)
+'use strict';
+const { spawn } = require('node:child_process');
+const path = require('node:path');
+const readline = require('node:readline');
+const startPostgres = require('../../harness/global-setup.js');
+const { skipReasonForMissingTools } = require('./tools.js');
+
+/**
+ * Starts apiserver-supervisor.mjs for `parentPid` and resolves with its ready line.
+ * @param {number} parentPid the process whose death stops the control plane
+ * @returns {Promise<{ supervisor: import('child_process').ChildProcess, info: Record<string, any> }>}
+ */
+function startControlPlane(parentPid) {
+  const supervisor = spawn(
+    process.execPath,
+    [path.join(__dirname, 'apiserver-supervisor.mjs'), String(parentPid)],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  return new Promise((resolve, reject) => {
+    const lines = readline.createInterface({
+      input: /** @type {import('stream').Readable} */ (supervisor.stdout),
+    });
+    lines.once('line', (line) => resolve({ supervisor, info: JSON.parse(line) }));
+    supervisor.once('exit', (code) =>
+      reject(
+        new Error(`the test kube-apiserver supervisor exited with ${code} (its error is printed above)`),
+      ),
+    );
+  });
+}
+
+/** Starts the test PostgreSQL unless the integration project's global setup already did in this jest process. */
+async function ensurePostgres() {
+  /** @type {import('child_process').ChildProcess | undefined} */
+  const running = /** @type {any} */ (globalThis).__MODELGATE_PG_SUPERVISOR__;
+  if (running && running.exitCode === null && process.env.MODELGATE_TEST_ADMIN_URL) return;
+  await startPostgres();
+  /** @type {any} */ (globalThis).__MODELGATE_K8S_STARTED_PG__ = true;
+}
+
+async function globalSetup() {
+  const skip = skipReasonForMissingTools('k8s suites (real kube-apiserver)', ['etcd', 'kube-apiserver']);
+  if (skip) {
+    process.env.MODELGATE_TEST_K8S_SKIP = skip;
+    return;
+  }
+  const [{ supervisor, info }] = await Promise.all([startControlPlane(process.pid), ensurePostgres()]);
+  process.env.MODELGATE_TEST_KUBECONFIG = info.kubeconfig;
+  process.env.MODELGATE_TEST_K8S = JSON.stringify(info);
+  /** @type {any} */ (globalThis).__MODELGATE_K8S_SUPERVISOR__ = supervisor;
+}
+
+module.exports = globalSetup;
+module.exports.startControlPlane = startControlPlane;
