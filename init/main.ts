@@ -1,38 +1,61 @@
 #!/usr/bin/env node
+import pino from 'pino';
+import { KubeConfig } from '@kubernetes/client-node';
 import { loadConfigOrExit } from '../core/config';
+import { createLogger } from '../core/logger';
 import { packageVersion } from '../core/package-root';
+import { parseArgs } from './cli';
+import { ExitCode, UsageError } from './errors';
+import { systemClock } from './backoff';
+import { runInit } from './run';
 
-const HELP = `Usage: modelgate-init <command> [--help]
-
-Does the heavy start-up work before the app runs, exactly once per cluster.
-
-Commands:
-  all       migrate, then models (the pod's init container)
-  migrate   wait for the database and apply pending migrations under an advisory lock
-  models    resolve the model mapping into the artifact (ConfigMap cache and MODELS_FILE)
-  refresh   check the model source and update the ConfigMap (CronJob), never the local file
-  wait      wait until the schema is current and the ConfigMap holds a valid artifact, then write MODELS_FILE
-  status    print the schema state and the artifact state of each sink as JSON
-
-Exit codes: 0 done, 1 failed at run time, 2 usage or configuration, 3 lock not acquired in time.
-`;
-
-function main(argv: readonly string[]): void {
-  const [command] = argv;
-  if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
-    process.stdout.write(HELP);
-    if (command === undefined) process.exit(2);
-    return;
-  }
-  if (command === '--version') {
-    process.stdout.write(`${packageVersion()}\n`);
-    return;
-  }
-  loadConfigOrExit();
-  process.stderr.write(
-    `modelgate-init: unknown command ${JSON.stringify(command)}; see modelgate-init --help\n`,
-  );
-  process.exit(2);
+function loadKubeConfig(): KubeConfig {
+  const kubeConfig = new KubeConfig();
+  kubeConfig.loadFromDefault();
+  return kubeConfig;
 }
 
-main(process.argv.slice(2));
+async function main(argv: readonly string[]): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs(argv);
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error;
+    process.stderr.write(`modelgate-init: ${error.message}\n`);
+    return ExitCode.usage;
+  }
+  if (parsed.kind === 'help') {
+    process.stdout.write(parsed.text);
+    return ExitCode.ok;
+  }
+  if (parsed.kind === 'version') {
+    process.stdout.write(`${packageVersion()}\n`);
+    return ExitCode.ok;
+  }
+  const config = loadConfigOrExit();
+  const status = parsed.invocation.command === 'status';
+  const logger = createLogger({
+    component: 'init',
+    level: config.logLevel,
+    pod: config.pod,
+    // `status` prints its JSON on stdout; its log lines go to stderr.
+    destination: pino.destination({ fd: status ? 2 : 1, sync: true }),
+  });
+  return runInit(parsed.invocation, {
+    config,
+    logger,
+    clock: systemClock,
+    loadKubeConfig,
+    stdout: (text) => process.stdout.write(text),
+    userAgent: `modelgate-init/${packageVersion()}`,
+  });
+}
+
+main(process.argv.slice(2)).then(
+  // Exit explicitly: keep-alive sockets or a pool left by a library must not keep an init container running.
+  (code) => process.exit(code),
+  (error: unknown) => {
+    process.stderr.write(`modelgate-init: unexpected error: ${(error as Error)?.stack ?? String(error)}\n`);
+    process.exit(ExitCode.failed);
+  },
+);

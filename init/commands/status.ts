@@ -1,0 +1,67 @@
+import { createDatabase } from '../../core/db/connection';
+import { REQUIRED_MIGRATION, schemaState } from '../../core/db/migrations';
+import type { RunContext } from '../context';
+import { messageOf } from '../errors';
+import type { ArtifactSink } from '../models/sinks/sink';
+
+async function sinkStatus(sink: ArtifactSink, ctx: RunContext) {
+  const base = { sink: sink.description, kind: sink.kind };
+  try {
+    const read = await sink.read();
+    if (read.state === 'missing') return { ...base, state: 'missing' };
+    if (read.state === 'invalid') return { ...base, state: 'invalid', reason: read.reason };
+    const artifact = read.artifact;
+    const ageMs = ctx.deps.clock.now() - Date.parse(artifact.checkedAt);
+    const { maxAgeMs, maxStaleMs } = ctx.config.models;
+    return {
+      ...base,
+      state: ageMs <= maxAgeMs && !artifact.stale ? 'fresh' : ageMs <= maxStaleMs ? 'stale' : 'expired',
+      checkedAt: artifact.checkedAt,
+      fetchedAt: artifact.fetchedAt,
+      ageSeconds: Math.round(ageMs / 1000),
+      markedStale: artifact.stale,
+      models: artifact.models.length,
+      sha256: artifact.sha256,
+      source: artifact.source.url,
+      warnings: artifact.warnings.length,
+    };
+  } catch (error) {
+    return { ...base, state: 'error', reason: messageOf(error) };
+  }
+}
+
+/** Prints the schema state and each sink's artifact state as one JSON document; writes nothing. */
+export async function runStatus(ctx: RunContext): Promise<void> {
+  const { config } = ctx;
+  const db = createDatabase({
+    url: config.database.url,
+    poolMax: 1,
+    applicationName: 'modelgate-init',
+    acquireTimeoutMs: 5_000,
+  });
+  let schema: unknown;
+  try {
+    schema = await schemaState(db, REQUIRED_MIGRATION);
+  } catch (error) {
+    schema = { compatible: false, required: REQUIRED_MIGRATION, error: messageOf(error) };
+  } finally {
+    await db.destroy();
+  }
+  const sinks = [];
+  let configMap: ArtifactSink | undefined;
+  try {
+    configMap = ctx.configMapSink();
+  } catch (error) {
+    sinks.push({
+      sink: `ConfigMap ${config.models.configMap?.namespace}/${config.models.configMap?.name}`,
+      kind: 'configmap',
+      state: 'error',
+      reason: messageOf(error),
+    });
+  }
+  if (configMap) sinks.push(await sinkStatus(configMap, ctx));
+  sinks.push(await sinkStatus(ctx.fileSink(), ctx));
+  ctx.deps.stdout(
+    `${JSON.stringify({ schema, sinks, maxAgeSeconds: config.models.maxAgeMs / 1000, maxStaleSeconds: config.models.maxStaleMs / 1000 }, null, 2)}\n`,
+  );
+}

@@ -1,0 +1,68 @@
+import type pg from 'pg';
+import type { Logger } from '../../core/logger';
+import { backoffDelay, type Clock } from '../backoff';
+import { LockTimeoutError } from '../errors';
+
+/**
+ * Session advisory lock keys (arbitrary fixed 64-bit numbers, "mg" + purpose). Every modelgate-init of a database
+ * uses the same two: one serializes migrations, the other the model fetch (single-flight).
+ */
+export const LOCK_KEYS = {
+  migrations: '7217161100000001',
+  models: '7217161100000002',
+} as const;
+export type LockName = keyof typeof LOCK_KEYS;
+
+export interface HeldLock {
+  release(): Promise<void>;
+}
+
+export interface AcquireOptions {
+  client: pg.Client;
+  lock: LockName;
+  timeoutMs: number;
+  /** Names the variable bounding the wait, for the error message. */
+  timeoutVariable: string;
+  logger: Logger;
+  clock: Clock;
+}
+
+/** Try once; true when this session now holds the lock. */
+export async function tryLock(client: pg.Client, lock: LockName): Promise<boolean> {
+  const result = await client.query<{ locked: boolean }>(
+    'SELECT pg_try_advisory_lock($1::bigint) AS locked',
+    [LOCK_KEYS[lock]],
+  );
+  return result.rows[0]?.locked === true;
+}
+
+/**
+ * Takes a session advisory lock on one dedicated connection, polling pg_try_advisory_lock with jittered backoff so
+ * the wait is bounded and never ties up a server-side lock queue. The lock dies with the connection, so a killed
+ * process never leaves it held.
+ */
+export async function acquireLock(options: AcquireOptions): Promise<HeldLock> {
+  const { client, lock, timeoutMs, logger, clock } = options;
+  const started = clock.now();
+  const deadline = started + timeoutMs;
+  for (let attempt = 0; ; attempt++) {
+    if (await tryLock(client, lock)) {
+      const waitedMs = clock.now() - started;
+      logger.info({ lock, waitedMs }, 'advisory lock acquired');
+      return {
+        release: async () => {
+          await client.query('SELECT pg_advisory_unlock($1::bigint)', [LOCK_KEYS[lock]]);
+          logger.info({ lock }, 'advisory lock released');
+        },
+      };
+    }
+    if (attempt === 0) logger.info({ lock }, 'another modelgate-init holds the lock, waiting');
+    const left = deadline - clock.now();
+    if (left <= 0) {
+      throw new LockTimeoutError(
+        `the ${lock} lock was not acquired within ${options.timeoutVariable} (${timeoutMs} ms): another modelgate-init is still working or stuck; check the other init containers and pg_locks (advisory lock ${LOCK_KEYS[lock]}), or raise ${options.timeoutVariable}`,
+      );
+    }
+    await clock.sleep(Math.min(left, backoffDelay(attempt, { baseMs: 100, maxMs: 1_000 }, clock.random)));
+  }
+}

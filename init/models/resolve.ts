@@ -1,0 +1,203 @@
+import type { Logger } from '../../core/logger';
+import type { ArtifactOrigin } from '../../core/artifact/report';
+import { buildArtifact, parseArtifact, serializeArtifact, type Artifact } from '../../core/artifact/schema';
+import type { Clock } from '../backoff';
+import { InitError } from '../errors';
+import type { HeldLock } from '../db/advisory-lock';
+import { parseMorpheus, SourceFormatError } from './morpheus';
+import { displayUrl, SourceError, type SourceRequest, type SourceResponse } from './source';
+import type { ArtifactSink, SinkRead } from './sinks/sink';
+
+export interface ResolveDeps {
+  sourceUrl: string;
+  maxAgeMs: number;
+  maxStaleMs: number;
+  /** The shared cache (ConfigMap), if configured. */
+  configMap: ArtifactSink | undefined;
+  /** MODELS_FILE; undefined for `refresh`, which never touches the local file. */
+  file: ArtifactSink | undefined;
+  /** Takes the single-flight lock (the second advisory lock). */
+  lock(): Promise<HeldLock>;
+  fetch(request: SourceRequest): Promise<SourceResponse>;
+  logger: Logger;
+  clock: Clock;
+}
+
+export interface ResolveResult {
+  origin: ArtifactOrigin;
+  artifact: Artifact;
+}
+
+interface Held {
+  sink: ArtifactSink;
+  read: SinkRead;
+}
+
+function ageMs(artifact: Artifact, now: number): number {
+  return now - Date.parse(artifact.checkedAt);
+}
+
+/** The newest valid artifact held by any sink. */
+function newest(held: readonly Held[]): Artifact | undefined {
+  let best: Artifact | undefined;
+  for (const { read } of held) {
+    if (read.state !== 'valid') continue;
+    if (!best || Date.parse(read.artifact.checkedAt) > Date.parse(best.checkedAt)) best = read.artifact;
+  }
+  return best;
+}
+
+class SourceFailure extends Error {}
+
+export function createResolver(deps: ResolveDeps) {
+  const { logger, clock } = deps;
+  const sinks = [deps.configMap, deps.file].filter((s): s is ArtifactSink => s !== undefined);
+  const shownUrl = displayUrl(deps.sourceUrl);
+
+  async function readAll(): Promise<Held[]> {
+    const held: Held[] = [];
+    for (const sink of sinks) {
+      const read = await sink.read();
+      if (read.state === 'invalid')
+        logger.warn({ sink: sink.description, reason: read.reason }, 'ignoring an invalid artifact');
+      held.push({ sink, read });
+    }
+    return held;
+  }
+
+  function fresh(artifact: Artifact | undefined): artifact is Artifact {
+    return artifact !== undefined && !artifact.stale && ageMs(artifact, clock.now()) <= deps.maxAgeMs;
+  }
+
+  /** Writes the chosen artifact: the file always, the ConfigMap when it holds something older (never a stale one). */
+  async function publish(result: ResolveResult, held: readonly Held[]): Promise<ResolveResult> {
+    for (const { sink, read } of held) {
+      if (sink.kind === 'configmap') {
+        if (result.artifact.stale) continue;
+        if (
+          read.state === 'valid' &&
+          Date.parse(read.artifact.checkedAt) >= Date.parse(result.artifact.checkedAt)
+        )
+          continue;
+      }
+      await sink.write(result.artifact);
+    }
+    logger.info(
+      {
+        origin: result.origin,
+        models: result.artifact.models.length,
+        sha256: result.artifact.sha256,
+        checkedAt: result.artifact.checkedAt,
+        stale: result.artifact.stale,
+      },
+      'model artifact resolved',
+    );
+    return result;
+  }
+
+  async function askSource(best: Artifact | undefined): Promise<ResolveResult> {
+    const sameSource = best !== undefined && best.source.url === shownUrl;
+    let response: SourceResponse;
+    try {
+      response = await deps.fetch({
+        url: deps.sourceUrl,
+        etag: sameSource ? best.source.etag : null,
+        lastModified: sameSource ? best.source.lastModified : null,
+      });
+    } catch (error) {
+      if (error instanceof SourceError) throw new SourceFailure(error.message);
+      throw error;
+    }
+    const now = new Date(clock.now()).toISOString();
+    if (response.kind === 'not-modified') {
+      if (!best) throw new SourceFailure('the source answered "not modified" but no artifact is held');
+      return { origin: 'not-modified', artifact: { ...best, checkedAt: now, stale: false } };
+    }
+    let normalized;
+    try {
+      normalized = parseMorpheus(response.body);
+    } catch (error) {
+      if (error instanceof SourceFormatError) throw new SourceFailure(`${shownUrl}: ${error.message}`);
+      throw error;
+    }
+    for (const warning of normalized.warnings) logger.warn({ warning }, 'model source quirk');
+    const artifact = buildArtifact({
+      models: normalized.models,
+      source: { url: shownUrl, etag: response.etag, lastModified: response.lastModified },
+      fetchedAt: now,
+      warnings: normalized.warnings,
+    });
+    // The last gate before any sink: only an artifact the app would accept is ever written.
+    const check = parseArtifact(serializeArtifact(artifact));
+    if (!check.ok)
+      throw new SourceFailure(
+        `${shownUrl}: the normalized catalog is not a valid artifact (${check.reason})`,
+      );
+    return { origin: 'fetched', artifact: check.artifact };
+  }
+
+  function lastKnownGood(best: Artifact | undefined, failure: string): ResolveResult {
+    const now = clock.now();
+    if (best && ageMs(best, now) <= deps.maxStaleMs) {
+      logger.warn(
+        { reason: failure, checkedAt: best.checkedAt, ageSeconds: Math.round(ageMs(best, now) / 1000) },
+        'model source failed; using the last-known-good artifact, marked stale',
+      );
+      return { origin: 'last-known-good', artifact: { ...best, stale: true } };
+    }
+    const why = best
+      ? `the newest artifact held was checked at ${best.checkedAt}, older than MODELS_MAX_STALE`
+      : 'no sink holds a valid artifact';
+    throw new InitError(
+      `the model source failed (${failure}) and there is no last-known-good artifact to fall back on (${why}); fix MODEL_SOURCE_URL or the source, or raise MODELS_MAX_STALE to accept an older catalog`,
+    );
+  }
+
+  return {
+    /** `models`: reuse a fresh cached artifact, else fetch once per cluster (single-flight), else last-known-good. */
+    async models(): Promise<ResolveResult> {
+      let held = await readAll();
+      let best = newest(held);
+      if (fresh(best)) return publish({ origin: 'reused', artifact: best }, held);
+      const lock = await deps.lock();
+      try {
+        held = await readAll();
+        best = newest(held);
+        if (fresh(best)) return await publish({ origin: 'reused', artifact: best }, held);
+        let result: ResolveResult;
+        try {
+          result = await askSource(best);
+        } catch (error) {
+          if (!(error instanceof SourceFailure)) throw error;
+          result = lastKnownGood(best, error.message);
+        }
+        return await publish(result, held);
+      } finally {
+        await lock
+          .release()
+          .catch((error) => logger.warn({ err: error }, 'could not release the models lock'));
+      }
+    },
+
+    /** `refresh`: always ask the source (conditionally) and update the ConfigMap; a failure leaves it untouched. */
+    async refresh(): Promise<ResolveResult> {
+      const lock = await deps.lock();
+      try {
+        const held = await readAll();
+        const best = newest(held);
+        try {
+          return await publish(await askSource(best), held);
+        } catch (error) {
+          if (!(error instanceof SourceFailure)) throw error;
+          throw new InitError(
+            `the model source failed (${error.message}); the ConfigMap keeps its artifact${best ? ` checked at ${best.checkedAt}` : ''}; pods fall back to it until MODELS_MAX_STALE`,
+          );
+        }
+      } finally {
+        await lock
+          .release()
+          .catch((error) => logger.warn({ err: error }, 'could not release the models lock'));
+      }
+    },
+  };
+}

@@ -1,0 +1,57 @@
+import type { Invocation } from './cli';
+import { RunContext, type InitDeps } from './context';
+import { ExitCode, exitCodeOf, messageOf } from './errors';
+import { RunReport, writeReport } from './report';
+import { runMigrate } from './commands/migrate';
+import { runModels } from './commands/models';
+import { runWait } from './commands/wait';
+import { runStatus } from './commands/status';
+
+async function dispatch(ctx: RunContext, invocation: Invocation): Promise<void> {
+  switch (invocation.command) {
+    case 'migrate':
+      return runMigrate(ctx, invocation.migrationsDir);
+    case 'all':
+      await runMigrate(ctx, invocation.migrationsDir);
+      return runModels(ctx, 'models');
+    case 'models':
+    case 'refresh':
+      return runModels(ctx, invocation.command);
+    case 'wait':
+      return runWait(ctx);
+    case 'status':
+      return runStatus(ctx);
+  }
+}
+
+/**
+ * Runs one command and returns its exit code. Every run except `status` ends with one summary log line and
+ * init-report.json beside MODELS_FILE, also when it fails.
+ */
+export async function runInit(invocation: Invocation, deps: InitDeps): Promise<number> {
+  const { command } = invocation;
+  const report = new RunReport(command, deps.config.pod, deps.clock);
+  const ctx = new RunContext(deps, report);
+  let exitCode: number = ExitCode.ok;
+  let error: string | null = null;
+  try {
+    await dispatch(ctx, invocation);
+  } catch (failure) {
+    exitCode = exitCodeOf(failure);
+    error = messageOf(failure);
+    if (exitCode === ExitCode.failed && !(failure instanceof Error && failure.name === 'InitError'))
+      deps.logger.error({ err: failure }, 'unexpected failure');
+  } finally {
+    await ctx.close();
+  }
+  if (command === 'status') {
+    if (error) deps.logger.error({ exitCode, error }, 'modelgate-init status failed');
+    return exitCode;
+  }
+  const summary = report.finish(exitCode, error);
+  if (exitCode === ExitCode.ok) deps.logger.info({ summary }, `modelgate-init ${command} done`);
+  else deps.logger.error({ summary }, `modelgate-init ${command} failed: ${error}`);
+  if (command !== 'refresh' || deps.config.models.file)
+    await writeReport(deps.config.models.file, summary, deps.logger);
+  return exitCode;
+}

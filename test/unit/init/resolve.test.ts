@@ -1,0 +1,183 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { silentLogger } from '../../../core/logger';
+import { buildArtifact, type Artifact } from '../../../core/artifact/schema';
+import { createResolver, type ResolveDeps } from '../../../init/models/resolve';
+import { SourceError, type SourceRequest, type SourceResponse } from '../../../init/models/source';
+import type { ArtifactSink, SinkRead } from '../../../init/models/sinks/sink';
+import type { Clock } from '../../../init/backoff';
+
+const MIN = 60_000;
+const NOW = Date.parse('2026-11-24T12:00:00Z');
+const URL = 'https://models.example/active_models.json';
+const minimal = fs.readFileSync(
+  path.join(__dirname, '..', '..', 'fixtures', 'morpheus', 'minimal.json'),
+  'utf8',
+);
+
+function artifact(checkedAgoMs: number, extra: Partial<Artifact> = {}): Artifact {
+  const at = new Date(NOW - checkedAgoMs).toISOString();
+  return {
+    ...buildArtifact({
+      models: [
+        {
+          id: 'old-model',
+          upstreamId: '0x1',
+          tags: [],
+          type: 'LLM',
+          createdAt: 1,
+          owner: null,
+          stake: null,
+          fee: null,
+        },
+      ],
+      source: { url: URL, etag: '"v1"', lastModified: null },
+      fetchedAt: at,
+    }),
+    ...extra,
+  };
+}
+
+function memorySink(kind: 'configmap' | 'file', held?: Artifact): ArtifactSink & { writes: Artifact[] } {
+  const writes: Artifact[] = [];
+  let current = held;
+  return {
+    kind,
+    description: kind,
+    writes,
+    async read(): Promise<SinkRead> {
+      return current ? { state: 'valid', artifact: current } : { state: 'missing' };
+    },
+    async write(a) {
+      writes.push(a);
+      current = a;
+      return 'written';
+    },
+  };
+}
+
+const clock: Clock = { now: () => NOW, sleep: async () => undefined, random: () => 0.5 };
+
+function setup(options: {
+  configMap?: Artifact;
+  file?: Artifact;
+  answer?: (request: SourceRequest) => SourceResponse;
+}) {
+  const configMap = memorySink('configmap', options.configMap);
+  const file = memorySink('file', options.file);
+  const requests: SourceRequest[] = [];
+  let locks = 0;
+  const deps: ResolveDeps = {
+    sourceUrl: URL,
+    maxAgeMs: 10 * MIN,
+    maxStaleMs: 60 * MIN,
+    configMap,
+    file,
+    lock: async () => {
+      locks++;
+      return { release: async () => undefined };
+    },
+    fetch: async (request) => {
+      requests.push(request);
+      if (!options.answer) throw new Error('no request expected');
+      return options.answer(request);
+    },
+    logger: silentLogger(),
+    clock,
+  };
+  return { resolver: createResolver(deps), configMap, file, requests, locks: () => locks };
+}
+
+const ok = (): SourceResponse => ({ kind: 'ok', body: minimal, etag: '"v2"', lastModified: null });
+const fail = (): SourceResponse => {
+  throw new SourceError('HTTP 500', true);
+};
+
+describe('model resolution', () => {
+  it('reuses a fresh ConfigMap artifact without a lock or a request, and copies it to the file', async () => {
+    const held = artifact(5 * MIN);
+    const t = setup({ configMap: held });
+    await expect(t.resolver.models()).resolves.toMatchObject({ origin: 'reused' });
+    expect(t.requests).toHaveLength(0);
+    expect(t.locks()).toBe(0);
+    expect(t.file.writes).toEqual([held]);
+    expect(t.configMap.writes).toEqual([]);
+  });
+
+  it('fetches when the cache is stale, conditionally, and writes both sinks', async () => {
+    const t = setup({ configMap: artifact(20 * MIN), answer: ok });
+    const result = await t.resolver.models();
+    expect(result.origin).toBe('fetched');
+    expect(t.locks()).toBe(1);
+    expect(t.requests).toEqual([{ url: URL, etag: '"v1"', lastModified: null }]);
+    expect(result.artifact.models.map((m) => m.id)).toEqual(['llama-3.3-70b', 'mistral-31-24b']);
+    expect(result.artifact.source.etag).toBe('"v2"');
+    expect(t.configMap.writes).toHaveLength(1);
+    expect(t.file.writes).toHaveLength(1);
+  });
+
+  it('on 304 moves only checkedAt', async () => {
+    const held = artifact(20 * MIN);
+    const t = setup({ configMap: held, answer: () => ({ kind: 'not-modified' }) });
+    const result = await t.resolver.models();
+    expect(result.origin).toBe('not-modified');
+    expect(result.artifact).toEqual({ ...held, checkedAt: new Date(NOW).toISOString() });
+  });
+
+  it('falls back to the last-known-good artifact marked stale, and never writes it to the ConfigMap', async () => {
+    const held = artifact(30 * MIN);
+    const t = setup({ configMap: held, answer: fail });
+    const result = await t.resolver.models();
+    expect(result).toEqual({ origin: 'last-known-good', artifact: { ...held, stale: true } });
+    expect(t.configMap.writes).toEqual([]);
+    expect(t.file.writes).toEqual([{ ...held, stale: true }]);
+  });
+
+  it('fails, writing nothing, when the newest artifact is older than MODELS_MAX_STALE', async () => {
+    const t = setup({ file: artifact(61 * MIN), answer: fail });
+    await expect(t.resolver.models()).rejects.toThrow(/older than MODELS_MAX_STALE.*raise MODELS_MAX_STALE/);
+    expect(t.file.writes).toEqual([]);
+  });
+
+  it('fails when the source fails and nothing is held', async () => {
+    const t = setup({ answer: fail });
+    await expect(t.resolver.models()).rejects.toThrow(/HTTP 500.*no sink holds a valid artifact/);
+  });
+
+  it('never lets a bad response replace a good artifact', async () => {
+    const held = artifact(20 * MIN);
+    const t = setup({
+      configMap: held,
+      answer: () => ({ kind: 'ok', body: '{"models":[]}', etag: null, lastModified: null }),
+    });
+    const result = await t.resolver.models();
+    expect(result.origin).toBe('last-known-good');
+    expect(result.artifact.sha256).toBe(held.sha256);
+    expect(t.configMap.writes).toEqual([]);
+  });
+
+  it('uses the newer of the sinks and updates the older one', async () => {
+    const newer = artifact(2 * MIN);
+    const t = setup({ configMap: artifact(50 * MIN), file: newer });
+    await expect(t.resolver.models()).resolves.toMatchObject({ origin: 'reused' });
+    expect(t.configMap.writes).toEqual([newer]);
+  });
+
+  it('refresh always asks the source and never touches the file', async () => {
+    const t = setup({ configMap: artifact(1 * MIN), answer: ok });
+    const resolver = createResolver({
+      sourceUrl: URL,
+      maxAgeMs: 10 * MIN,
+      maxStaleMs: 60 * MIN,
+      configMap: t.configMap,
+      file: undefined,
+      lock: async () => ({ release: async () => undefined }),
+      fetch: async () => ok(),
+      logger: silentLogger(),
+      clock,
+    });
+    await expect(resolver.refresh()).resolves.toMatchObject({ origin: 'fetched' });
+    expect(t.configMap.writes).toHaveLength(1);
+    expect(t.file.writes).toEqual([]);
+  });
+});
