@@ -1,0 +1,170 @@
+import type { Knex } from 'knex';
+import type { Page, PageResult } from '../schemas';
+import type { ChatPatch, ChatRecord, ChatStore, MessageRecord, NewChat, NewMessage } from './chat-store';
+
+interface ChatRow {
+  id: string;
+  user_id: string;
+  title: string;
+  model: string | null;
+  created_at: Date;
+  updated_at: Date;
+}
+
+interface MessageRow {
+  id: string;
+  chat_id: string;
+  role: MessageRecord['role'];
+  content: string;
+  sequence: number;
+  tokens: number | null;
+  created_at: Date;
+}
+
+const CHAT_COLUMNS = ['id', 'user_id', 'title', 'model', 'created_at', 'updated_at'];
+const MESSAGE_COLUMNS = ['id', 'chat_id', 'role', 'content', 'sequence', 'tokens', 'created_at'];
+
+function toChat(row: ChatRow): ChatRecord {
+  return {
+    id: row.id,
+    userId: row.user_id,
+    title: row.title,
+    model: row.model,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+  };
+}
+
+function toMessage(row: MessageRow): MessageRecord {
+  return {
+    id: row.id,
+    chatId: row.chat_id,
+    role: row.role,
+    content: row.content,
+    sequence: row.sequence,
+    tokens: row.tokens,
+    createdAt: row.created_at,
+  };
+}
+
+async function insertMessages(
+  trx: Knex.Transaction,
+  chatId: string,
+  after: number,
+  messages: readonly NewMessage[],
+): Promise<MessageRecord[]> {
+  if (messages.length === 0) return [];
+  const rows = await trx('messages')
+    .insert(
+      messages.map((m, i) => ({
+        chat_id: chatId,
+        role: m.role,
+        content: m.content,
+        tokens: m.tokens,
+        sequence: after + 1 + i,
+      })),
+    )
+    .returning(MESSAGE_COLUMNS);
+  return (rows as MessageRow[]).map(toMessage);
+}
+
+export class KnexChatStore implements ChatStore {
+  constructor(private readonly db: Knex) {}
+
+  createChat(userId: string, chat: NewChat, messages: readonly NewMessage[]): Promise<ChatRecord> {
+    return this.db.transaction(async (trx) => {
+      const [row] = await trx('chats')
+        .insert({ user_id: userId, title: chat.title, model: chat.model })
+        .returning(CHAT_COLUMNS);
+      const created = toChat(row as ChatRow);
+      await insertMessages(trx, created.id, 0, messages);
+      return created;
+    });
+  }
+
+  async listChats(userId: string, page: Page): Promise<PageResult<ChatRecord>> {
+    const [rows, count] = await Promise.all([
+      this.db('chats')
+        .select(CHAT_COLUMNS)
+        .where('user_id', userId)
+        .orderBy([
+          { column: 'updated_at', order: 'desc' },
+          { column: 'id', order: 'desc' },
+        ])
+        .offset(page.skip)
+        .limit(page.limit),
+      this.db('chats').where('user_id', userId).count<{ count: string }[]>({ count: '*' }),
+    ]);
+    return { items: (rows as ChatRow[]).map(toChat), total: Number(count[0]?.count ?? 0) };
+  }
+
+  async getChat(userId: string, chatId: string): Promise<ChatRecord | undefined> {
+    const row = await this.db('chats')
+      .where({ id: chatId, user_id: userId })
+      .first<ChatRow | undefined>(CHAT_COLUMNS);
+    return row && toChat(row);
+  }
+
+  async updateChat(userId: string, chatId: string, patch: ChatPatch): Promise<ChatRecord | undefined> {
+    const changes: Record<string, unknown> = { updated_at: this.db.fn.now() };
+    if (patch.title !== undefined) changes.title = patch.title;
+    if (patch.model !== undefined) changes.model = patch.model;
+    const [row] = await this.db('chats')
+      .where({ id: chatId, user_id: userId })
+      .update(changes)
+      .returning(CHAT_COLUMNS);
+    return row && toChat(row as ChatRow);
+  }
+
+  async deleteChat(userId: string, chatId: string): Promise<boolean> {
+    const deleted = await this.db('chats').where({ id: chatId, user_id: userId }).delete();
+    return deleted > 0;
+  }
+
+  appendMessages(
+    userId: string,
+    chatId: string,
+    messages: readonly NewMessage[],
+  ): Promise<MessageRecord[] | undefined> {
+    return this.db.transaction(async (trx) => {
+      // The row lock serialises appends to one chat, so max+1 cannot be taken twice.
+      const chat = await trx('chats').where({ id: chatId, user_id: userId }).forUpdate().first('id');
+      if (!chat) return undefined;
+      const last = await trx('messages')
+        .where('chat_id', chatId)
+        .max<{ max: number | null }>('sequence as max')
+        .first();
+      const inserted = await insertMessages(trx, chatId, last?.max ?? 0, messages);
+      await trx('chats').where('id', chatId).update({ updated_at: trx.fn.now() });
+      return inserted;
+    });
+  }
+
+  async listMessages(
+    userId: string,
+    chatId: string,
+    page: Page,
+  ): Promise<PageResult<MessageRecord> | undefined> {
+    const chat = await this.getChat(userId, chatId);
+    if (!chat) return undefined;
+    const [rows, count] = await Promise.all([
+      this.db('messages')
+        .select(MESSAGE_COLUMNS)
+        .where('chat_id', chatId)
+        .orderBy('sequence', 'asc')
+        .offset(page.skip)
+        .limit(page.limit),
+      this.db('messages').where('chat_id', chatId).count<{ count: string }[]>({ count: '*' }),
+    ]);
+    return { items: (rows as MessageRow[]).map(toMessage), total: Number(count[0]?.count ?? 0) };
+  }
+
+  async deleteMessage(userId: string, messageId: string): Promise<boolean> {
+    const result = await this.db.raw(
+      `DELETE FROM messages AS m USING chats AS c
+        WHERE m.id = ? AND m.chat_id = c.id AND c.user_id = ?`,
+      [messageId, userId],
+    );
+    return (result as { rowCount: number }).rowCount > 0;
+  }
+}

@@ -1,0 +1,211 @@
+import http from 'node:http';
+import { expectNoSecretsLogged, startApi, type ApiHarness } from './support/api-harness';
+import { UpstreamServer } from './support/upstream-server';
+
+const UPSTREAM_KEY = 'upstream-secret-key-0123456789abcdef';
+
+describe('POST /chat/completions through a real upstream server', () => {
+  let upstream: UpstreamServer;
+  let h: ApiHarness;
+  let key: string;
+  const hi = [{ role: 'user', content: 'hi' }];
+
+  beforeAll(async () => {
+    upstream = await new UpstreamServer().start();
+    h = await startApi({
+      env: {
+        UPSTREAM_URL: `${upstream.url}/`,
+        UPSTREAM_API_KEY: UPSTREAM_KEY,
+        UPSTREAM_TIMEOUT: '1s',
+        DEFAULT_MODEL: 'llama 3.3 70b',
+      },
+    });
+    h.secrets.push(UPSTREAM_KEY);
+    ({ key } = await h.createUser());
+  });
+  afterAll(async () => {
+    expectNoSecretsLogged(h);
+    await h.close();
+    await upstream.close();
+  });
+
+  it('forwards with the upstream id, X-Request-Id and the upstream key, and returns the JSON answer', async () => {
+    const res = await h.request('POST', '/v1/chat/completions', {
+      key,
+      headers: { 'x-request-id': 'req-42' },
+      body: { model: 'mistral-31-24b', messages: hi, temperature: 0.2 },
+    });
+    expect(res.status).toBe(200);
+    expect(res.body.choices[0].message.content).toBe('echo: hi');
+    const seen = upstream.requests.at(-1)!;
+    expect(seen.body).toEqual({ model: '0x' + 'a'.repeat(64), messages: hi, temperature: 0.2 });
+    expect(seen.headers['x-request-id']).toBe('req-42');
+    expect(seen.headers.authorization).toBe(`Bearer ${UPSTREAM_KEY}`);
+  });
+
+  it('resolves by upstream id too, and uses DEFAULT_MODEL when the model is missing', async () => {
+    await h.request('POST', '/api/v1/chat/completions', {
+      key,
+      body: { model: '0x' + 'c'.repeat(64), messages: hi },
+    });
+    expect(upstream.requests.at(-1)!.body.model).toBe('0x' + 'c'.repeat(64));
+    const res = await h.request('POST', '/api/v1/chat/completions', { key, body: { messages: hi } });
+    expect(res.status).toBe(200);
+    expect(upstream.requests.at(-1)!.body.model).toBe('0x' + 'b'.repeat(64));
+  });
+
+  it('unknown model: 404 with near misses and nothing forwarded', async () => {
+    const before = upstream.requests.length;
+    const res = await h.request('POST', '/v1/chat/completions', {
+      key,
+      body: { model: 'mistral-31-24', messages: hi },
+    });
+    expect(res.status).toBe(404);
+    expect(res.body.error).toMatchObject({ code: 'model_not_found', param: 'model' });
+    expect(res.body.error.suggestions[0]).toBe('mistral-31-24b');
+    expect(upstream.requests.length).toBe(before);
+  });
+
+  it('an embedding model is a 400; a body without messages is a 400 naming the field', async () => {
+    const embedding = await h.request('POST', '/v1/chat/completions', {
+      key,
+      body: { model: 'text-embedding', messages: hi },
+    });
+    expect(embedding.status).toBe(400);
+    expect(embedding.body.error.code).toBe('model_not_supported');
+    const invalid = await h.request('POST', '/v1/chat/completions', {
+      key,
+      body: { model: 'mistral-31-24b', messages: [{}] },
+    });
+    expect(invalid.status).toBe(400);
+    expect(invalid.body.error.param).toBe('messages[0].role');
+  });
+
+  it('malformed JSON is a 400 and a body over BODY_LIMIT a 413', async () => {
+    const malformed = await h.request('POST', '/v1/chat/completions', {
+      key,
+      raw: '{"messages": [',
+      headers: { 'content-type': 'application/json' },
+    });
+    expect(malformed.status).toBe(400);
+    expect(malformed.body.error.code).toBe('invalid_json');
+    const big = await h.request('POST', '/v1/chat/completions', {
+      key,
+      body: { model: 'mistral-31-24b', messages: [{ role: 'user', content: 'x'.repeat(70_000) }] },
+    });
+    expect(big.status).toBe(413);
+  });
+
+  it('streams SSE through unchanged', async () => {
+    const res = await h.request('POST', '/v1/chat/completions', {
+      key,
+      body: { model: 'mistral-31-24b', messages: hi, stream: true },
+    });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toContain('text/event-stream');
+    const events = res.text.split('\n\n').filter(Boolean);
+    expect(events.at(-1)).toBe('data: [DONE]');
+    expect(events.slice(0, 3).map((e) => JSON.parse(e.slice(6)).choices[0].delta.content)).toEqual([
+      'part1 ',
+      'part2 ',
+      'part3 ',
+    ]);
+  });
+
+  it('a client that disconnects mid-stream aborts the upstream call', async () => {
+    const before = upstream.requests.length;
+    await new Promise<void>((resolve, reject) => {
+      const body = JSON.stringify({ model: 'endless-model', messages: hi, stream: true });
+      const req = http.request(`${h.url}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+      });
+      req.on('response', (res) => {
+        res.once('data', () => {
+          req.destroy();
+          resolve();
+        });
+      });
+      req.on('error', (error) => (req.destroyed ? undefined : reject(error)));
+      req.end(body);
+    });
+    const seen = upstream.requests[before]!;
+    await expect(seen.aborted).resolves.toBeUndefined();
+    expect(seen.wasAborted).toBe(true);
+  });
+
+  it('an upstream that does not answer within UPSTREAM_TIMEOUT is a 504, and is aborted', async () => {
+    const before = upstream.requests.length;
+    const res = await h.request('POST', '/v1/chat/completions', {
+      key,
+      body: { model: 'hang-model', messages: hi },
+    });
+    expect(res.status).toBe(504);
+    expect(res.body.error).toMatchObject({ type: 'upstream_error', code: 'upstream_timeout' });
+    await upstream.requests[before]!.aborted;
+  });
+
+  it.each([
+    ['failing-model', 502, 'upstream_error'],
+    ['dropping-model', 502, 'upstream_unreachable'],
+    ['unauthorized-model', 502, 'upstream_auth_failed'],
+    ['limited-model', 429, 'upstream_rejected'],
+  ])('%s: upstream failure becomes %i %s', async (model, status, code) => {
+    const res = await h.request('POST', '/v1/chat/completions', { key, body: { model, messages: hi } });
+    expect(res.status).toBe(status);
+    expect(res.body.error.code).toBe(code);
+  });
+
+  it('an unreachable upstream is a 502 and no UPSTREAM_URL a 503', async () => {
+    const closed = new UpstreamServer();
+    await closed.start();
+    const url = closed.url;
+    await closed.close();
+    const down = await startApi({ database: h.database, env: { UPSTREAM_URL: url } });
+    const none = await startApi({ database: h.database });
+    try {
+      const res = await down.request('POST', '/v1/chat/completions', {
+        key,
+        body: { model: 'mistral-31-24b', messages: hi },
+      });
+      expect(res.status).toBe(502);
+      expect(res.body.error.code).toBe('upstream_unreachable');
+      const off = await none.request('POST', '/v1/chat/completions', {
+        key,
+        body: { model: 'mistral-31-24b', messages: hi },
+      });
+      expect(off.status).toBe(503);
+      expect(off.body.error.message).toContain('UPSTREAM_URL');
+    } finally {
+      await down.close();
+      await none.close();
+    }
+  });
+
+  it('without DEFAULT_MODEL a missing model is a 400 naming model', async () => {
+    const noDefault = await startApi({ database: h.database, env: { UPSTREAM_URL: upstream.url } });
+    try {
+      const res = await noDefault.request('POST', '/v1/chat/completions', { key, body: { messages: hi } });
+      expect(res.status).toBe(400);
+      expect(res.body.error.param).toBe('model');
+    } finally {
+      await noDefault.close();
+    }
+  });
+
+  it('UPSTREAM_MODEL_FIELD=name sends the public name', async () => {
+    const byName = await startApi({
+      database: h.database,
+      env: { UPSTREAM_URL: upstream.url, UPSTREAM_MODEL_FIELD: 'name' },
+    });
+    try {
+      await byName.request('POST', '/v1/chat/completions', {
+        key,
+        body: { model: 'meta/llama:8b', messages: hi },
+      });
+      expect(upstream.requests.at(-1)!.body.model).toBe('meta/llama:8b');
+    } finally {
+      await byName.close();
+    }
+  });
+});

@@ -1,0 +1,82 @@
+import { expectNoSecretsLogged, startApi, testModels, type ApiHarness } from './support/api-harness';
+import { staticCatalog } from '../../../app/catalog/catalog';
+
+describe('GET /models (catalog from the artifact)', () => {
+  let h: ApiHarness;
+  let key: string;
+  beforeAll(async () => {
+    h = await startApi();
+    ({ key } = await h.createUser());
+  });
+  afterAll(async () => {
+    expectNoSecretsLogged(h);
+    await h.close();
+  });
+
+  it('lists every model of the artifact in the OpenAI list shape, on both mount points', async () => {
+    for (const prefix of ['/api/v1', '/v1']) {
+      const res = await h.request('GET', `${prefix}/models`, { key });
+      expect(res.status).toBe(200);
+      expect(res.headers.get('x-request-id')).toBeTruthy();
+      expect(res.body.object).toBe('list');
+      expect(res.body.data.map((m: { id: string }) => m.id).sort()).toEqual(
+        testModels.map((m) => m.id).sort(),
+      );
+      expect(res.body.data.find((m: { id: string }) => m.id === 'mistral-31-24b')).toEqual({
+        id: 'mistral-31-24b',
+        object: 'model',
+        created: 1_745_330_395,
+        owned_by: '0xowner',
+        upstream_id: '0x' + 'a'.repeat(64),
+        tags: ['Mistral'],
+        type: 'LLM',
+      });
+    }
+  });
+
+  it.each(['llama 3.3 70b', 'meta/llama:8b', 'mistral-31-24b'])(
+    'GET /models/{id} finds %p URL-encoded',
+    async (id) => {
+      const res = await h.request('GET', `/v1/models/${encodeURIComponent(id)}`, { key });
+      expect(res.status).toBe(200);
+      expect(res.body.id).toBe(id);
+    },
+  );
+
+  it('GET /models/{id} accepts an unencoded slash and an upstream id', async () => {
+    expect((await h.request('GET', '/v1/models/meta/llama:8b', { key })).body.id).toBe('meta/llama:8b');
+    const byUpstream = await h.request('GET', `/v1/models/0x${'b'.repeat(64)}`, { key });
+    expect(byUpstream.body.id).toBe('llama 3.3 70b');
+  });
+
+  it('an unknown model is a 404 with up to three near misses', async () => {
+    const res = await h.request('GET', '/v1/models/mistral-31-24', { key });
+    expect(res.status).toBe(404);
+    expect(res.body.error.code).toBe('model_not_found');
+    expect(res.body.error.suggestions).toContain('mistral-31-24b');
+    expect(res.body.error.suggestions.length).toBeLessThanOrEqual(3);
+    expect(res.body.error.message).toContain('mistral-31-24b');
+  });
+
+  it('echoes a sane X-Request-Id', async () => {
+    const res = await h.request('GET', '/v1/models', { key, headers: { 'x-request-id': 'abc-123' } });
+    expect(res.headers.get('x-request-id')).toBe('abc-123');
+  });
+
+  it('answers 503 while no artifact is loaded', async () => {
+    const empty = await startApi({ database: h.database, catalog: staticCatalog(undefined) });
+    try {
+      const res = await empty.request('GET', '/v1/models', { key });
+      expect(res.status).toBe(503);
+      expect(res.body.error.code).toBe('catalog_unavailable');
+    } finally {
+      await empty.close();
+    }
+  });
+
+  it('unknown routes are 404 in the OpenAI shape', async () => {
+    const res = await h.request('GET', '/v1/nope', { key });
+    expect(res.status).toBe(404);
+    expect(res.body.error.code).toBe('route_not_found');
+  });
+});

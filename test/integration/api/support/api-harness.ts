@@ -1,0 +1,198 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Writable } from 'node:stream';
+import express from 'express';
+import { Registry } from 'prom-client';
+import { buildArtifact, type ArtifactModel } from '../../../../core/artifact/schema';
+import { loadConfig } from '../../../../core/config';
+import { createLogger } from '../../../../core/logger';
+import { createSnapshot, staticCatalog, type Catalog } from '../../../../app/catalog/catalog';
+import { createApiRouter, type ApiModule, type ApiTuning } from '../../../../app/api';
+import { createTestDatabase, type TestDatabase } from '../../../harness/database';
+import { assertMatchesOpenApi } from './openapi-validator';
+
+export const ADMIN_TOKEN = 'test-admin-token-0123456789abcdef0123456789';
+
+const model = (id: string, upstreamId: string, extra: Partial<ArtifactModel> = {}): ArtifactModel => ({
+  id,
+  upstreamId,
+  tags: [],
+  type: 'LLM',
+  createdAt: 1_745_330_395,
+  owner: '0xowner',
+  stake: '100000000000000000000',
+  fee: '1',
+  ...extra,
+});
+
+/** A catalog with the awkward names real feeds have, and models that steer the test upstream's behaviour. */
+export const testModels: ArtifactModel[] = [
+  model('mistral-31-24b', '0x' + 'a'.repeat(64), { tags: ['Mistral'] }),
+  model('llama 3.3 70b', '0x' + 'b'.repeat(64)),
+  model('meta/llama:8b', '0x' + 'c'.repeat(64)),
+  model('alias-of-mistral', '0x' + 'a'.repeat(64)),
+  model('text-embedding', '0x' + 'e'.repeat(64), { type: 'EMBEDDING' }),
+  model('hang-model', 'behaviour:hang'),
+  model('endless-model', 'behaviour:endless'),
+  model('failing-model', 'behaviour:500'),
+  model('unauthorized-model', 'behaviour:401'),
+  model('limited-model', 'behaviour:429'),
+  model('dropping-model', 'behaviour:drop'),
+];
+
+export function testCatalog(models: ArtifactModel[] = testModels): Catalog {
+  const artifact = buildArtifact({
+    models,
+    source: { url: 'file:///test/models.json', etag: null, lastModified: null },
+    fetchedAt: new Date().toISOString(),
+  });
+  return staticCatalog(createSnapshot(artifact, '/test/models.json'));
+}
+
+export interface ApiHarnessOptions {
+  env?: Record<string, string>;
+  catalog?: Catalog;
+  tuning?: Partial<ApiTuning>;
+  /** Reuse a database (e.g. two servers on one database). */
+  database?: TestDatabase;
+}
+
+export interface ApiResponse<T = unknown> {
+  status: number;
+  headers: Headers;
+  body: T;
+  text: string;
+}
+
+export interface RequestOptions {
+  key?: string;
+  body?: unknown;
+  /** Sent as is (not JSON-encoded). */
+  raw?: string;
+  headers?: Record<string, string>;
+  /** Skip the OpenAPI check (for deliberately malformed requests whose answers are still checked). */
+  unchecked?: boolean;
+}
+
+/** One log line collector per test file: everything the API logs goes here, to be searched for secrets. */
+export class LogCapture extends Writable {
+  readonly lines: string[] = [];
+  override _write(chunk: Buffer, _encoding: BufferEncoding, done: () => void): void {
+    this.lines.push(...chunk.toString('utf8').split('\n').filter(Boolean));
+    done();
+  }
+}
+
+export interface ApiHarness {
+  url: string;
+  database: TestDatabase;
+  api: ApiModule;
+  logs: LogCapture;
+  /** Every secret handed out in this harness (keys, admin token, database password): never to be logged. */
+  secrets: string[];
+  // Tests read response bodies loosely; the OpenAPI check already validated their shape.
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  request<T = any>(method: string, path: string, options?: RequestOptions): Promise<ApiResponse<T>>;
+  /** Creates a user through the admin route and returns its id and first key. */
+  createUser(name?: string): Promise<{ userId: string; key: string; keyId: string }>;
+  close(): Promise<void>;
+}
+
+let users = 0;
+
+export async function startApi(options: ApiHarnessOptions = {}): Promise<ApiHarness> {
+  const ownDatabase = !options.database;
+  const database = options.database ?? (await createTestDatabase('api'));
+  if (ownDatabase) await database.migrateLatest();
+  const config = loadConfig({
+    DATABASE_URL: database.url,
+    ADMIN_TOKEN,
+    LOG_LEVEL: 'debug',
+    BODY_LIMIT: '64kb',
+    ...options.env,
+  });
+  const logs = new LogCapture();
+  const logger = createLogger({
+    component: 'test',
+    level: 'debug',
+    destination: logs,
+    secrets: [ADMIN_TOKEN],
+  });
+  const api = createApiRouter({
+    config,
+    logger,
+    db: database.db,
+    catalog: options.catalog ?? testCatalog(),
+    registry: new Registry(),
+    tuning: options.tuning,
+  });
+  await api.start();
+  const app = express();
+  app.disable('x-powered-by');
+  app.use('/api/v1', api.router);
+  app.use('/v1', api.router);
+  const server = http.createServer(app);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const secrets = [ADMIN_TOKEN, database.url, `:${new URL(database.url).password}@`];
+
+  const request = async <T>(
+    method: string,
+    path: string,
+    opts: RequestOptions = {},
+  ): Promise<ApiResponse<T>> => {
+    const headers: Record<string, string> = { ...opts.headers };
+    if (opts.key) headers.authorization = `Bearer ${opts.key}`;
+    let body: string | undefined;
+    if (opts.raw !== undefined) body = opts.raw;
+    else if (opts.body !== undefined) {
+      body = JSON.stringify(opts.body);
+      headers['content-type'] ??= 'application/json';
+    }
+    const response = await fetch(`${url}${path}`, { method, headers, body });
+    const text = await response.text();
+    const contentType = response.headers.get('content-type') ?? '';
+    const parsed = contentType.startsWith('application/json') ? (JSON.parse(text) as T) : (text as T);
+    if (!opts.unchecked) assertMatchesOpenApi(method, path, response.status, contentType, parsed);
+    return { status: response.status, headers: response.headers, body: parsed, text };
+  };
+
+  const createUser = async (name = `user-${process.pid}-${(users += 1)}`) => {
+    const res = await request<{ user: { id: string }; key: { id: string; key: string } }>(
+      'POST',
+      '/api/v1/admin/users',
+      {
+        headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
+        body: { name },
+      },
+    );
+    if (res.status !== 201) throw new Error(`creating a user failed: ${res.status} ${res.text}`);
+    secrets.push(res.body.key.key);
+    return { userId: res.body.user.id, key: res.body.key.key, keyId: res.body.key.id };
+  };
+
+  return {
+    url,
+    database,
+    api,
+    logs,
+    secrets,
+    request,
+    createUser,
+    async close() {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await api.close();
+      if (ownDatabase) await database.drop();
+    },
+  };
+}
+
+/** Fails when any captured log line contains one of the secrets (or any sk- key at all). */
+export function expectNoSecretsLogged(harness: Pick<ApiHarness, 'logs' | 'secrets'>): void {
+  const leaks = harness.logs.lines.filter(
+    (line) =>
+      harness.secrets.some((s) => s && line.includes(s)) || /sk-[0-9a-f]{12}\.[A-Za-z0-9_-]{20,}/.test(line),
+  );
+  expect(leaks).toEqual([]);
+}
