@@ -52,7 +52,7 @@ function anonymousStatus(url: string): Promise<number> {
   });
 }
 
-describeK8s('test control plane (real etcd + kube-apiserver)', () => {
+describeK8s('test control plane (real etcd + kube-apiserver)', [], () => {
   it('serves Kubernetes v1.34 with the admin kubeconfig and rejects anonymous requests', async () => {
     const version = await adminKubeConfig().makeApiClient(k8s.VersionApi).getCode();
     expect(version.gitVersion).toMatch(/^v1\.34\.\d+$/);

@@ -4,14 +4,14 @@
 // Publishes to the test workers:
 //   MODELGATE_TEST_KUBECONFIG   admin kubeconfig (static token in system:masters) of the test API server
 //   MODELGATE_TEST_K8S          JSON {kubeconfig, server, caFile, dir, issuer, etcdPid, apiserverPid}
-//   MODELGATE_TEST_K8S_SKIP     set instead when kube-apiserver or etcd is missing (see tools.js)
+//   MODELGATE_TEST_K8S_SKIP     set instead when kube-apiserver or etcd is missing (suites skip or fail, cluster.ts)
 //   MODELGATE_TEST_ADMIN_URL    PostgreSQL admin URL (test/harness/global-setup.js)
 'use strict';
 const { spawn } = require('node:child_process');
 const path = require('node:path');
 const readline = require('node:readline');
 const startPostgres = require('../../harness/global-setup.js');
-const { skipReasonForMissingTools } = require('./tools.js');
+const { missingTools } = require('./tools.js');
 
 /**
  * Starts apiserver-supervisor.mjs for `parentPid` and resolves with its ready line.
@@ -47,9 +47,9 @@ async function ensurePostgres() {
 }
 
 async function globalSetup() {
-  const skip = skipReasonForMissingTools('k8s suites (real kube-apiserver)', ['etcd', 'kube-apiserver']);
-  if (skip) {
-    process.env.MODELGATE_TEST_K8S_SKIP = skip;
+  // Missing tools: the suites skip with a notice (or fail under MODELGATE_REQUIRE_ALL=1), see cluster.ts.
+  if (missingTools(['etcd', 'kube-apiserver']).length > 0) {
+    process.env.MODELGATE_TEST_K8S_SKIP = '1';
     return;
   }
   const [{ supervisor, info }] = await Promise.all([startControlPlane(process.pid), ensurePostgres()]);

@@ -1,7 +1,7 @@
 // @ts-check
-// Locates the repo tools built by scripts/tools/provision-*.sh in <repo>/.tools/bin (TOOLS_DIR overrides) and
-// applies the suite skip rule: a missing tool prints a loud notice and the suites that need it are skipped, unless
-// MODELGATE_REQUIRE_ALL=1 (CI), where a missing tool is an error.
+// Locates the repo tools built by scripts/tools/provision-*.sh in <repo>/.tools/bin (TOOLS_DIR overrides). Plain
+// JavaScript: the global setup and the supervisor need it before jest transforms anything. The skip rule (loud
+// notice and skip; with MODELGATE_REQUIRE_ALL=1 fail) is applied by describeK8s in cluster.ts.
 'use strict';
 const fs = require('node:fs');
 const path = require('node:path');
@@ -39,25 +39,4 @@ function missingTools(names) {
   return names.filter((name) => !isExecutable(toolPath(name)));
 }
 
-/**
- * The skip decision for a suite. Returns undefined when every tool is there; otherwise prints a loud notice and
- * returns the reason to skip, or throws when MODELGATE_REQUIRE_ALL=1.
- * @param {string} suite what would be skipped, for the notice
- * @param {string[]} names
- * @returns {string | undefined}
- */
-function skipReasonForMissingTools(suite, names) {
-  const missing = missingTools(names);
-  if (missing.length === 0) return undefined;
-  const reason =
-    `${missing.map((name) => toolPath(name)).join(', ')} missing: run \`bash scripts/tools/provision-all.sh\` ` +
-    '(needs Go) to build them';
-  if (requireAll()) {
-    throw new Error(`${suite}: ${reason} (MODELGATE_REQUIRE_ALL=1 forbids skipping)`);
-  }
-  const bar = '#'.repeat(100);
-  console.error(`\n${bar}\nSKIP ${suite}: ${reason}\n${bar}\n`);
-  return reason;
-}
-
-module.exports = { repoRoot, toolsDir, toolPath, missingTools, skipReasonForMissingTools, requireAll };
+module.exports = { repoRoot, toolsDir, toolPath, missingTools, requireAll };
