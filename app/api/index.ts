@@ -66,6 +66,14 @@ export interface ApiModule {
   start(): Promise<void>;
   /** Stops them and writes pending last-use times. */
   close(): Promise<void>;
+  /** For /status and tests: whether revocations are being received and how many keys are cached. */
+  describe(): ApiState;
+}
+
+export interface ApiState {
+  revocationListener: 'connected' | 'disconnected';
+  keyCache: { enabled: boolean; entries: number };
+  pendingLastUse: number;
 }
 
 /** Builds the OpenAI-compatible API (keys, models, chat completions, chat storage, admin) without listening. */
@@ -130,6 +138,13 @@ export function createApiRouter(deps: ApiDeps): ApiModule {
       await listener.close();
       await lastUse.stop();
       upstream.close();
+    },
+    describe() {
+      return {
+        revocationListener: listener.connected ? 'connected' : 'disconnected',
+        keyCache: { enabled: cache.isEnabled, entries: cache.size },
+        pendingLastUse: lastUse.pendingCount,
+      };
     },
   };
 }

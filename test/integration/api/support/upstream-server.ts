@@ -71,10 +71,11 @@ export class UpstreamServer {
 
   private respond(body: Record<string, unknown>, res: http.ServerResponse): void {
     const model = String(body.model);
-    const error = (status: number, message: string) =>
+    const error = (status: number, message: string): void => {
       res
         .writeHead(status, { 'content-type': 'application/json' })
         .end(JSON.stringify({ error: { message, type: 'upstream_test', code: null, param: null } }));
+    };
     switch (model) {
       case 'behaviour:hang':
         return;
