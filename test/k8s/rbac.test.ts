@@ -1,0 +1,258 @@
+// Issue 7, test 2: least privilege, decided by the real RBAC authorizer. The chart's and the kustomize base's RBAC
+// objects are created for real; SubjectAccessReview then asks what each ServiceAccount may do: the init
+// ServiceAccount may get, update and patch the one models ConfigMap and nothing else, the app ServiceAccount may
+// do nothing. SelfSubjectRulesReview, with TokenRequest tokens, lists every rule a ServiceAccount really holds.
+import path from 'node:path';
+import * as k8s from '@kubernetes/client-node';
+import {
+  adminKubeConfig,
+  createNamespace,
+  createServiceAccount,
+  describeK8s,
+  issueServiceAccountToken,
+  kubeConfigFromFile,
+  writeTokenKubeconfig,
+} from './harness/cluster';
+import {
+  chartDir,
+  kustomizeBaseDir,
+  kustomizeBuild,
+  objectKey,
+  renderChart,
+  writeNamespaceOverlay,
+} from './harness/commands';
+import { create, responseMessage } from './harness/rest';
+
+const scenario = (name: string) => path.join(chartDir, 'ci', `${name}-values.yaml`);
+
+const RBAC_KINDS = new Set(['ServiceAccount', 'Role', 'RoleBinding', 'ClusterRole', 'ClusterRoleBinding']);
+
+interface Deployed {
+  namespace: string;
+  initServiceAccount: string;
+  appServiceAccount: string;
+  modelsConfigMap: string;
+}
+
+function component(object: k8s.KubernetesObject): string | undefined {
+  return object.metadata?.labels?.['app.kubernetes.io/component'];
+}
+
+function single<T>(items: T[], what: string): T {
+  if (items.length !== 1) throw new Error(`expected exactly one ${what}, found ${items.length}`);
+  return items[0]!;
+}
+
+/**
+ * Creates the RBAC objects and the models ConfigMap of a rendering for real, in the namespace the rendering names
+ * (created if needed), and says which ServiceAccount is which. ClusterRoles would be created too (and then fail
+ * the least-privilege checks), so a rendering cannot hide rights there.
+ */
+async function deployRbac(
+  kc: k8s.KubeConfig,
+  objects: k8s.KubernetesObject[],
+  releaseNamespace?: string,
+): Promise<Deployed> {
+  const namespace =
+    releaseNamespace ?? single([...new Set(objects.map((o) => o.metadata?.namespace))], 'namespace');
+  if (!namespace) throw new Error('the rendering sets no namespace');
+  const ns = await create(kc, { apiVersion: 'v1', kind: 'Namespace', metadata: { name: namespace } });
+  if (ns.status !== 201 && ns.status !== 409)
+    throw new Error(`namespace ${namespace}: ${responseMessage(ns)}`);
+  const serviceAccounts = objects.filter((o) => o.kind === 'ServiceAccount');
+  const configMaps = objects.filter((o) => o.kind === 'ConfigMap' && component(o) === 'models');
+  const modelsConfigMap = single(configMaps, 'models ConfigMap (component "models")');
+  for (const object of [...objects.filter((o) => RBAC_KINDS.has(o.kind!)), modelsConfigMap]) {
+    const response = await create(kc, object, namespace);
+    if (response.status !== 201) {
+      throw new Error(`creating ${objectKey(object)}: HTTP ${response.status}: ${responseMessage(response)}`);
+    }
+  }
+  return {
+    namespace,
+    initServiceAccount: single(
+      serviceAccounts.filter((o) => component(o) === 'init'),
+      'init ServiceAccount',
+    ).metadata!.name!,
+    appServiceAccount: single(
+      serviceAccounts.filter((o) => component(o) === 'server'),
+      'app ServiceAccount',
+    ).metadata!.name!,
+    modelsConfigMap: modelsConfigMap.metadata!.name!,
+  };
+}
+
+type Attributes = k8s.V1ResourceAttributes;
+
+async function allowed(kc: k8s.KubeConfig, namespace: string, sa: string, attributes: Attributes) {
+  const review = await kc.makeApiClient(k8s.AuthorizationV1Api).createSubjectAccessReview({
+    body: {
+      apiVersion: 'authorization.k8s.io/v1',
+      kind: 'SubjectAccessReview',
+      spec: {
+        user: `system:serviceaccount:${namespace}:${sa}`,
+        groups: ['system:serviceaccounts', `system:serviceaccounts:${namespace}`, 'system:authenticated'],
+        resourceAttributes: attributes,
+      },
+    },
+  });
+  return review.status?.allowed === true;
+}
+
+/** Which of `checks` the ServiceAccount is allowed, as "verb resource[/name] in namespace" lines. */
+async function allowedOf(kc: k8s.KubeConfig, namespace: string, sa: string, checks: Attributes[]) {
+  const granted: string[] = [];
+  for (const attributes of checks) {
+    if (await allowed(kc, namespace, sa, attributes)) {
+      const target = `${attributes.group ? `${attributes.group}/` : ''}${attributes.resource}${attributes.name ? `/${attributes.name}` : ''}`;
+      granted.push(`${attributes.verb} ${target} in ${attributes.namespace ?? '(cluster)'}`);
+    }
+  }
+  return granted;
+}
+
+/** Everything a ServiceAccount may do in `namespace`, asked with its own TokenRequest token. */
+async function rulesOf(namespace: string, sa: string): Promise<k8s.V1ResourceRule[]> {
+  const token = await issueServiceAccountToken(namespace, sa);
+  const review = await kubeConfigFromFile(writeTokenKubeconfig(token, namespace))
+    .makeApiClient(k8s.AuthorizationV1Api)
+    .createSelfSubjectRulesReview({
+      body: { apiVersion: 'authorization.k8s.io/v1', kind: 'SelfSubjectRulesReview', spec: { namespace } },
+    });
+  return review.status?.resourceRules ?? [];
+}
+
+function normalized(rules: k8s.V1ResourceRule[]): string[] {
+  return rules
+    .map((rule) =>
+      JSON.stringify({
+        apiGroups: [...(rule.apiGroups ?? [])].sort(),
+        resources: [...(rule.resources ?? [])].sort(),
+        resourceNames: [...(rule.resourceNames ?? [])].sort(),
+        verbs: [...rule.verbs].sort(),
+      }),
+    )
+    .sort();
+}
+
+/** The rules every authenticated identity has (system:basic-user and friends): a bare ServiceAccount's rules. */
+async function baselineRules(): Promise<Set<string>> {
+  const namespace = await createNamespace('baseline');
+  await createServiceAccount(namespace, 'bare');
+  return new Set(normalized(await rulesOf(namespace, 'bare')));
+}
+
+/** Checks that would expose any right beyond get/update/patch of the one ConfigMap. */
+function probes(d: Deployed, otherNamespace: string): Attributes[] {
+  const inNs = (verb: string, resource: string, name?: string, group = ''): Attributes => ({
+    namespace: d.namespace,
+    verb,
+    resource,
+    group,
+    ...(name ? { name } : {}),
+  });
+  return [
+    inNs('get', 'configmaps', d.modelsConfigMap),
+    inNs('update', 'configmaps', d.modelsConfigMap),
+    inNs('patch', 'configmaps', d.modelsConfigMap),
+    inNs('delete', 'configmaps', d.modelsConfigMap),
+    inNs('watch', 'configmaps', d.modelsConfigMap),
+    inNs('create', 'configmaps'),
+    inNs('list', 'configmaps'),
+    inNs('get', 'configmaps', 'some-other-configmap'),
+    inNs('update', 'configmaps', 'some-other-configmap'),
+    inNs('get', 'secrets', 'modelgate'),
+    inNs('list', 'secrets'),
+    inNs('get', 'pods'),
+    inNs('list', 'pods'),
+    inNs('create', 'serviceaccounts/token', d.initServiceAccount),
+    inNs('create', 'rolebindings', undefined, 'rbac.authorization.k8s.io'),
+    inNs('update', 'deployments', undefined, 'apps'),
+    { namespace: otherNamespace, verb: 'get', resource: 'configmaps', name: d.modelsConfigMap, group: '' },
+    { verb: 'list', resource: 'namespaces', group: '' },
+  ];
+}
+
+describeK8s('RBAC decided by the real API server', ['helm', 'kustomize'], (tools) => {
+  const kc = adminKubeConfig();
+  let baseline: Set<string>;
+  let otherNamespace: string;
+  beforeAll(async () => {
+    baseline = await baselineRules();
+    otherNamespace = await createNamespace('other');
+  });
+
+  async function expectLeastPrivilege(d: Deployed): Promise<void> {
+    // SubjectAccessReview: exactly the three verbs on the one ConfigMap for init, nothing for the app.
+    expect(await allowedOf(kc, d.namespace, d.initServiceAccount, probes(d, otherNamespace))).toEqual([
+      `get configmaps/${d.modelsConfigMap} in ${d.namespace}`,
+      `update configmaps/${d.modelsConfigMap} in ${d.namespace}`,
+      `patch configmaps/${d.modelsConfigMap} in ${d.namespace}`,
+    ]);
+    expect(await allowedOf(kc, d.namespace, d.appServiceAccount, probes(d, otherNamespace))).toEqual([]);
+
+    // Every rule they hold beyond what any authenticated identity holds (cannot miss a right the probes skip).
+    const extra = async (sa: string) =>
+      normalized(await rulesOf(d.namespace, sa)).filter((rule) => !baseline.has(rule));
+    expect(await extra(d.initServiceAccount)).toEqual([
+      JSON.stringify({
+        apiGroups: [''],
+        resources: ['configmaps'],
+        resourceNames: [d.modelsConfigMap],
+        verbs: ['get', 'patch', 'update'],
+      }),
+    ]);
+    expect(await extra(d.appServiceAccount)).toEqual([]);
+  }
+
+  it('detects a right too many (a Role that also grants create)', async () => {
+    const namespace = await createNamespace('wide');
+    await createServiceAccount(namespace, 'init');
+    await createServiceAccount(namespace, 'app');
+    const role = {
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'Role',
+      metadata: { name: 'too-wide' },
+      rules: [{ apiGroups: [''], resources: ['configmaps'], verbs: ['create'] }],
+    };
+    const binding = {
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'RoleBinding',
+      metadata: { name: 'too-wide' },
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'too-wide' },
+      subjects: [{ kind: 'ServiceAccount', name: 'init', namespace }],
+    };
+    for (const object of [role, binding]) expect((await create(kc, object, namespace)).status).toBe(201);
+    const d = { namespace, initServiceAccount: 'init', appServiceAccount: 'app', modelsConfigMap: 'models' };
+    expect(await allowedOf(kc, namespace, 'init', probes(d, otherNamespace))).toEqual([
+      `create configmaps in ${namespace}`,
+    ]);
+  });
+
+  it('chart: init may get/update/patch its ConfigMap and nothing else; the app may do nothing', async () => {
+    const namespace = await createNamespace('rbac-chart');
+    const objects = await renderChart(tools.helm, {
+      release: 'mg',
+      namespace,
+      valuesFiles: [scenario('default')],
+    });
+    const deployed = await deployRbac(kc, objects, namespace);
+    expect(deployed).toMatchObject({ initServiceAccount: expect.stringMatching(/init/) });
+    await expectLeastPrivilege(deployed);
+  });
+
+  it('chart in job mode: the same rights', async () => {
+    const namespace = await createNamespace('rbac-job');
+    const objects = await renderChart(tools.helm, {
+      release: 'mg',
+      namespace,
+      valuesFiles: [scenario('job-mode')],
+    });
+    expect(objects.filter((o) => o.kind === 'Job')).toHaveLength(1);
+    await expectLeastPrivilege(await deployRbac(kc, objects, namespace));
+  });
+
+  it('kustomize base (namespace modelgate): the same rights', async () => {
+    await expectLeastPrivilege(await deployRbac(kc, await kustomizeBuild(tools.kustomize, kustomizeBaseDir)));
+  });
+});
