@@ -2,6 +2,7 @@
 import { loadConfigOrExit } from '../core/config';
 import { createLogger } from '../core/logger';
 import { packageVersion } from '../core/package-root';
+import { createApiRouter } from './api';
 import { startRuntime } from './runtime';
 
 const HELP = `Usage: modelgate-app [--help] [--version]
@@ -38,10 +39,12 @@ function main(argv: readonly string[]): void {
     pod: config.pod,
     secrets: [config.adminToken, config.upstream.apiKey],
   });
-  startRuntime({ config, logger, exit: (code) => process.exit(code) }).catch((error: unknown) => {
-    logger.fatal({ err: error }, 'modelgate-app could not start');
-    process.exit(1);
-  });
+  startRuntime({ config, logger, createApi: createApiRouter, exit: (code) => process.exit(code) }).catch(
+    (error: unknown) => {
+      logger.fatal({ err: error }, 'modelgate-app could not start');
+      process.exit(1);
+    },
+  );
 }
 
 main(process.argv.slice(2));

@@ -26,12 +26,21 @@ export interface Metrics {
 export const reloadResults = ['applied', 'ignored', 'rejected'] as const;
 export type ReloadResult = (typeof reloadResults)[number];
 
+const LINT_FAILING_DEFAULTS = [
+  'nodejs_active_handles_total',
+  'nodejs_active_requests_total',
+  'nodejs_active_resources_total',
+];
+
 const byRegistry = new WeakMap<Registry, Metrics>();
 
 export function createMetrics(registry: Registry): Metrics {
   const existing = byRegistry.get(registry);
   if (existing) return existing;
   collectDefaultMetrics({ register: registry });
+  // prom-client names these gauges *_total, which Prometheus reserves for counters (promtool rejects them);
+  // nodejs_active_handles{type} and friends carry the same information.
+  for (const name of LINT_FAILING_DEFAULTS) registry.removeSingleMetric(name);
   const registers = [registry];
   const metrics: Metrics = {
     httpRequestDuration: new Histogram({

@@ -51,6 +51,7 @@ export interface Runtime {
   server: http.Server;
   port: number;
   registry: Registry;
+  db: Knex;
   store: ArtifactStore;
   probes: Probes;
   shutdown: Shutdown;
@@ -169,5 +170,5 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
     });
   }
   await loaded;
-  return { server, port, registry, store, probes, shutdown };
+  return { server, port, registry, db, store, probes, shutdown };
 }

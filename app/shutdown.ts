@@ -26,8 +26,6 @@ export interface Shutdown {
   begin(reason: string): Promise<void>;
 }
 
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
 /** Resolves true when `work` settles within `ms`, false when it takes longer; rejects when it fails. */
 async function settleWithin(work: Promise<unknown>, ms: number): Promise<boolean> {
   let timer: NodeJS.Timeout | undefined;
@@ -56,11 +54,13 @@ export function createShutdown(options: ShutdownOptions): Shutdown {
   let wakeDrain: (() => void) | undefined;
   let hardStop: NodeJS.Timeout | undefined;
   let exited = false;
+  let delayTimer: NodeJS.Timeout | undefined;
 
   const exit = (code: number) => {
     if (exited) return;
     exited = true;
     if (hardStop) clearTimeout(hardStop);
+    if (delayTimer) clearTimeout(delayTimer);
     phase = 'done';
     options.exit(code);
   };
@@ -107,7 +107,10 @@ export function createShutdown(options: ShutdownOptions): Shutdown {
       { reason, delayMs: options.delayMs, timeoutMs: options.timeoutMs },
       'shutting down: not ready from now on',
     );
-    await sleep(options.delayMs);
+    await new Promise<void>((resolve) => {
+      delayTimer = setTimeout(resolve, options.delayMs);
+    });
+    if (exited) return;
     const drained = await drain();
     if (!drained) {
       logger.warn({ remaining: inflight.size }, 'drain timeout reached; closing the connections still open');
