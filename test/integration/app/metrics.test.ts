@@ -153,7 +153,7 @@ describe('/metrics (promtool, a real Prometheus server)', () => {
       );
       expect(origin[0]!.metric.origin).toBe('fetched');
     } catch (error) {
-      throw new Error(`${(error as Error).message}\nprometheus log:\n${log.slice(-3000)}`);
+      throw new Error(`${(error as Error).message}\nprometheus log:\n${log.slice(-3000)}`, { cause: error });
     }
   }, 60_000);
 });
