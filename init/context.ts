@@ -6,8 +6,8 @@ import type { Clock } from './backoff';
 import { waitForDatabase } from './db/wait-for-database';
 import { UsageError } from './errors';
 import type { RunReport } from './report';
-import { createConfigMapSink } from './models/sinks/configmap-sink';
 import type { ArtifactSink } from './models/sinks/sink';
+import { createConfigMapSink } from './models/sinks/configmap-sink';
 import { createFileSink } from './models/sinks/file-sink';
 
 export interface InitDeps {
@@ -15,7 +15,7 @@ export interface InitDeps {
   logger: Logger;
   clock: Clock;
   /** In-cluster config or KUBECONFIG; only called when MODELS_CONFIGMAP is set. */
-  loadKubeConfig(): KubeConfig;
+  loadKubeConfig(): Promise<KubeConfig>;
   /** Where `status` prints its JSON. */
   stdout(text: string): void;
   userAgent: string;
@@ -63,12 +63,13 @@ export class RunContext {
     return url;
   }
 
-  configMapSink(): ArtifactSink | undefined {
+  /** The ConfigMap sink when MODELS_CONFIGMAP is set. The Kubernetes client is loaded only then (it is slow to load). */
+  async configMapSink(): Promise<ArtifactSink | undefined> {
     const ref = this.config.models.configMap;
     if (!ref) return undefined;
     let kubeConfig: KubeConfig;
     try {
-      kubeConfig = this.deps.loadKubeConfig();
+      kubeConfig = await this.deps.loadKubeConfig();
     } catch (error) {
       throw new UsageError(
         `cannot load the Kubernetes client configuration for MODELS_CONFIGMAP (${(error as Error).message}); run in-cluster or set KUBECONFIG`,

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import pino from 'pino';
-import { KubeConfig } from '@kubernetes/client-node';
+import type { KubeConfig } from '@kubernetes/client-node';
 import { loadConfigOrExit } from '../core/config';
 import { createLogger } from '../core/logger';
 import { packageVersion } from '../core/package-root';
@@ -9,7 +9,9 @@ import { ExitCode, UsageError } from './errors';
 import { systemClock } from './backoff';
 import { runInit } from './run';
 
-function loadKubeConfig(): KubeConfig {
+async function loadKubeConfig(): Promise<KubeConfig> {
+  // Loaded on demand: the Kubernetes client adds about a second to start-up, and most runs reuse the cache.
+  const { KubeConfig } = await import('@kubernetes/client-node');
   const kubeConfig = new KubeConfig();
   kubeConfig.loadFromDefault();
   return kubeConfig;

@@ -4,9 +4,9 @@ import { UsageError } from '../errors';
 import { createResolver } from '../models/resolve';
 import { fetchSource } from '../models/source';
 
-function resolver(ctx: RunContext, command: 'models' | 'refresh') {
+async function resolver(ctx: RunContext, command: 'models' | 'refresh') {
   const sourceUrl = ctx.requireSourceUrl(command);
-  const configMap = ctx.configMapSink();
+  const configMap = await ctx.configMapSink();
   if (command === 'refresh' && !configMap) {
     throw new UsageError(
       'modelgate-init refresh updates the ConfigMap cache, but MODELS_CONFIGMAP is not set; set it to namespace/name',
@@ -44,7 +44,7 @@ function resolver(ctx: RunContext, command: 'models' | 'refresh') {
 }
 
 export async function runModels(ctx: RunContext, command: 'models' | 'refresh'): Promise<void> {
-  const resolve = resolver(ctx, command);
+  const resolve = await resolver(ctx, command);
   const result = await ctx.report.step('models', () =>
     command === 'models' ? resolve.models() : resolve.refresh(),
   );

@@ -50,7 +50,7 @@ export async function runStatus(ctx: RunContext): Promise<void> {
   const sinks = [];
   let configMap: ArtifactSink | undefined;
   try {
-    configMap = ctx.configMapSink();
+    configMap = await ctx.configMapSink();
   } catch (error) {
     sinks.push({
       sink: `ConfigMap ${config.models.configMap?.namespace}/${config.models.configMap?.name}`,

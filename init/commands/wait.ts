@@ -11,7 +11,7 @@ import type { Artifact } from '../../core/artifact/schema';
  */
 export async function runWait(ctx: RunContext): Promise<void> {
   const { config, logger, deps } = ctx;
-  const configMap = ctx.configMapSink();
+  const configMap = await ctx.configMapSink();
   const file = ctx.fileSink();
   const source = configMap ?? file;
   const db = createDatabase({

@@ -1,5 +1,5 @@
 import { gunzipSync, gzipSync } from 'node:zlib';
-import { CoreV1Api, type KubeConfig, type V1ConfigMap } from '@kubernetes/client-node';
+import type { CoreV1Api, KubeConfig, V1ConfigMap } from '@kubernetes/client-node';
 import type { Logger } from '../../../core/logger';
 import { isNewer, parseArtifact, serializeArtifact, type Artifact } from '../../../core/artifact/schema';
 import { InitError } from '../../errors';
@@ -94,7 +94,15 @@ export function encodeConfigMap(
 export function createConfigMapSink(options: ConfigMapSinkOptions): ArtifactSink {
   const { kubeConfig, namespace, name, logger } = options;
   const gzipAboveBytes = options.gzipAboveBytes ?? DEFAULT_GZIP_ABOVE_BYTES;
-  const api = kubeConfig.makeApiClient(CoreV1Api);
+  let client: CoreV1Api | undefined;
+  // The Kubernetes client is loaded on first use: it adds about a second to start-up, and most runs never need it.
+  const api = async (): Promise<CoreV1Api> => {
+    if (!client) {
+      const { CoreV1Api } = await import('@kubernetes/client-node');
+      client = kubeConfig.makeApiClient(CoreV1Api);
+    }
+    return client;
+  };
   const object = `ConfigMap ${namespace}/${name}`;
 
   function explain(error: unknown, verb: Verb): InitError {
@@ -132,7 +140,7 @@ export function createConfigMapSink(options: ConfigMapSinkOptions): ArtifactSink
 
   async function get(): Promise<V1ConfigMap> {
     try {
-      return await api.readNamespacedConfigMap({ name, namespace });
+      return await (await api()).readNamespacedConfigMap({ name, namespace });
     } catch (error) {
       throw explain(error, 'get');
     }
@@ -163,7 +171,7 @@ export function createConfigMapSink(options: ConfigMapSinkOptions): ArtifactSink
           );
         }
         try {
-          await api.replaceNamespacedConfigMap({ name, namespace, body });
+          await (await api()).replaceNamespacedConfigMap({ name, namespace, body });
           logger.info(
             { sink: object, bytes, gzip: body.binaryData?.[CONFIGMAP_GZIP_KEY] !== undefined },
             'artifact written to the ConfigMap',
