@@ -1,0 +1,317 @@
+{{/* Chart name, overridable. */}}
+{{- define "modelgate.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/*
+Fully qualified app name: <release>-<chart>, or the release name alone when it already contains the chart name.
+Truncated to 63 characters (DNS label); suffixed names below stay within 63 by truncating first.
+*/}}
+{{- define "modelgate.fullname" -}}
+{{- if .Values.fullnameOverride }}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- $name := default .Chart.Name .Values.nameOverride }}
+{{- if contains $name .Release.Name }}
+{{- .Release.Name | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/* <fullname>-<suffix>, within 63 characters. Call with (list $ "suffix"). */}}
+{{- define "modelgate.suffixed" -}}
+{{- $root := index . 0 }}
+{{- $suffix := index . 1 }}
+{{- printf "%s-%s" (include "modelgate.fullname" $root | trunc (int (sub 62 (len $suffix))) | trimSuffix "-") $suffix }}
+{{- end }}
+
+{{- define "modelgate.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/* Labels on every object. */}}
+{{- define "modelgate.labels" -}}
+helm.sh/chart: {{ include "modelgate.chart" . }}
+{{ include "modelgate.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Values.image.tag | default .Chart.AppVersion | trunc 63 | trimSuffix "-" | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+app.kubernetes.io/part-of: modelgate
+{{- with .Values.commonLabels }}
+{{ toYaml . }}
+{{- end }}
+{{- end }}
+
+{{/* Selector labels of the app pods (never change them: Deployment selectors are immutable). */}}
+{{- define "modelgate.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "modelgate.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end }}
+
+{{/* Labels with a component. Call with (list $ "component"). */}}
+{{- define "modelgate.componentLabels" -}}
+{{ include "modelgate.labels" (index . 0) }}
+app.kubernetes.io/component: {{ index . 1 }}
+{{- end }}
+
+{{- define "modelgate.appSelectorLabels" -}}
+{{ include "modelgate.selectorLabels" . }}
+app.kubernetes.io/component: server
+{{- end }}
+
+{{/* The app's ServiceAccount: no RBAC rights, no token. */}}
+{{- define "modelgate.appServiceAccountName" -}}
+{{- default (include "modelgate.fullname" .) .Values.serviceAccount.app.name }}
+{{- end }}
+
+{{/* The init ServiceAccount: get/update/patch of the models ConfigMap only. */}}
+{{- define "modelgate.initServiceAccountName" -}}
+{{- default (include "modelgate.suffixed" (list . "init")) .Values.serviceAccount.init.name }}
+{{- end }}
+
+{{- define "modelgate.modelsConfigMapName" -}}
+{{- default (include "modelgate.suffixed" (list . "models")) .Values.models.configMap.name }}
+{{- end }}
+
+{{- define "modelgate.secretName" -}}
+{{- default (include "modelgate.fullname" .) .Values.secrets.existingSecret }}
+{{- end }}
+
+{{/* repository@digest when a digest is given, else repository:tag (tag defaults to appVersion). */}}
+{{- define "modelgate.image" -}}
+{{- if .Values.image.digest }}
+{{- printf "%s@%s" .Values.image.repository .Values.image.digest }}
+{{- else }}
+{{- printf "%s:%s" .Values.image.repository (.Values.image.tag | default .Chart.AppVersion) }}
+{{- end }}
+{{- end }}
+
+{{- define "modelgate.jobMode" -}}
+{{- if eq .Values.init.mode "job" }}true{{ end }}
+{{- end }}
+
+{{/*
+A projected ServiceAccount token is bound to the pod's ServiceAccount, so every pod with a modelgate-init container
+(all, wait and refresh all talk to the ConfigMap) runs as the init ServiceAccount, with automounting off and the
+token projected into the modelgate-init container alone: the app container never holds a credential. The app
+ServiceAccount (no rights, no token) runs the pods that have no modelgate-init container (the `helm test` pod).
+*/}}
+{{- define "modelgate.podServiceAccountName" -}}
+{{- include "modelgate.initServiceAccountName" . }}
+{{- end }}
+
+{{/*
+Annotations that turn an object the hook Job needs into a hook of its own in job mode (hooks run before the
+release's ordinary objects exist). Call with (list $ weight hookEvents).
+*/}}
+{{- define "modelgate.hookAnnotations" -}}
+{{- $root := index . 0 }}
+{{- $weight := index . 1 }}
+{{- $events := index . 2 }}
+{{- if include "modelgate.jobMode" $root }}
+helm.sh/hook: {{ $events }}
+helm.sh/hook-weight: {{ $weight | quote }}
+{{- if contains "pre-upgrade" $events }}
+helm.sh/hook-delete-policy: before-hook-creation
+{{- end }}
+{{- if $root.Values.argocd.enabled }}
+argocd.argoproj.io/hook: PreSync
+argocd.argoproj.io/sync-wave: {{ $weight | quote }}
+{{- if contains "pre-upgrade" $events }}
+argocd.argoproj.io/hook-delete-policy: BeforeHookCreation
+{{- end }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/* Projected ServiceAccount token, mounted only into the container that runs modelgate-init against the API. */}}
+{{- define "modelgate.apiTokenVolume" -}}
+- name: kube-api-access
+  projected:
+    defaultMode: 0444
+    sources:
+      - serviceAccountToken:
+          path: token
+          expirationSeconds: 3607
+      - configMap:
+          name: kube-root-ca.crt
+          items:
+            - key: ca.crt
+              path: ca.crt
+      - downwardAPI:
+          items:
+            - path: namespace
+              fieldRef:
+                apiVersion: v1
+                fieldPath: metadata.namespace
+{{- end }}
+
+{{- define "modelgate.apiTokenMount" -}}
+- name: kube-api-access
+  mountPath: /var/run/secrets/kubernetes.io/serviceaccount
+  readOnly: true
+{{- end }}
+
+{{/* Environment shared by the init and app containers. */}}
+{{- define "modelgate.commonEnv" -}}
+- name: POD_NAMESPACE
+  valueFrom:
+    fieldRef:
+      fieldPath: metadata.namespace
+- name: DATABASE_URL
+  valueFrom:
+    secretKeyRef:
+      name: {{ include "modelgate.secretName" . }}
+      key: {{ .Values.secrets.keys.databaseUrl }}
+- name: MODELS_FILE
+  value: {{ printf "%s/models.json" .Values.models.artifactDir | quote }}
+- name: MODELS_MAX_AGE
+  value: {{ .Values.config.models.maxAge | quote }}
+- name: MODELS_MAX_STALE
+  value: {{ .Values.config.models.maxStale | quote }}
+- name: LOG_LEVEL
+  value: {{ .Values.config.logLevel | quote }}
+{{- end }}
+
+{{/* Environment of modelgate-init (all, refresh, wait). */}}
+{{- define "modelgate.initEnv" -}}
+{{ include "modelgate.commonEnv" . }}
+- name: MIGRATION_DATABASE_URL
+  valueFrom:
+    secretKeyRef:
+      name: {{ include "modelgate.secretName" . }}
+      key: {{ .Values.secrets.keys.migrationDatabaseUrl }}
+      optional: true
+- name: MODEL_SOURCE_URL
+  value: {{ required "config.modelSource.url is required: the URL of the model list (https://, http:// or file://)" .Values.config.modelSource.url | quote }}
+- name: MODEL_SOURCE_FORMAT
+  value: {{ .Values.config.modelSource.format | quote }}
+- name: MODEL_SOURCE_TIMEOUT
+  value: {{ .Values.config.modelSource.timeout | quote }}
+- name: MODEL_SOURCE_RETRIES
+  value: {{ .Values.config.modelSource.retries | quote }}
+- name: MODEL_SOURCE_MAX_BYTES
+  value: {{ .Values.config.modelSource.maxBytes | quote }}
+- name: MODELS_CONFIGMAP
+  value: {{ printf "$(POD_NAMESPACE)/%s" (include "modelgate.modelsConfigMapName" .) | quote }}
+- name: DB_WAIT_TIMEOUT
+  value: {{ .Values.config.database.waitTimeout | quote }}
+- name: MIGRATION_LOCK_TIMEOUT
+  value: {{ .Values.config.database.migrationLockTimeout | quote }}
+- name: MODELS_LOCK_TIMEOUT
+  value: {{ .Values.config.models.lockTimeout | quote }}
+- name: WAIT_TIMEOUT
+  value: {{ .Values.config.waitTimeout | quote }}
+{{- with .Values.extraEnv }}
+{{ toYaml . }}
+{{- end }}
+{{- end }}
+
+{{/* Environment of modelgate-app. */}}
+{{- define "modelgate.appEnv" -}}
+{{ include "modelgate.commonEnv" . }}
+- name: MODELS_CONFIGMAP_DIR
+  value: {{ .Values.models.mountPath | quote }}
+- name: PORT
+  value: {{ .Values.containerPort | quote }}
+- name: DB_POOL_MIN
+  value: {{ .Values.config.database.poolMin | quote }}
+- name: DB_POOL_MAX
+  value: {{ .Values.config.database.poolMax | quote }}
+{{- with .Values.config.upstream.url }}
+- name: UPSTREAM_URL
+  value: {{ . | quote }}
+{{- end }}
+- name: UPSTREAM_API_KEY
+  valueFrom:
+    secretKeyRef:
+      name: {{ include "modelgate.secretName" . }}
+      key: {{ .Values.secrets.keys.upstreamApiKey }}
+      optional: true
+- name: UPSTREAM_TIMEOUT
+  value: {{ .Values.config.upstream.timeout | quote }}
+- name: UPSTREAM_MODEL_FIELD
+  value: {{ .Values.config.upstream.modelField | quote }}
+{{- with .Values.config.defaultModel }}
+- name: DEFAULT_MODEL
+  value: {{ . | quote }}
+{{- end }}
+- name: ADMIN_TOKEN
+  valueFrom:
+    secretKeyRef:
+      name: {{ include "modelgate.secretName" . }}
+      key: {{ .Values.secrets.keys.adminToken }}
+      optional: true
+- name: BODY_LIMIT
+  value: {{ .Values.config.bodyLimit | quote }}
+- name: SHUTDOWN_DELAY
+  value: {{ .Values.config.shutdownDelay | quote }}
+- name: SHUTDOWN_TIMEOUT
+  value: {{ .Values.config.shutdownTimeout | quote }}
+{{- with .Values.extraEnv }}
+{{ toYaml . }}
+{{- end }}
+{{- end }}
+
+{{/* Volumes every modelgate-init pod needs besides the token: the artifact emptyDir and /tmp. */}}
+{{- define "modelgate.scratchVolumes" -}}
+- name: artifact
+  emptyDir:
+    sizeLimit: {{ .Values.models.artifactSizeLimit }}
+- name: tmp
+  emptyDir:
+    sizeLimit: 64Mi
+{{- end }}
+
+{{- define "modelgate.scratchMounts" -}}
+- name: artifact
+  mountPath: {{ .Values.models.artifactDir }}
+- name: tmp
+  mountPath: /tmp
+{{- end }}
+
+{{/* The models ConfigMap as a volume: optional, so pods start before init has ever filled it. */}}
+{{- define "modelgate.modelsVolume" -}}
+- name: models-configmap
+  configMap:
+    name: {{ include "modelgate.modelsConfigMapName" . }}
+    optional: true
+{{- end }}
+
+{{- define "modelgate.modelsMount" -}}
+- name: models-configmap
+  mountPath: {{ .Values.models.mountPath }}
+  readOnly: true
+{{- end }}
+
+{{- define "modelgate.podSecurityContext" -}}
+{{ toYaml .Values.podSecurityContext }}
+{{- end }}
+
+{{- define "modelgate.securityContext" -}}
+{{ toYaml .Values.securityContext }}
+{{- end }}
+
+{{/* The init container / Job container running modelgate-init <command>. Call with (list $ "command" apiAccess). */}}
+{{- define "modelgate.initContainer" -}}
+{{- $root := index . 0 }}
+{{- $command := index . 1 }}
+{{- $api := index . 2 }}
+- name: {{ printf "init-%s" $command }}
+  image: {{ include "modelgate.image" $root }}
+  imagePullPolicy: {{ $root.Values.image.pullPolicy }}
+  command: ["modelgate-init"]
+  args: [{{ $command | quote }}]
+  env:
+    {{- include "modelgate.initEnv" $root | nindent 4 }}
+  securityContext:
+    {{- include "modelgate.securityContext" $root | nindent 4 }}
+  resources:
+    {{- toYaml $root.Values.init.resources | nindent 4 }}
+  volumeMounts:
+    {{- include "modelgate.scratchMounts" $root | nindent 4 }}
+    {{- if $api }}
+    {{- include "modelgate.apiTokenMount" $root | nindent 4 }}
+    {{- end }}
+{{- end }}

@@ -1,0 +1,407 @@
+import { describeWithTools } from '../../harness/tools';
+import {
+  artifactProblems,
+  configMapProblems,
+  probeProblems,
+  rbacProblems,
+  securityProblems,
+  tokenProblems,
+} from './support/checks';
+import { runInitCli } from './support/cli';
+import { appPod, identityOf, initInvocations } from './support/identity';
+import { validateK8s, schemaProblems } from './support/k8s-schema';
+import { allContainers, podTemplates, resolveEnv, type Container } from './support/pod-env';
+import {
+  byKind,
+  chartDir,
+  ciScenarios,
+  helm,
+  helmTemplate,
+  one,
+  scenarioFile,
+  templateArgs,
+  type K8sObject,
+} from './support/render';
+
+const NAMESPACE = 'prod';
+const RELEASE = 'mg';
+
+const envOf = (objects: K8sObject[], container: Container) =>
+  resolveEnv(container, { objects, namespace: NAMESPACE, podName: 'p', podSpec: appPod(objects).spec });
+
+const annotations = (o: K8sObject) => o.metadata.annotations ?? {};
+
+describeWithTools('helm chart helm/modelgate', ['helm'], ({ helm: helmPath }) => {
+  const render = (name: string, set?: Record<string, string>) =>
+    helmTemplate(helmPath, {
+      valuesFiles: [scenarioFile(name)],
+      namespace: NAMESPACE,
+      releaseName: RELEASE,
+      set,
+    });
+
+  it('has the CI scenarios the issue asks for', () => {
+    expect(ciScenarios()).toEqual([
+      'autoscaling',
+      'default',
+      'existing-secret',
+      'job-mode',
+      'minimal',
+      'monitoring',
+    ]);
+  });
+
+  describe.each(ciScenarios())('scenario %s', (scenario) => {
+    let objects: K8sObject[];
+    beforeAll(async () => {
+      objects = await render(scenario);
+    });
+
+    it('passes helm lint --strict', async () => {
+      const result = await helm(helmPath, ['lint', '--strict', chartDir, '--values', scenarioFile(scenario)]);
+      expect(result.stderr + result.stdout).toContain('0 chart(s) failed');
+      expect(result.code).toBe(0);
+    });
+
+    it('renders only objects that are valid Kubernetes objects, unknown fields included', async () => {
+      expect(objects.length).toBeGreaterThan(5);
+      expect(schemaProblems(await validateK8s(objects))).toEqual([]);
+    });
+
+    it('runs every container non-root, read-only, without capabilities, with seccomp RuntimeDefault', () => {
+      expect(podTemplates(objects).length).toBeGreaterThan(0);
+      expect(securityProblems(objects)).toEqual([]);
+    });
+
+    it('lets the init ServiceAccount get, update and patch the models ConfigMap and nothing else', () => {
+      expect(rbacProblems(objects, identityOf(objects))).toEqual([]);
+    });
+
+    it('projects a ServiceAccount token into modelgate-init containers only', () => {
+      expect(tokenProblems(objects, identityOf(objects))).toEqual([]);
+      const app = appPod(objects).spec.containers.find((c) => c.name === 'app')!;
+      expect(app.volumeMounts?.map((m) => m.mountPath)).not.toContain(
+        '/var/run/secrets/kubernetes.io/serviceaccount',
+      );
+    });
+
+    it('names one models ConfigMap in the ConfigMap, Role, volumes and MODELS_CONFIGMAP', () => {
+      const id = identityOf(objects);
+      expect(id.configMapName).toBe(`${RELEASE}-modelgate-models`);
+      expect(configMapProblems(objects, id, NAMESPACE)).toEqual([]);
+    });
+
+    it('probes /livez and /readyz on the named port the app listens on, with a preStop delay', () => {
+      expect(probeProblems(appPod(objects), objects, NAMESPACE)).toEqual([]);
+    });
+
+    it('hands the artifact from init to app through one emptyDir', () => {
+      expect(artifactProblems(appPod(objects), objects, NAMESPACE)).toEqual([]);
+    });
+
+    it('runs only modelgate-init commands and options the CLI knows', async () => {
+      const invocations = initInvocations(objects);
+      expect(invocations.length).toBeGreaterThan(0);
+      for (const args of invocations) {
+        const result = await runInitCli([...args, '--help']);
+        expect({ args, code: result.code }).toEqual({ args, code: 0 });
+        expect(result.stdout).toContain(`Usage: modelgate-init ${args[0]}`);
+      }
+    });
+  });
+
+  describe('default scenario', () => {
+    let objects: K8sObject[];
+    beforeAll(async () => {
+      objects = await render('default');
+    });
+
+    it('runs `modelgate-init all` in every pod and no hook Job', () => {
+      const pod = appPod(objects);
+      expect(pod.spec.initContainers?.map((c) => [c.command, c.args])).toEqual([
+        [['modelgate-init'], ['all']],
+      ]);
+      expect(byKind(objects, 'Job')).toEqual([]);
+      expect(one(objects, 'Deployment').spec).toMatchObject({ replicas: 2 });
+    });
+
+    it('refreshes with a CronJob that never overlaps', () => {
+      const cron = one(objects, 'CronJob');
+      expect(cron.spec).toMatchObject({ concurrencyPolicy: 'Forbid' });
+      const [container] = podTemplates([cron])[0]!.spec.containers;
+      expect([container!.command, container!.args]).toEqual([['modelgate-init'], ['refresh']]);
+    });
+
+    it('exposes a named http port through the Service and renders a PDB and a NetworkPolicy', () => {
+      const service = one(objects, 'Service');
+      expect(service.spec).toMatchObject({ ports: [{ name: 'http', targetPort: 'http' }] });
+      const podLabels = appPod(objects).metadata.labels!;
+      for (const [key, value] of Object.entries(
+        (service.spec as { selector: Record<string, string> }).selector,
+      ))
+        expect(podLabels[key]).toBe(value);
+      expect(one(objects, 'PodDisruptionBudget').spec).toMatchObject({ maxUnavailable: 1 });
+      expect(one(objects, 'NetworkPolicy').spec).toMatchObject({
+        policyTypes: ['Ingress'],
+        ingress: [{ ports: [{ port: 'http' }] }],
+      });
+      expect(byKind(objects, 'HorizontalPodAutoscaler')).toEqual([]);
+    });
+
+    it('spreads pods over nodes and zones without blocking scheduling', () => {
+      const spread = appPod(objects).spec.topologySpreadConstraints as {
+        topologyKey: string;
+        whenUnsatisfiable: string;
+      }[];
+      expect(spread.map((s) => [s.topologyKey, s.whenUnsatisfiable])).toEqual([
+        ['kubernetes.io/hostname', 'ScheduleAnyway'],
+        ['topology.kubernetes.io/zone', 'ScheduleAnyway'],
+      ]);
+    });
+
+    it('pre-creates the models ConfigMap empty and keeps it on uninstall', () => {
+      const cm = one(objects, 'ConfigMap', `${RELEASE}-modelgate-models`);
+      expect(cm.data).toBeUndefined();
+      expect(annotations(cm)['helm.sh/resource-policy']).toBe('keep');
+    });
+
+    it('tags the image with the appVersion and labels objects the app.kubernetes.io way', () => {
+      const app = appPod(objects).spec.containers[0]!;
+      expect(app.image).toBe('ghcr.io/modelgate/modelgate:0.1.0');
+      for (const o of objects) {
+        expect(o.metadata.labels).toMatchObject({
+          'app.kubernetes.io/name': 'modelgate',
+          'app.kubernetes.io/instance': RELEASE,
+          'app.kubernetes.io/managed-by': 'Helm',
+          'helm.sh/chart': 'modelgate-0.1.0',
+        });
+      }
+    });
+
+    it('has a helm test pod that checks /readyz through the Service', () => {
+      const test = one(objects, 'Pod');
+      expect(annotations(test)['helm.sh/hook']).toBe('test');
+      const container = (test.spec as { containers: Container[] }).containers[0]!;
+      const url = container.env?.find((e) => e.name === 'TARGET_URL')?.value;
+      expect(url).toBe(`http://${RELEASE}-modelgate.${NAMESPACE}.svc:80/readyz`);
+      expect((test.spec as { serviceAccountName: string }).serviceAccountName).toBe(
+        identityOf(objects).appServiceAccount,
+      );
+    });
+  });
+
+  describe('job-mode scenario', () => {
+    let objects: K8sObject[];
+    beforeAll(async () => {
+      objects = await render('job-mode');
+    });
+    const weight = (o: K8sObject) => Number(annotations(o)['helm.sh/hook-weight'] ?? 0);
+
+    it('runs `all` in a pre-install,pre-upgrade hook Job below helm timeout, and `wait` in the pods', () => {
+      const job = one(objects, 'Job');
+      expect(annotations(job)).toMatchObject({
+        'helm.sh/hook': 'pre-install,pre-upgrade',
+        'helm.sh/hook-delete-policy': 'before-hook-creation',
+        'argocd.argoproj.io/hook': 'PreSync',
+        'argocd.argoproj.io/hook-delete-policy': 'BeforeHookCreation',
+      });
+      const spec = job.spec as { activeDeadlineSeconds: number };
+      expect(spec.activeDeadlineSeconds).toBeLessThan(300);
+      expect(podTemplates([job])[0]!.spec.containers.map((c) => c.args)).toEqual([['all']]);
+      expect(appPod(objects).spec.initContainers?.map((c) => c.args)).toEqual([['wait']]);
+    });
+
+    it('makes every object the hook Job needs a pre-install hook with a lower weight (and Argo CD wave)', () => {
+      const job = one(objects, 'Job');
+      const pod = podTemplates([job])[0]!;
+      const needed = new Set<string>([`ServiceAccount/${pod.spec.serviceAccountName}`]);
+      const id = identityOf(objects);
+      needed.add(`ConfigMap/${id.configMapName}`);
+      for (const c of allContainers(pod.spec)) {
+        for (const e of c.env ?? []) {
+          const ref = e.valueFrom?.secretKeyRef ?? e.valueFrom?.configMapKeyRef;
+          if (ref) needed.add(`${e.valueFrom?.secretKeyRef ? 'Secret' : 'ConfigMap'}/${ref.name}`);
+        }
+      }
+      for (const o of [...byKind(objects, 'Role'), ...byKind(objects, 'RoleBinding')])
+        needed.add(`${o.kind}/${o.metadata.name}`);
+      expect(needed.size).toBeGreaterThanOrEqual(5);
+      for (const ref of needed) {
+        const o = objects.find((x) => `${x.kind}/${x.metadata.name}` === ref);
+        expect({ ref, found: Boolean(o) }).toEqual({ ref, found: true });
+        const hooks = (annotations(o!)['helm.sh/hook'] ?? '').split(',');
+        expect({ ref, preInstall: hooks.includes('pre-install') }).toEqual({ ref, preInstall: true });
+        expect({ ref, before: weight(o!) < weight(job) }).toEqual({ ref, before: true });
+        expect(Number(annotations(o!)['argocd.argoproj.io/sync-wave'])).toBeLessThan(
+          Number(annotations(job)['argocd.argoproj.io/sync-wave']),
+        );
+      }
+      // The RoleBinding must exist before anything uses it: weights order SA/Secret < Role/RoleBinding < ConfigMap.
+      expect(weight(one(objects, 'RoleBinding'))).toBeGreaterThanOrEqual(
+        weight(one(objects, 'ServiceAccount', id.initServiceAccount)),
+      );
+    });
+
+    it('creates the models ConfigMap once (pre-install only), so upgrades keep the last-known-good artifact', () => {
+      const cm = one(objects, 'ConfigMap', identityOf(objects).configMapName);
+      expect(annotations(cm)['helm.sh/hook']).toBe('pre-install');
+      expect(annotations(cm)['helm.sh/hook-delete-policy']).toBeUndefined();
+      expect(annotations(cm)).toMatchObject({
+        'meta.helm.sh/release-name': RELEASE,
+        'meta.helm.sh/release-namespace': NAMESPACE,
+      });
+    });
+  });
+
+  describe('monitoring scenario', () => {
+    let objects: K8sObject[];
+    beforeAll(async () => {
+      objects = await render('monitoring');
+    });
+
+    it('renders a ServiceMonitor with the configured labels that scrapes /metrics on the Service port', () => {
+      const monitor = one(objects, 'ServiceMonitor');
+      expect(monitor.metadata.labels).toMatchObject({ release: 'kube-prometheus-stack' });
+      expect(monitor.spec).toMatchObject({
+        endpoints: [{ port: 'http', path: '/metrics' }],
+        namespaceSelector: { matchNames: [NAMESPACE] },
+      });
+      const service = one(objects, 'Service');
+      const selector = (monitor.spec as { selector: { matchLabels: Record<string, string> } }).selector
+        .matchLabels;
+      for (const [key, value] of Object.entries(selector)) expect(service.metadata.labels?.[key]).toBe(value);
+    });
+
+    it('alerts on a stale artifact, failing init, pods not ready and a high 5xx rate', () => {
+      const rule = one(objects, 'PrometheusRule');
+      expect(rule.metadata.labels).toMatchObject({ release: 'kube-prometheus-stack' });
+      const alerts = (rule.spec as { groups: { rules: { alert: string }[] }[] }).groups.flatMap(
+        (g) => g.rules,
+      );
+      expect(alerts.map((a) => a.alert).sort()).toEqual([
+        'ModelgateArtifactStale',
+        'ModelgateHigh5xxRate',
+        'ModelgateInitFailing',
+        'ModelgatePodsNotReady',
+      ]);
+    });
+
+    it('ships a Grafana dashboard ConfigMap with the sidecar label and valid JSON', () => {
+      const dashboard = one(objects, 'ConfigMap', `${RELEASE}-modelgate-dashboard`);
+      expect(dashboard.metadata.labels).toMatchObject({ grafana_dashboard: '1' });
+      const json = JSON.parse((dashboard.data as Record<string, string>)['modelgate.json']!) as {
+        panels: unknown[];
+      };
+      expect(json.panels.length).toBeGreaterThan(5);
+    });
+  });
+
+  describe('autoscaling scenario', () => {
+    it('hands the replica count to a HorizontalPodAutoscaler', async () => {
+      const objects = await render('autoscaling');
+      const hpa = one(objects, 'HorizontalPodAutoscaler');
+      expect(hpa.spec).toMatchObject({
+        minReplicas: 3,
+        maxReplicas: 12,
+        scaleTargetRef: { kind: 'Deployment', name: one(objects, 'Deployment').metadata.name },
+      });
+      expect(one(objects, 'Deployment').spec).not.toHaveProperty('replicas');
+    });
+  });
+
+  describe('existing-secret scenario', () => {
+    let objects: K8sObject[];
+    beforeAll(async () => {
+      objects = await render('existing-secret');
+    });
+
+    it('renders no Secret and reads every secret variable from the existing Secret by its keys', () => {
+      expect(byKind(objects, 'Secret')).toEqual([]);
+      const refs = podTemplates(objects)
+        .flatMap((t) => allContainers(t.spec))
+        .flatMap((c) => c.env ?? [])
+        .filter((e) => e.valueFrom?.secretKeyRef)
+        .map((e) => [e.name, e.valueFrom!.secretKeyRef!.name, e.valueFrom!.secretKeyRef!.key]);
+      expect(new Set(refs.map((r) => JSON.stringify(r)))).toEqual(
+        new Set(
+          [
+            ['DATABASE_URL', 'modelgate-credentials', 'pooler-url'],
+            ['MIGRATION_DATABASE_URL', 'modelgate-credentials', 'direct-url'],
+            ['ADMIN_TOKEN', 'modelgate-credentials', 'admin-token'],
+            ['UPSTREAM_API_KEY', 'modelgate-credentials', 'upstream-key'],
+          ].map((r) => JSON.stringify(r)),
+        ),
+      );
+    });
+
+    it('pulls the image by digest and passes extraEnv to init and app', () => {
+      const pod = appPod(objects);
+      for (const c of allContainers(pod.spec)) {
+        expect(c.image).toBe(
+          'ghcr.io/modelgate/modelgate@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef',
+        );
+        expect(c.env?.find((e) => e.name === 'DEFAULT_MODEL')?.value).toBe('mistral-31-24b');
+      }
+    });
+  });
+
+  describe('minimal scenario', () => {
+    it('renders only what a pod needs', async () => {
+      const objects = await render('minimal');
+      const kinds = objects.map((o) => o.kind).sort();
+      expect(kinds).toEqual([
+        'ConfigMap',
+        'Deployment',
+        'Role',
+        'RoleBinding',
+        'Secret',
+        'Service',
+        'ServiceAccount',
+        'ServiceAccount',
+      ]);
+      expect(appPod(objects).spec.topologySpreadConstraints).toBeUndefined();
+      expect(envOf(objects, appPod(objects).spec.initContainers![0]!).get('MODEL_SOURCE_URL')).toBe(
+        'file:///etc/modelgate/source/models.json',
+      );
+    });
+  });
+
+  describe('values.schema.json', () => {
+    const rejects = async (set: Record<string, string>, message: RegExp) => {
+      const result = await helm(helmPath, [...templateArgs({ valuesFiles: [scenarioFile('default')], set })]);
+      expect(result.code).not.toBe(0);
+      expect(result.stderr).toMatch(message);
+    };
+
+    it('rejects a misspelled top-level key', async () => {
+      await rejects({ replicaCont: '3' }, /additional properties 'replicaCont' not allowed/);
+    });
+
+    it('rejects a misspelled nested key', async () => {
+      await rejects({ 'config.modelSource.ulr': 'https://x' }, /additional properties 'ulr' not allowed/);
+    });
+
+    it('rejects wrong types and values', async () => {
+      await rejects({ replicaCount: 'two' }, /replicaCount/);
+      await rejects({ 'init.mode': 'jobs' }, /init\/mode/);
+      await rejects({ 'image.digest': 'latest' }, /image\/digest/);
+      await rejects({ 'config.models.maxStale': 'a week' }, /maxStale/);
+    });
+
+    it('accepts what the values.yaml documents', async () => {
+      const result = await helm(helmPath, templateArgs({ valuesFiles: [scenarioFile('default')] }));
+      expect(result.stderr).toBe('');
+      expect(result.code).toBe(0);
+    });
+
+    it('requires the database URL unless an existing Secret is named, and the model source URL', async () => {
+      const noDb = await helm(helmPath, templateArgs({ set: { 'config.modelSource.url': 'https://x' } }));
+      expect(noDb.stderr).toMatch(/secrets.databaseUrl is required unless secrets.existingSecret/);
+      const noSource = await helm(
+        helmPath,
+        templateArgs({ set: { 'secrets.databaseUrl': 'postgres://a@b/c' } }),
+      );
+      expect(noSource.stderr).toMatch(/config.modelSource.url is required/);
+    });
+  });
+});

@@ -1,0 +1,128 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { describeWithTools } from '../../harness/tools';
+import {
+  artifactProblems,
+  configMapProblems,
+  probeProblems,
+  rbacProblems,
+  securityProblems,
+  tokenProblems,
+} from './support/checks';
+import { runInitCli } from './support/cli';
+import { appPod, identityOf, initInvocations } from './support/identity';
+import { schemaProblems, validateK8s } from './support/k8s-schema';
+import { objectData, podTemplates, resolveEnv } from './support/pod-env';
+import { kustomizeBuild, kustomizeDir, one, type K8sObject } from './support/render';
+
+describeWithTools('kustomize base k8s/', ['kustomize'], ({ kustomize }) => {
+  let objects: K8sObject[];
+  beforeAll(async () => {
+    objects = await kustomizeBuild(kustomize);
+  });
+
+  it('renders the whole base in the modelgate namespace', () => {
+    expect(
+      objects.map((o) => `${o.kind}/${o.metadata.name.replace(/-[a-z0-9]{10}$/, '-<hash>')}`).sort(),
+    ).toEqual([
+      'ConfigMap/modelgate-env-<hash>',
+      'ConfigMap/modelgate-models',
+      'CronJob/modelgate-refresh',
+      'Deployment/modelgate',
+      'HorizontalPodAutoscaler/modelgate',
+      'NetworkPolicy/modelgate',
+      'PodDisruptionBudget/modelgate',
+      'Role/modelgate-init',
+      'RoleBinding/modelgate-init',
+      'Secret/modelgate',
+      'Service/modelgate',
+      'ServiceAccount/modelgate',
+      'ServiceAccount/modelgate-init',
+    ]);
+    for (const o of objects) expect(o.metadata.namespace).toBe('modelgate');
+  });
+
+  it('is valid against the Kubernetes schemas, unknown fields included', async () => {
+    expect(schemaProblems(await validateK8s(objects))).toEqual([]);
+  });
+
+  it('runs every container non-root, read-only, without capabilities, with seccomp RuntimeDefault', () => {
+    expect(securityProblems(objects)).toEqual([]);
+  });
+
+  it('gives the init ServiceAccount get/update/patch on the models ConfigMap only, the app none and no token', () => {
+    const id = identityOf(objects);
+    expect(id).toEqual({
+      configMapName: 'modelgate-models',
+      initServiceAccount: 'modelgate-init',
+      appServiceAccount: 'modelgate',
+    });
+    expect(rbacProblems(objects, id)).toEqual([]);
+    expect(tokenProblems(objects, id)).toEqual([]);
+  });
+
+  it('agrees on the models ConfigMap, probes, artifact volume and init commands', async () => {
+    const id = identityOf(objects);
+    expect(configMapProblems(objects, id, 'modelgate')).toEqual([]);
+    expect(probeProblems(appPod(objects), objects, 'modelgate')).toEqual([]);
+    expect(artifactProblems(appPod(objects), objects, 'modelgate')).toEqual([]);
+    const invocations = initInvocations(objects);
+    expect(invocations).toEqual([['all'], ['refresh']]);
+    for (const args of invocations) expect((await runInitCli([...args, '--help'])).code).toBe(0);
+  });
+
+  it('leaves replicas to the HPA and never overlaps refreshes', () => {
+    expect(one(objects, 'Deployment').spec).not.toHaveProperty('replicas');
+    expect(one(objects, 'HorizontalPodAutoscaler').spec).toMatchObject({
+      scaleTargetRef: { kind: 'Deployment', name: 'modelgate' },
+    });
+    expect(one(objects, 'CronJob').spec).toMatchObject({ concurrencyPolicy: 'Forbid' });
+  });
+
+  it('ships only a placeholder Secret', () => {
+    const data = objectData(one(objects, 'Secret'));
+    expect(Object.keys(data)).toEqual(['DATABASE_URL']);
+    expect(data.DATABASE_URL).toMatch(/REPLACE_ME@[^/]+\.invalid:/);
+  });
+
+  it('follows an overlay namespace into the RoleBinding subject and MODELS_CONFIGMAP', async () => {
+    const overlay = mkdtempSync(path.join(os.tmpdir(), 'modelgate-overlay-'));
+    try {
+      writeFileSync(
+        path.join(overlay, 'kustomization.yaml'),
+        [
+          'apiVersion: kustomize.config.k8s.io/v1beta1',
+          'kind: Kustomization',
+          'namespace: gateway',
+          'resources:',
+          `  - ${path.relative(overlay, kustomizeDir)}`,
+          'configMapGenerator:',
+          '  - name: modelgate-env',
+          '    behavior: merge',
+          '    literals:',
+          '      - MODEL_SOURCE_URL=https://models.internal/active_models.json',
+          '',
+        ].join('\n'),
+      );
+      const built = await kustomizeBuild(kustomize, overlay);
+      const binding = one(built, 'RoleBinding');
+      expect(binding.subjects).toEqual([
+        { kind: 'ServiceAccount', name: 'modelgate-init', namespace: 'gateway' },
+      ]);
+      const pod = appPod(built);
+      const env = resolveEnv(pod.spec.initContainers![0]!, {
+        objects: built,
+        namespace: 'gateway',
+        podName: 'p',
+        podSpec: pod.spec,
+      });
+      expect(env.get('MODELS_CONFIGMAP')).toBe('gateway/modelgate-models');
+      expect(env.get('MODEL_SOURCE_URL')).toBe('https://models.internal/active_models.json');
+      expect(configMapProblems(built, identityOf(built), 'gateway')).toEqual([]);
+      expect(podTemplates(built)).toHaveLength(2);
+    } finally {
+      rmSync(overlay, { recursive: true, force: true });
+    }
+  });
+});

@@ -1,0 +1,39 @@
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { decideTools, findTool } from '../../harness/tools';
+
+describe('test tools (.tools/bin)', () => {
+  let dir: string;
+  beforeAll(() => {
+    dir = mkdtempSync(path.join(os.tmpdir(), 'modelgate-tools-'));
+    mkdirSync(path.join(dir, 'bin'));
+    writeFileSync(path.join(dir, 'bin', 'helm'), '#!/bin/sh\n', { mode: 0o755 });
+    writeFileSync(path.join(dir, 'bin', 'kustomize'), 'not executable', { mode: 0o644 });
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('finds executable tools in TOOLS_DIR/bin only', () => {
+    expect(findTool('helm', { TOOLS_DIR: dir })).toBe(path.join(dir, 'bin', 'helm'));
+    expect(findTool('kustomize', { TOOLS_DIR: dir })).toBeUndefined();
+    expect(findTool('etcd', { TOOLS_DIR: dir })).toBeUndefined();
+  });
+
+  it('runs a suite whose tools are all there', () => {
+    expect(decideTools(['helm'], { TOOLS_DIR: dir })).toEqual({
+      kind: 'run',
+      paths: { helm: path.join(dir, 'bin', 'helm') },
+    });
+  });
+
+  it('skips with a notice naming the missing tool and the provisioning script', () => {
+    const decision = decideTools(['helm', 'kustomize'], { TOOLS_DIR: dir });
+    expect(decision.kind).toBe('skip');
+    expect(decision.kind !== 'run' && decision.message).toMatch(/kustomize not found .*provision-all\.sh/);
+  });
+
+  it('fails instead of skipping under MODELGATE_REQUIRE_ALL=1', () => {
+    const decision = decideTools(['kustomize'], { TOOLS_DIR: dir, MODELGATE_REQUIRE_ALL: '1' });
+    expect(decision.kind).toBe('fail');
+  });
+});
