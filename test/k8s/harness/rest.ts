@@ -25,13 +25,14 @@ export async function request(
   method: string,
   path: string,
   body?: unknown,
+  contentType = 'application/json',
 ): Promise<RawResponse> {
   const cluster = kc.getCurrentCluster();
   if (!cluster) throw new Error('the kubeconfig has no current cluster');
   const options: https.RequestOptions = { method, headers: { accept: 'application/json' } };
   await kc.applyToHTTPSOptions(options);
   const payload = body === undefined ? undefined : JSON.stringify(body);
-  if (payload) options.headers = { ...options.headers, 'content-type': 'application/json' };
+  if (payload) options.headers = { ...options.headers, 'content-type': contentType };
   return new Promise((resolve, reject) => {
     const req = https.request(new URL(path, cluster.server), options, (res) => {
       let text = '';
