@@ -256,12 +256,9 @@ describeK8s('RBAC decided by the real API server', ['helm', 'kustomize'], (tools
     await expectLeastPrivilege(await deployRbac(kc, await kustomizeBuild(tools.kustomize, kustomizeBaseDir)));
   });
 
-  // KNOWN BASE BUG (found by this test, reported to the base's owner): k8s/rbac.yaml names the RoleBinding
-  // subject's namespace (modelgate) explicitly, and kustomize's namespace transformer leaves it alone in an overlay,
-  // so the init ServiceAccount of an overlay in another namespace gets no rights at all. Dropping
-  // `namespace: modelgate` from the subject fixes it (kustomize then fills in the overlay's namespace).
-  // `it.failing` keeps the suite green while the bug exists and turns red once it is fixed: then make it `it`.
-  it.failing('kustomize overlay in another namespace: the same rights', async () => {
+  // Regression: the RoleBinding subject must not name a namespace, or an overlay's init ServiceAccount gets
+  // nothing (kustomize's namespace transformer leaves an explicit subject namespace alone).
+  it('kustomize overlay in another namespace: the same rights', async () => {
     const namespace = await createNamespace('rbac-overlay');
     const objects = await kustomizeBuild(tools.kustomize, writeNamespaceOverlay(namespace));
     await expectLeastPrivilege(await deployRbac(kc, objects));
