@@ -3,6 +3,7 @@ import type { Logger } from '../../core/logger';
 import {
   ApiError,
   BadRequestError,
+  ClientError,
   InternalError,
   NotFoundError,
   PayloadTooLargeError,
@@ -45,6 +46,16 @@ export function toApiError(error: unknown, bodyLimit: number): ApiError | undefi
       return new BadRequestError('The request body could not be read completely; send it again.', {
         code: 'invalid_body',
       });
+  }
+  const status = Number(e.status);
+  if (Number.isInteger(status) && status >= 400 && status < 500) {
+    const message =
+      status === 400
+        ? 'The request is malformed (check the %-encoding of the path).'
+        : 'The request was refused.';
+    return new ClientError(status === 400 || status === 413 || status === 415 ? status : 400, message, {
+      code: 'invalid_request',
+    });
   }
   if ((error as Error | undefined)?.name === 'KnexTimeoutError') {
     return new ServiceUnavailableError('The database is busy; retry shortly.', { code: 'database_busy' });

@@ -100,6 +100,18 @@ export class GatewayTimeoutError extends ApiError {
   readonly type = 'upstream_error';
 }
 
+/** A client error raised by express itself (e.g. a malformed %-encoding in the path), with its own status. */
+export class ClientError extends ApiError {
+  readonly type = 'invalid_request_error';
+  constructor(
+    readonly status: number,
+    message: string,
+    options: ApiErrorOptions = {},
+  ) {
+    super(message, options);
+  }
+}
+
 /** An upstream 4xx passed on with its own status (e.g. 429, or 400 for a context window the model cannot hold). */
 export class UpstreamClientError extends ApiError {
   readonly type = 'invalid_request_error';

@@ -21,9 +21,12 @@ const errors = {
   503: errorResponse('Temporarily unavailable (e.g. database busy).'),
   500: errorResponse('Internal error; the X-Request-Id finds its log line.'),
 };
-/** The listed error responses, and 500, which any route can answer. */
+/**
+ * The listed error responses plus those any route can answer: 400/413/415 (a malformed path encoding or a body
+ * that cannot be parsed, on any method) and 500.
+ */
 const pick = (...codes: (keyof typeof errors)[]) =>
-  Object.fromEntries([...codes, 500 as const].map((c) => [c, errors[c]]));
+  Object.fromEntries([...codes, ...([400, 413, 415, 500] as const)].map((c) => [c, errors[c]]));
 
 const idParam = (description: string) => ({
   name: 'id',

@@ -134,6 +134,41 @@ describe('POST /chat/completions through a real upstream server', () => {
     expect(seen.wasAborted).toBe(true);
   });
 
+  it('passes the stream on with backpressure: a client that stops reading stops the upstream', async () => {
+    let received = 0;
+    let response!: http.IncomingMessage;
+    await new Promise<void>((resolve, reject) => {
+      const req = http.request(`${h.url}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+      });
+      req.on('response', (res) => {
+        response = res;
+        res.pause();
+        resolve();
+      });
+      req.on('error', reject);
+      req.end(JSON.stringify({ model: 'flood-model', messages: hi, stream: true }));
+    });
+    // The client reads nothing: the upstream's writes must stall well before the whole body is out.
+    let last = -1;
+    let still = 0;
+    const deadline = Date.now() + 20_000;
+    while (still < 5 && Date.now() < deadline && upstream.floodWritten < UpstreamServer.FLOOD_BYTES) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      still = upstream.floodWritten === last ? still + 1 : 0;
+      last = upstream.floodWritten;
+    }
+    expect(upstream.floodWritten).toBeLessThan(UpstreamServer.FLOOD_BYTES / 2);
+    await new Promise<void>((resolve, reject) => {
+      response.on('data', (chunk: Buffer) => (received += chunk.length));
+      response.on('end', resolve);
+      response.on('error', reject);
+      response.resume();
+    });
+    expect(received).toBe(UpstreamServer.FLOOD_BYTES);
+  });
+
   it('an upstream that does not answer within UPSTREAM_TIMEOUT is a 504, and is aborted', async () => {
     const before = upstream.requests.length;
     const res = await h.request('POST', '/v1/chat/completions', {

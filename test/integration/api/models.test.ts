@@ -1,5 +1,6 @@
 import { expectNoSecretsLogged, startApi, testModels, type ApiHarness } from './support/api-harness';
 import { staticCatalog } from '../../../app/catalog/catalog';
+import { openApiDocument } from '../../../app/api/openapi';
 
 describe('GET /models (catalog from the artifact)', () => {
   let h: ApiHarness;
@@ -72,6 +73,20 @@ describe('GET /models (catalog from the artifact)', () => {
     } finally {
       await empty.close();
     }
+  });
+
+  it('a malformed %-encoding in the path is a 400, not a crash', async () => {
+    for (const path of ['/v1/models/%E0%A4%A', '/v1/chat-history/chats/%']) {
+      const res = await h.request('GET', path, { key });
+      expect(res.status).toBe(400);
+      expect(res.body.error.type).toBe('invalid_request_error');
+    }
+  });
+
+  it('serves the OpenAPI document without a key', async () => {
+    const res = await h.request('GET', '/api/v1/openapi.json');
+    expect(res.status).toBe(200);
+    expect(res.body).toEqual(JSON.parse(JSON.stringify(openApiDocument)));
   });
 
   it('unknown routes are 404 in the OpenAI shape', async () => {

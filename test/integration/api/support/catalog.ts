@@ -26,6 +26,7 @@ export const testModels: ArtifactModel[] = [
   model('unauthorized-model', 'behaviour:401'),
   model('limited-model', 'behaviour:429'),
   model('dropping-model', 'behaviour:drop'),
+  model('flood-model', 'behaviour:flood'),
 ];
 
 export function testCatalog(models: ArtifactModel[] = testModels): Catalog {

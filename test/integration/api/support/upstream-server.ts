@@ -16,10 +16,14 @@ export interface RecordedRequest {
  *  - `behaviour:endless`: SSE chunks forever (until the client goes away);
  *  - `behaviour:hang`: never answers;
  *  - `behaviour:500`, `behaviour:401`, `behaviour:429`: that status with an OpenAI-style error;
- *  - `behaviour:drop`: destroys the socket without answering.
+ *  - `behaviour:drop`: destroys the socket without answering;
+ *  - `behaviour:flood`: 64 MiB of body, written only as fast as the reader drains it.
  */
 export class UpstreamServer {
   readonly requests: RecordedRequest[] = [];
+  /** Bytes the `behaviour:flood` response has handed to its socket so far. */
+  floodWritten = 0;
+  static readonly FLOOD_BYTES = 64 * 1024 * 1024;
   private server = http.createServer((req, res) => this.handle(req, res));
   url = '';
 
@@ -90,6 +94,8 @@ export class UpstreamServer {
         return error(429, 'slow down');
       case 'behaviour:endless':
         return this.stream(res, model, Infinity);
+      case 'behaviour:flood':
+        return this.flood(res);
     }
     if (body.stream === true) return this.stream(res, model, 3);
     const messages = (body.messages as { content?: unknown }[] | undefined) ?? [];
@@ -109,6 +115,24 @@ export class UpstreamServer {
         usage: { prompt_tokens: 1, completion_tokens: 2, total_tokens: 3 },
       }),
     );
+  }
+
+  /** 64 MiB as fast as the gateway accepts it: write() until it says stop, then wait for 'drain'. */
+  private flood(res: http.ServerResponse): void {
+    this.floodWritten = 0;
+    const chunk = Buffer.alloc(256 * 1024, 'a');
+    res.writeHead(200, { 'content-type': 'text/event-stream' });
+    const pump = () => {
+      while (this.floodWritten < UpstreamServer.FLOOD_BYTES) {
+        this.floodWritten += chunk.length;
+        if (!res.write(chunk)) {
+          res.once('drain', pump);
+          return;
+        }
+      }
+      res.end();
+    };
+    pump();
   }
 
   private stream(res: http.ServerResponse, model: string, count: number): void {
