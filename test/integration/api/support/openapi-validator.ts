@@ -62,7 +62,7 @@ export function assertMatchesOpenApi(
     throw new Error(`${method} ${template} ${status}: content type ${mediaType} is not documented`);
   }
   if (mediaType !== 'application/json') return;
-  const ref = `openapi#/${pointer('paths', template, method.toLowerCase(), 'responses', String(status), 'content', mediaType, 'schema')}`;
+  const ref = `openapi#/${pointer('paths', template!, method.toLowerCase(), 'responses', String(status), 'content', mediaType, 'schema')}`;
   const validate = ajv.getSchema(ref) ?? ajv.compile({ $ref: ref });
   if (!validate(body)) {
     throw new Error(
