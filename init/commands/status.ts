@@ -1,4 +1,4 @@
-import { createDatabase } from '../../core/db/connection';
+import { initKnex } from '../db/knex';
 import { REQUIRED_MIGRATION, schemaState } from '../../core/db/migrations';
 import type { RunContext } from '../context';
 import { messageOf } from '../errors';
@@ -33,12 +33,7 @@ async function sinkStatus(sink: ArtifactSink, ctx: RunContext) {
 /** Prints the schema state and each sink's artifact state as one JSON document; writes nothing. */
 export async function runStatus(ctx: RunContext): Promise<void> {
   const { config } = ctx;
-  const db = createDatabase({
-    url: config.database.url,
-    poolMax: 1,
-    applicationName: 'modelgate-init',
-    acquireTimeoutMs: 5_000,
-  });
+  const db = initKnex(config.database.url, ctx.logger);
   let schema: unknown;
   try {
     schema = await schemaState(db, REQUIRED_MIGRATION);

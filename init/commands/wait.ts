@@ -1,4 +1,4 @@
-import { createDatabase } from '../../core/db/connection';
+import { initKnex } from '../db/knex';
 import { REQUIRED_MIGRATION, schemaState } from '../../core/db/migrations';
 import { backoffDelay } from '../backoff';
 import type { RunContext } from '../context';
@@ -14,12 +14,7 @@ export async function runWait(ctx: RunContext): Promise<void> {
   const configMap = await ctx.configMapSink();
   const file = ctx.fileSink();
   const source = configMap ?? file;
-  const db = createDatabase({
-    url: config.database.url,
-    poolMax: 1,
-    applicationName: 'modelgate-init',
-    acquireTimeoutMs: 5_000,
-  });
+  const db = initKnex(config.database.url, ctx.logger);
   const deadline = deps.clock.now() + config.models.waitTimeoutMs;
   let missing: string[] = [];
   try {

@@ -1,5 +1,6 @@
 import fs from 'node:fs';
-import knex, { type Knex } from 'knex';
+import type { Knex } from 'knex';
+import { initKnex } from './knex';
 import type pg from 'pg';
 import type { Logger } from '../../core/logger';
 import { MIGRATIONS_LOCK_TABLE, MIGRATIONS_TABLE, migratorConfig } from '../../core/db/migrations';
@@ -82,25 +83,9 @@ export async function clearKnexLock(client: pg.Client, logger: Logger): Promise<
   );
 }
 
-function migratorKnex(url: string): Knex {
-  return knex({
-    client: 'pg',
-    connection: { connectionString: url, application_name: 'modelgate-init' },
-    pool: {
-      min: 0,
-      max: 2,
-      // If this process is killed mid-migration, PostgreSQL notices the closed socket within a second and rolls
-      // the migration back instead of running on (PostgreSQL >= 14; older servers reject the setting, ignored).
-      afterCreate: (conn: pg.Client, done: (error: Error | null, conn: pg.Client) => void) => {
-        conn.query('SET client_connection_check_interval = 1000', () => done(null, conn));
-      },
-    },
-  });
-}
-
 async function applyPending(options: MigrateOptions): Promise<AppliedMigration[]> {
   const { logger, clock } = options;
-  const db = migratorKnex(options.url);
+  const db = initKnex(options.url, logger, { poolMax: 2, checkClient: true });
   const applied: AppliedMigration[] = [];
   let started = 0;
   const nameOf = (migrations: unknown[]) =>

@@ -1,0 +1,219 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import pg from 'pg';
+import { createTestDatabase, type TestDatabase } from '../../harness/database';
+import { initReportPath } from '../../../core/artifact/report';
+import { serializeArtifact } from '../../../core/artifact/schema';
+import { LOCK_KEYS } from '../../../init/db/advisory-lock';
+import { CONFIGMAP_KEY } from '../../../init/models/sinks/configmap-sink';
+import { runInit, summaryOf } from './helpers/spawn-init';
+import { json, startSourceServer, type SourceServer } from './helpers/source-server';
+import { startConfigMapServer, tempDir, type ConfigMapServer } from './helpers/configmap-server';
+import { freePort } from './helpers/database';
+import { artifactFrom, FIXTURES, fixture, readArtifact, writeArtifact } from './helpers/artifacts';
+
+jest.setTimeout(90_000);
+
+const NS = 'modelgate';
+const NAME = 'modelgate-models';
+const HOUR = 60 * 60_000;
+
+describe('modelgate-init models, refresh, all (real HTTP servers, real processes)', () => {
+  let testDb: TestDatabase;
+  let source: SourceServer;
+  let kube: ConfigMapServer;
+  let dir: string;
+  let file: string;
+
+  beforeAll(async () => {
+    testDb = await createTestDatabase('init_models');
+  });
+  afterAll(async () => {
+    await testDb.drop();
+  });
+  beforeEach(async () => {
+    source = await startSourceServer(json(fixture('quirks.json'), { etag: '"q1"' }));
+    kube = await startConfigMapServer();
+    kube.put(NS, NAME);
+    dir = tempDir('models');
+    file = path.join(dir, 'models.json');
+  });
+  afterEach(async () => {
+    await source.close();
+    await kube.close();
+  });
+
+  const baseEnv = () => ({
+    DATABASE_URL: testDb.url,
+    MODEL_SOURCE_URL: source.url,
+    MODELS_FILE: file,
+    MODEL_SOURCE_TIMEOUT: '2s',
+    MODEL_SOURCE_RETRIES: '0',
+  });
+  const withConfigMap = () => ({
+    ...baseEnv(),
+    MODELS_CONFIGMAP: `${NS}/${NAME}`,
+    KUBECONFIG: kube.kubeconfig(dir),
+  });
+  const configMapArtifact = () => {
+    const text = kube.get(NS, NAME)?.data?.[CONFIGMAP_KEY];
+    return text ? (JSON.parse(text) as ReturnType<typeof readArtifact>) : undefined;
+  };
+
+  it('fetches the messy source, writes the ConfigMap, the file and the report, keeping big stakes exact', async () => {
+    const result = await runInit(['models'], withConfigMap());
+    expect({ code: result.code, stderr: result.stderr }).toEqual({ code: 0, stderr: '' });
+    const artifact = readArtifact(file);
+    expect(artifact.models.map((m) => m.id).sort()).toEqual(
+      [
+        'llama 3.3 70b',
+        'meta/llama-3.3:70b',
+        'mistral-31-24b',
+        'mystery-model',
+        'qwen3-235b',
+        'text-embedding: bge/m3',
+      ].sort(),
+    );
+    expect(artifact.models.find((m) => m.id === 'llama 3.3 70b')?.stake).toBe(
+      '123456789012345678901234567890',
+    );
+    expect(artifact.source).toEqual({ url: source.url, etag: '"q1"', lastModified: null });
+    expect(artifact.warnings).toEqual(
+      expect.arrayContaining([expect.stringMatching(/duplicate Name "qwen3-235b"/)]),
+    );
+    expect(configMapArtifact()).toEqual(artifact);
+    const summary = summaryOf(result);
+    expect(summary).toMatchObject({
+      command: 'models',
+      exitCode: 0,
+      artifact: { origin: 'fetched', models: 6, sha256: artifact.sha256, stale: false },
+      durations: { models: expect.any(Number), waitDb: expect.any(Number), total: expect.any(Number) },
+    });
+    expect(JSON.parse(fs.readFileSync(initReportPath(file), 'utf8'))).toEqual(summary);
+    expect(source.requests).toHaveLength(1);
+  });
+
+  it('reuses a ConfigMap artifact checked within MODELS_MAX_AGE: no request, no database needed', async () => {
+    const fresh = artifactFrom('minimal.json', { url: source.url, ageMs: 60_000 });
+    kube.put(NS, NAME, { [CONFIGMAP_KEY]: serializeArtifact(fresh) });
+    const unreachable = `postgres://x:y@127.0.0.1:${await freePort()}/none`;
+    const result = await runInit(['models'], {
+      ...withConfigMap(),
+      DATABASE_URL: unreachable,
+      DB_WAIT_TIMEOUT: '1s',
+    });
+    expect(result.code).toBe(0);
+    expect(summaryOf(result).artifact.origin).toBe('reused');
+    expect(readArtifact(file)).toEqual(fresh);
+    expect(source.requests).toHaveLength(0);
+    expect(kube.requests.filter((r) => r.method === 'PUT')).toHaveLength(0);
+  });
+
+  it('16 concurrent runs over a stale cache: exactly one request reaches the source, all get its result', async () => {
+    const stale = artifactFrom('minimal.json', { url: source.url, ageMs: HOUR, etag: '"v1"' });
+    kube.put(NS, NAME, { [CONFIGMAP_KEY]: serializeArtifact(stale) });
+    source.setHandler(json(fixture('updated.json'), { etag: '"v2"' }));
+    const kubeconfig = kube.kubeconfig(dir);
+    const files = Array.from({ length: 16 }, (_, i) => path.join(dir, `pod-${i}`, 'models.json'));
+    const runs = await Promise.all(
+      files.map((podFile, i) =>
+        runInit(['models'], {
+          ...withConfigMap(),
+          KUBECONFIG: kubeconfig,
+          MODELS_FILE: podFile,
+          HOSTNAME: `pod-${i}`,
+        }),
+      ),
+    );
+    for (const run of runs) expect({ code: run.code, stderr: run.stderr }).toEqual({ code: 0, stderr: '' });
+    expect(source.requests).toHaveLength(1);
+    expect(source.requests[0]!.headers['if-none-match']).toBe('"v1"');
+    const origins = runs.map((run) => summaryOf(run).artifact.origin).sort();
+    expect(origins).toEqual(['fetched', ...Array(15).fill('reused')]);
+    const published = configMapArtifact()!;
+    expect(published.models).toHaveLength(3);
+    for (const podFile of files) expect(readArtifact(podFile)).toEqual(published);
+  });
+
+  it('exits 3 when another process holds the models lock past MODELS_LOCK_TIMEOUT', async () => {
+    writeArtifact(file, artifactFrom('minimal.json', { url: source.url, ageMs: HOUR }));
+    const holder = new pg.Client({ connectionString: testDb.url });
+    await holder.connect();
+    try {
+      await holder.query('SELECT pg_advisory_lock($1::bigint)', [LOCK_KEYS.models]);
+      const result = await runInit(['models'], { ...baseEnv(), MODELS_LOCK_TIMEOUT: '1s' });
+      expect(result.code).toBe(3);
+      expect(summaryOf(result).error).toMatch(/models lock was not acquired within MODELS_LOCK_TIMEOUT/);
+      expect(source.requests).toHaveLength(0);
+    } finally {
+      await holder.end();
+    }
+  });
+
+  it('reads file:// sources, and a second run finds them not modified', async () => {
+    const sourceFile = path.join(dir, 'source.json');
+    fs.copyFileSync(path.join(FIXTURES, 'minimal.json'), sourceFile);
+    const env = { ...baseEnv(), MODEL_SOURCE_URL: pathToFileURL(sourceFile).toString(), MODELS_MAX_AGE: '0' };
+    const first = await runInit(['models'], env);
+    expect(first.code).toBe(0);
+    expect(summaryOf(first).artifact).toMatchObject({ origin: 'fetched', models: 2 });
+    const second = await runInit(['models'], env);
+    expect(second.code).toBe(0);
+    expect(summaryOf(second).artifact).toMatchObject({ origin: 'not-modified', models: 2 });
+  });
+
+  it('refresh updates the ConfigMap and never writes the local file', async () => {
+    const fresh = artifactFrom('minimal.json', { url: source.url, ageMs: 60_000, etag: '"v1"' });
+    kube.put(NS, NAME, { [CONFIGMAP_KEY]: serializeArtifact(fresh) });
+    const result = await runInit(['refresh'], withConfigMap());
+    expect(result.code).toBe(0);
+    expect(summaryOf(result).artifact).toMatchObject({ origin: 'fetched', models: 6 });
+    expect(source.requests).toHaveLength(1);
+    expect(source.requests[0]!.headers['if-none-match']).toBe('"v1"');
+    expect(configMapArtifact()!.models).toHaveLength(6);
+    expect(fs.existsSync(file)).toBe(false);
+  });
+
+  it('refresh leaves the ConfigMap untouched and exits 1 when the source fails', async () => {
+    const held = artifactFrom('minimal.json', { url: source.url, ageMs: HOUR });
+    kube.put(NS, NAME, { [CONFIGMAP_KEY]: serializeArtifact(held) });
+    source.setHandler((_req, res) => res.writeHead(502).end());
+    const result = await runInit(['refresh'], withConfigMap());
+    expect(result.code).toBe(1);
+    expect(summaryOf(result).error).toMatch(/HTTP 502.*the ConfigMap keeps its artifact checked at/);
+    expect(configMapArtifact()).toEqual(held);
+  });
+
+  it('refresh without MODELS_CONFIGMAP, or models without MODEL_SOURCE_URL, is a usage error (exit 2)', async () => {
+    const refresh = await runInit(['refresh'], baseEnv());
+    expect(refresh.code).toBe(2);
+    expect(summaryOf(refresh).error).toMatch(/MODELS_CONFIGMAP is not set/);
+    const models = await runInit(['models'], { ...baseEnv(), MODEL_SOURCE_URL: undefined });
+    expect(models.code).toBe(2);
+    expect(summaryOf(models).error).toMatch(/MODEL_SOURCE_URL is required by modelgate-init models/);
+  });
+
+  it('a ConfigMap the init ServiceAccount may not update fails with the verb, the object and who was refused', async () => {
+    kube.faults.push({ method: 'PUT', status: 403 });
+    const result = await runInit(['models'], withConfigMap());
+    expect(result.code).toBe(1);
+    expect(summaryOf(result).error).toMatch(
+      /^forbidden: the current user \(kubeconfig user "tester"\) may not update ConfigMap modelgate\/modelgate-models/,
+    );
+  });
+
+  it('all: migrates, then resolves the models, in one report', async () => {
+    const db = await createTestDatabase('init_all');
+    try {
+      const result = await runInit(['all'], { ...withConfigMap(), DATABASE_URL: db.url });
+      expect({ code: result.code, stderr: result.stderr }).toEqual({ code: 0, stderr: '' });
+      const summary = summaryOf(result);
+      expect(summary.migrations.applied.length).toBeGreaterThan(0);
+      expect(summary.artifact).toMatchObject({ origin: 'fetched', models: 6 });
+      expect(Object.keys(summary.durations).sort()).toEqual(['migrate', 'models', 'total', 'waitDb']);
+    } finally {
+      await db.drop();
+    }
+  });
+});
