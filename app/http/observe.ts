@@ -34,12 +34,12 @@ export function observeRequests(options: {
         requestId: req.id,
         method: req.method,
         route,
-        path: req.path,
+        path: req.originalUrl.split('?')[0],
         status,
         durationMs: Math.round(seconds * 1000 * 10) / 10,
         bytes: Number(res.getHeader('content-length') ?? 0) || undefined,
       };
-      if (QUIET.has(req.path) && status < 500) logger.debug(line, 'request');
+      if (QUIET.has(line.path ?? '') && status < 500) logger.debug(line, 'request');
       else logger.info(line, 'request');
     };
     res.on('finish', finish);
