@@ -1,6 +1,6 @@
 import type { Invocation } from './cli';
 import { RunContext, type InitDeps } from './context';
-import { ExitCode, exitCodeOf, messageOf } from './errors';
+import { ExitCode, exitCodeOf, InitError, messageOf } from './errors';
 import { RunReport, writeReport } from './report';
 import { runMigrate } from './commands/migrate';
 import { runModels } from './commands/models';
@@ -39,8 +39,8 @@ export async function runInit(invocation: Invocation, deps: InitDeps): Promise<n
   } catch (failure) {
     exitCode = exitCodeOf(failure);
     error = messageOf(failure);
-    if (exitCode === ExitCode.failed && !(failure instanceof Error && failure.name === 'InitError'))
-      deps.logger.error({ err: failure }, 'unexpected failure');
+    // Expected failures carry their own message; anything else is a bug worth a stack trace.
+    if (!(failure instanceof InitError)) deps.logger.error({ err: failure }, 'unexpected failure');
   } finally {
     await ctx.close();
   }

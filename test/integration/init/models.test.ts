@@ -1,4 +1,7 @@
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
+import https from 'node:https';
+import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import pg from 'pg';
@@ -161,6 +164,74 @@ describe('modelgate-init models, refresh, all (real HTTP servers, real processes
     const second = await runInit(['models'], env);
     expect(second.code).toBe(0);
     expect(summaryOf(second).artifact).toMatchObject({ origin: 'not-modified', models: 2 });
+  });
+
+  it('https:// sources work (certificate trusted through NODE_EXTRA_CA_CERTS)', async () => {
+    const key = path.join(dir, 'key.pem');
+    const cert = path.join(dir, 'cert.pem');
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'ec',
+        '-pkeyopt',
+        'ec_paramgen_curve:prime256v1',
+        '-nodes',
+        '-days',
+        '1',
+        '-subj',
+        '/CN=127.0.0.1',
+        '-addext',
+        'subjectAltName=IP:127.0.0.1',
+        '-keyout',
+        key,
+        '-out',
+        cert,
+      ],
+      { stdio: 'ignore' },
+    );
+    let hits = 0;
+    const server = https.createServer(
+      { key: fs.readFileSync(key), cert: fs.readFileSync(cert) },
+      (_req, res) => {
+        hits++;
+        res.writeHead(200, { 'content-type': 'application/json' }).end(fixture('minimal.json'));
+      },
+    );
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const url = `https://127.0.0.1:${(server.address() as AddressInfo).port}/models.json`;
+      const result = await runInit(['models'], {
+        ...baseEnv(),
+        MODEL_SOURCE_URL: url,
+        NODE_EXTRA_CA_CERTS: cert,
+      });
+      expect({ code: result.code, stderr: result.stderr }).toEqual({ code: 0, stderr: '' });
+      expect(summaryOf(result).artifact).toMatchObject({ origin: 'fetched', models: 2 });
+      expect(readArtifact(file).source.url).toBe(url);
+      expect(hits).toBe(1);
+    } finally {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
+  });
+
+  it('conditional requests use If-Modified-Since when the source sends Last-Modified', async () => {
+    const lastModified = 'Tue, 24 Nov 2026 09:00:00 GMT';
+    source.setHandler((req, res) => {
+      if (req.headers['if-modified-since'] === lastModified) return void res.writeHead(304).end();
+      res
+        .writeHead(200, { 'content-type': 'application/json', 'last-modified': lastModified })
+        .end(fixture('minimal.json'));
+    });
+    const env = { ...baseEnv(), MODELS_MAX_AGE: '0' };
+    expect(summaryOf(await runInit(['models'], env)).artifact.origin).toBe('fetched');
+    const first = readArtifact(file);
+    expect(first.source.lastModified).toBe(lastModified);
+    expect(summaryOf(await runInit(['models'], env)).artifact.origin).toBe('not-modified');
+    expect(source.requests.map((r) => r.headers['if-modified-since'])).toEqual([undefined, lastModified]);
+    expect(readArtifact(file).fetchedAt).toBe(first.fetchedAt);
   });
 
   it('refresh updates the ConfigMap and never writes the local file', async () => {
