@@ -47,25 +47,32 @@ function toMessage(row: MessageRow): MessageRecord {
   };
 }
 
+/**
+ * Inserts after the chat's current last sequence in one statement. Only safe while the caller holds the chat's row
+ * lock: the statement's snapshot is then taken after every earlier append to this chat has committed.
+ */
 async function insertMessages(
   trx: Knex.Transaction,
   chatId: string,
-  after: number,
   messages: readonly NewMessage[],
 ): Promise<MessageRecord[]> {
   if (messages.length === 0) return [];
-  const rows = await trx('messages')
-    .insert(
-      messages.map((m, i) => ({
-        chat_id: chatId,
-        role: m.role,
-        content: m.content,
-        tokens: m.tokens,
-        sequence: after + 1 + i,
-      })),
-    )
-    .returning(MESSAGE_COLUMNS);
-  return (rows as MessageRow[]).map(toMessage);
+  const result = await trx.raw(
+    `INSERT INTO messages (chat_id, role, content, tokens, sequence)
+     SELECT ?::uuid, m.role, m.content, m.tokens, last.seq + m.n
+       FROM unnest(?::text[], ?::text[], ?::int[]) WITH ORDINALITY AS m(role, content, tokens, n),
+            (SELECT COALESCE(MAX(sequence), 0) AS seq FROM messages WHERE chat_id = ?::uuid) AS last
+      ORDER BY m.n
+     RETURNING ${MESSAGE_COLUMNS.join(', ')}`,
+    [
+      chatId,
+      messages.map((m) => m.role),
+      messages.map((m) => m.content),
+      messages.map((m) => m.tokens) as number[],
+      chatId,
+    ],
+  );
+  return (result.rows as MessageRow[]).map(toMessage).sort((a, b) => a.sequence - b.sequence);
 }
 
 export class KnexChatStore implements ChatStore {
@@ -77,7 +84,7 @@ export class KnexChatStore implements ChatStore {
         .insert({ user_id: userId, title: chat.title, model: chat.model })
         .returning(CHAT_COLUMNS);
       const created = toChat(row as ChatRow);
-      await insertMessages(trx, created.id, 0, messages);
+      await insertMessages(trx, created.id, messages);
       return created;
     });
   }
@@ -127,16 +134,14 @@ export class KnexChatStore implements ChatStore {
     messages: readonly NewMessage[],
   ): Promise<MessageRecord[] | undefined> {
     return this.db.transaction(async (trx) => {
-      // The row lock serialises appends to one chat, so max+1 cannot be taken twice.
-      const chat = await trx('chats').where({ id: chatId, user_id: userId }).forUpdate().first('id');
+      // The UPDATE takes the chat's row lock: appends to one chat run one after the other, so the next
+      // statement's MAX(sequence) + 1 cannot be taken twice.
+      const [chat] = await trx('chats')
+        .where({ id: chatId, user_id: userId })
+        .update({ updated_at: trx.fn.now() })
+        .returning('id');
       if (!chat) return undefined;
-      const last = await trx('messages')
-        .where('chat_id', chatId)
-        .max<{ max: number | null }>('sequence as max')
-        .first();
-      const inserted = await insertMessages(trx, chatId, last?.max ?? 0, messages);
-      await trx('chats').where('id', chatId).update({ updated_at: trx.fn.now() });
-      return inserted;
+      return insertMessages(trx, chatId, messages);
     });
   }
 
@@ -145,18 +150,19 @@ export class KnexChatStore implements ChatStore {
     chatId: string,
     page: Page,
   ): Promise<PageResult<MessageRecord> | undefined> {
-    const chat = await this.getChat(userId, chatId);
+    const chat = await this.db('chats as c')
+      .where({ 'c.id': chatId, 'c.user_id': userId })
+      .first<{ total: string } | undefined>(
+        this.db.raw('(SELECT COUNT(*) FROM messages AS m WHERE m.chat_id = c.id) AS total'),
+      );
     if (!chat) return undefined;
-    const [rows, count] = await Promise.all([
-      this.db('messages')
-        .select(MESSAGE_COLUMNS)
-        .where('chat_id', chatId)
-        .orderBy('sequence', 'asc')
-        .offset(page.skip)
-        .limit(page.limit),
-      this.db('messages').where('chat_id', chatId).count<{ count: string }[]>({ count: '*' }),
-    ]);
-    return { items: (rows as MessageRow[]).map(toMessage), total: Number(count[0]?.count ?? 0) };
+    const rows = await this.db('messages')
+      .select(MESSAGE_COLUMNS)
+      .where('chat_id', chatId)
+      .orderBy('sequence', 'asc')
+      .offset(page.skip)
+      .limit(page.limit);
+    return { items: (rows as MessageRow[]).map(toMessage), total: Number(chat.total) };
   }
 
   async deleteMessage(userId: string, messageId: string): Promise<boolean> {

@@ -1,0 +1,210 @@
+// @ts-check
+// `npm run bench:api`: the gateway API under load with autocannon, 50 connections.
+//  1. authenticated GET /api/v1/models beside a bare express GET /hello in the same server process;
+//  2. chat storage: append a message and read the chat's messages, 50 chats, one per connection.
+// Results: bench/results/api.json and api.md. BENCH_QUICK=1 runs 3 s per scenario instead of 15 s.
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import readline from 'node:readline';
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+import autocannon from 'autocannon';
+import knex from 'knex';
+import { startEmbeddedPostgres } from '../dev/embedded-postgres.mjs';
+
+const require = createRequire(import.meta.url);
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const resultsDir = path.join(root, 'bench', 'results');
+const quick = process.env.BENCH_QUICK === '1';
+const duration = quick ? 3 : 15;
+const connections = 50;
+const ADMIN_TOKEN = 'bench-admin-token-0123456789abcdef0123456789';
+
+const log = (/** @type {string} */ message) => process.stderr.write(`[bench:api] ${message}\n`);
+
+if (!fs.existsSync(path.join(root, 'dist', 'app', 'api', 'index.js'))) {
+  console.error('dist/ is missing the API; run `npm run build` first (npm run bench:api does).');
+  process.exit(2);
+}
+
+/** @param {string} url @param {string} databaseUrl */
+async function migrate(url, databaseUrl) {
+  const { migratorConfig } = require('../dist/core/db/migrations.js');
+  const admin = knex({ client: 'pg', connection: url, pool: { min: 0, max: 1 } });
+  await admin.raw('CREATE DATABASE bench_api');
+  await admin.destroy();
+  const db = knex({ client: 'pg', connection: databaseUrl, pool: { min: 0, max: 2 } });
+  await db.migrate.latest(migratorConfig());
+  await db.destroy();
+}
+
+/** @param {string} databaseUrl */
+async function startServer(databaseUrl) {
+  const child = spawn(process.execPath, [path.join(root, 'bench', 'api-server.mjs')], {
+    env: { ...process.env, DATABASE_URL: databaseUrl, ADMIN_TOKEN, DB_POOL_MAX: '10' },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const line = await new Promise((resolve, reject) => {
+    readline
+      .createInterface({ input: /** @type {import('stream').Readable} */ (child.stdout) })
+      .once('line', resolve);
+    child.once('exit', (code) => reject(new Error(`bench server exited with ${code}`)));
+  });
+  return { child, url: `http://127.0.0.1:${JSON.parse(/** @type {string} */ (line)).port}` };
+}
+
+/** @param {autocannon.Options} options */
+function run(options) {
+  return new Promise((resolve, reject) => {
+    autocannon({ connections, duration, ...options }, (error, result) =>
+      error ? reject(error) : resolve(result),
+    );
+  });
+}
+
+/** @param {string} name @param {any} result */
+function summary(name, result) {
+  const s = {
+    scenario: name,
+    requestsPerSecond: Math.round(result.requests.average),
+    latencyMs: { p50: result.latency.p50, p99: result.latency.p99, max: result.latency.max },
+    requests: result.requests.total,
+    non2xx: result.non2xx,
+    errors: result.errors,
+    timeouts: result.timeouts,
+  };
+  log(
+    `${name}: ${s.requestsPerSecond} req/s, p99 ${s.latencyMs.p99} ms, non-2xx ${s.non2xx}, errors ${s.errors}`,
+  );
+  return s;
+}
+
+async function main() {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'modelgate-bench-api-'));
+  const pg = await startEmbeddedPostgres({ dir });
+  const databaseUrl = pg.url.replace(/\/postgres$/, '/bench_api');
+  /** @type {{ child: import('node:child_process').ChildProcess, url: string } | undefined} */
+  let server;
+  try {
+    await migrate(pg.url, databaseUrl);
+    server = await startServer(databaseUrl);
+    const base = server.url;
+    /** @type {any} */
+    const created = await fetch(`${base}/api/v1/admin/users`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ name: 'bench' }),
+    }).then((r) => r.json());
+    const key = created.key.key;
+    const auth = { authorization: `Bearer ${key}` };
+    /** @type {string[]} */
+    const chats = [];
+    for (let i = 0; i < connections; i += 1) {
+      /** @type {any} */
+      const chat = await fetch(`${base}/api/v1/chat-history/chats`, {
+        method: 'POST',
+        headers: { ...auth, 'content-type': 'application/json' },
+        body: JSON.stringify({ title: `bench ${i}` }),
+      }).then((r) => r.json());
+      chats.push(chat.id);
+    }
+
+    log(`warm-up, then ${duration} s per scenario at ${connections} connections`);
+    await run({ url: `${base}/hello`, duration: 2 });
+    await run({ url: `${base}/api/v1/models`, headers: auth, duration: 2 });
+    const hello = summary('bare express GET /hello', await run({ url: `${base}/hello` }));
+    const models = summary(
+      'authenticated GET /api/v1/models',
+      await run({ url: `${base}/api/v1/models`, headers: auth }),
+    );
+
+    let next = 0;
+    const chatStorage = summary(
+      'chat storage: append + read (50 chats)',
+      await run({
+        url: base,
+        requests: [
+          {
+            method: 'POST',
+            headers: { ...auth, 'content-type': 'application/json' },
+            setupRequest: (request, /** @type {any} */ context) => {
+              context.chat = chats[next++ % chats.length];
+              return {
+                ...request,
+                path: `/api/v1/chat-history/chats/${context.chat}/messages`,
+                body: JSON.stringify({ role: 'user', content: 'hello from the benchmark', tokens: 5 }),
+              };
+            },
+          },
+          {
+            method: 'GET',
+            headers: auth,
+            setupRequest: (request, /** @type {any} */ context) => ({
+              ...request,
+              path: `/api/v1/chat-history/chats/${context.chat}/messages?limit=50`,
+            }),
+          },
+        ],
+      }),
+    );
+
+    const ratio = models.requestsPerSecond / hello.requestsPerSecond;
+    const results = {
+      benchmark: 'api',
+      quick,
+      finishedAt: new Date().toISOString(),
+      machine: {
+        cpus: os.cpus().length,
+        cpu: os.cpus()[0]?.model,
+        node: process.version,
+        loadAverageAtEnd: os.loadavg().map((l) => Math.round(l * 100) / 100),
+      },
+      connections,
+      durationSeconds: duration,
+      scenarios: [hello, models, chatStorage],
+      modelsVsBareExpress: Math.round(ratio * 1000) / 1000,
+      goals: {
+        'models >= 70% of bare express req/s': ratio >= 0.7,
+        'models p99 < 25 ms': models.latencyMs.p99 < 25,
+      },
+    };
+    fs.mkdirSync(resultsDir, { recursive: true });
+    fs.writeFileSync(path.join(resultsDir, 'api.json'), `${JSON.stringify(results, null, 2)}\n`);
+    const rows = results.scenarios.map(
+      (s) =>
+        `| ${s.scenario} | ${s.requestsPerSecond} | ${s.latencyMs.p50} | ${s.latencyMs.p99} | ${s.non2xx} |`,
+    );
+    fs.writeFileSync(
+      path.join(resultsDir, 'api.md'),
+      [
+        `# bench:api (${results.finishedAt}, ${quick ? 'quick' : 'full'}, ${connections} connections, ${duration} s each)`,
+        '',
+        `Machine: ${results.machine.cpus} CPUs (${results.machine.cpu}), Node ${results.machine.node}; server and load generator share it; load average at the end ${results.machine.loadAverageAtEnd.join(' ')}.`,
+        '',
+        '| Scenario | req/s | p50 ms | p99 ms | non-2xx |',
+        '| --- | --- | --- | --- | --- |',
+        ...rows,
+        '',
+        `Authenticated /models reaches ${(ratio * 100).toFixed(1)}% of bare express (goal >= 70%); p99 ${models.latencyMs.p99} ms (goal < 25 ms).`,
+        '',
+      ].join('\n'),
+    );
+    log(`wrote bench/results/api.json and api.md (models at ${(ratio * 100).toFixed(1)}% of bare express)`);
+  } finally {
+    const child = server?.child;
+    if (child) {
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      child.kill('SIGTERM');
+      await exited;
+    }
+    await pg.stop();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+main().catch((error) => {
+  console.error(error);
+  process.exit(1);
+});
