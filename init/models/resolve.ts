@@ -65,8 +65,15 @@ export function createResolver(deps: ResolveDeps) {
     return held;
   }
 
+  /** Reusable without asking the source: recent, not a fallback, and from the configured source (a changed
+   * MODEL_SOURCE_URL takes effect at once). */
   function fresh(artifact: Artifact | undefined): artifact is Artifact {
-    return artifact !== undefined && !artifact.stale && ageMs(artifact, clock.now()) <= deps.maxAgeMs;
+    return (
+      artifact !== undefined &&
+      !artifact.stale &&
+      artifact.source.url === shownUrl &&
+      ageMs(artifact, clock.now()) <= deps.maxAgeMs
+    );
   }
 
   /** Writes the chosen artifact: the file always, the ConfigMap when it holds something older (never a stale one). */

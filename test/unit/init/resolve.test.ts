@@ -156,6 +156,15 @@ describe('model resolution', () => {
     expect(t.configMap.writes).toEqual([]);
   });
 
+  it('does not reuse a fresh artifact from another source URL (a changed MODEL_SOURCE_URL takes effect at once)', async () => {
+    const other = artifact(1 * MIN, {
+      source: { url: 'https://old.example/models.json', etag: '"v1"', lastModified: null },
+    });
+    const t = setup({ configMap: other, answer: ok });
+    await expect(t.resolver.models()).resolves.toMatchObject({ origin: 'fetched' });
+    expect(t.requests).toEqual([{ url: URL, etag: null, lastModified: null }]);
+  });
+
   it('uses the newer of the sinks and updates the older one', async () => {
     const newer = artifact(2 * MIN);
     const t = setup({ configMap: artifact(50 * MIN), file: newer });
