@@ -191,6 +191,14 @@ describe('POST /chat/completions through a real upstream server', () => {
     expect(res.body.error.code).toBe(code);
   });
 
+  it('counts upstream calls and failures in the Prometheus registry', async () => {
+    const metrics = await h.registry.metrics();
+    expect(metrics).toMatch(/modelgate_upstream_errors_total\{reason="timeout"\} [1-9]/);
+    expect(metrics).toMatch(/modelgate_upstream_errors_total\{reason="status_5xx"\} [1-9]/);
+    expect(metrics).toMatch(/modelgate_upstream_errors_total\{reason="aborted"\} [1-9]/);
+    expect(metrics).toMatch(/modelgate_upstream_request_duration_seconds_count\{status_code="200"\} [1-9]/);
+  });
+
   it('an unreachable upstream is a 502 and no UPSTREAM_URL a 503', async () => {
     const closed = new UpstreamServer();
     await closed.start();

@@ -54,6 +54,7 @@ export interface ApiHarness {
   database: TestDatabase;
   api: ApiModule;
   logs: LogCapture;
+  registry: Registry;
   /** Every secret handed out in this harness (keys, admin token, database password): never to be logged. */
   secrets: string[];
   // Tests read response bodies loosely; the OpenAPI check already validated their shape.
@@ -78,6 +79,7 @@ export async function startApi(options: ApiHarnessOptions = {}): Promise<ApiHarn
     ...options.env,
   });
   const logs = new LogCapture();
+  const registry = new Registry();
   const logger = createLogger({
     component: 'test',
     level: 'debug',
@@ -89,7 +91,7 @@ export async function startApi(options: ApiHarnessOptions = {}): Promise<ApiHarn
     logger,
     db: database.db,
     catalog: options.catalog ?? testCatalog(),
-    registry: new Registry(),
+    registry,
     tuning: options.tuning,
   });
   await api.start();
@@ -142,6 +144,7 @@ export async function startApi(options: ApiHarnessOptions = {}): Promise<ApiHarn
     database,
     api,
     logs,
+    registry,
     secrets,
     request,
     createUser,
