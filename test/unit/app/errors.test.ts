@@ -1,0 +1,64 @@
+import { describeError } from '../../../app/http/errors';
+
+describe('describeError: OpenAI-style bodies', () => {
+  it('maps body-parser failures to 400 invalid_json and 413 request_too_large', () => {
+    expect(describeError({ type: 'entity.parse.failed', status: 400 }, 'r1')).toEqual({
+      status: 400,
+      body: {
+        error: {
+          message: expect.stringContaining('not valid JSON'),
+          type: 'invalid_request_error',
+          code: 'invalid_json',
+          param: null,
+        },
+      },
+    });
+    const large = describeError({ type: 'entity.too.large', status: 413, limit: 1024 }, 'r1');
+    expect(large.status).toBe(413);
+    expect(large.body.error).toMatchObject({ code: 'request_too_large', type: 'invalid_request_error' });
+    expect(large.body.error.message).toContain('1024 bytes');
+  });
+
+  it('uses toJSON of errors that carry a status', () => {
+    const error = Object.assign(new Error('gone'), {
+      status: 404,
+      toJSON: () => ({
+        error: { message: 'gone', type: 'not_found_error', code: 'model_not_found', param: 'model' },
+      }),
+    });
+    expect(describeError(error, 'r1')).toEqual({
+      status: 404,
+      body: { error: { message: 'gone', type: 'not_found_error', code: 'model_not_found', param: 'model' } },
+    });
+  });
+
+  it('shows the message of exposed 4xx errors and types them by status', () => {
+    expect(describeError(Object.assign(new Error('slow down'), { status: 429 }), 'r1').body.error).toEqual({
+      message: 'slow down',
+      type: 'rate_limit_error',
+      code: null,
+      param: null,
+    });
+    expect(describeError(Object.assign(new Error('no'), { statusCode: 401 }), 'r1').body.error.type).toBe(
+      'authentication_error',
+    );
+  });
+
+  it('hides everything about unexpected errors behind a 500 naming the request id', () => {
+    const result = describeError(new Error('connect ECONNREFUSED postgres://u:secret@db'), 'req-42');
+    expect(result.status).toBe(500);
+    expect(result.body.error).toEqual({
+      message: 'Internal error; quote request id req-42 when reporting it.',
+      type: 'server_error',
+      code: 'internal_error',
+      param: null,
+    });
+    const upstream = describeError(
+      Object.assign(new Error('internal detail'), { status: 503, expose: false }),
+      'r',
+    );
+    expect(upstream.status).toBe(503);
+    expect(JSON.stringify(upstream.body)).not.toContain('internal detail');
+    expect(describeError(undefined, 'r').status).toBe(500);
+  });
+});
