@@ -1,0 +1,211 @@
+// @ts-check
+// Charts of the results: vega-lite specs compiled and rendered to SVG in node (no browser, no canvas).
+import fs from 'node:fs';
+import path from 'node:path';
+import * as vega from 'vega';
+import * as vl from 'vega-lite';
+
+const DESIGN_ORDER = ['modelgate', 'naive', 'pid-mod-4'];
+const DESIGN_COLORS = ['#2b8a3e', '#e8590c', '#5f3dc4'];
+const designColor = {
+  field: 'design',
+  type: 'nominal',
+  title: 'design',
+  scale: { domain: DESIGN_ORDER, range: DESIGN_COLORS },
+};
+
+/** @param {object} spec a vega-lite spec without data URLs @returns {Promise<string>} */
+export async function renderSvg(spec) {
+  const compiled = vl.compile(
+    /** @type {any} */ ({ $schema: 'https://vega.github.io/schema/vega-lite/v6.json', ...spec }),
+  ).spec;
+  const view = new vega.View(vega.parse(compiled), { renderer: 'none' });
+  const svg = await view.toSVG();
+  view.finalize();
+  return `${svg}\n`;
+}
+
+const base = { width: 420, height: 240, config: { font: 'sans-serif', view: { stroke: null } } };
+
+/** @param {any} storm */
+function stormCharts(storm) {
+  const byRun = storm.runs.map((/** @type {any} */ r) => ({
+    design: r.design,
+    n: r.n,
+    seconds: r.allReady ? r.allReadyMs / 1000 : storm.settings.deadlineMs / 1000,
+    outcome: r.allReady
+      ? 'every pod ready'
+      : `not all ready by the ${storm.settings.deadlineMs / 1000} s deadline`,
+    sourceRequests: r.sourceRequests,
+    failures: r.failures,
+    migrationsApplied: r.migrationsApplied,
+  }));
+  const largest = Math.max(...storm.runs.map((/** @type {any} */ r) => r.n));
+  const timeline = [];
+  for (const design of DESIGN_ORDER) {
+    const run = storm.runs.find((/** @type {any} */ r) => r.design === design && r.n === largest);
+    if (!run) continue;
+    timeline.push({ design, seconds: 0, ready: 0 });
+    run.readyMs.forEach((/** @type {number} */ ms, /** @type {number} */ i) =>
+      timeline.push({ design, seconds: ms / 1000, ready: i + 1 }),
+    );
+    timeline.push({ design, seconds: run.elapsedMs / 1000, ready: run.readyMs.length });
+  }
+  const nAxis = { field: 'n', type: 'ordinal', title: 'pods starting together (N)', axis: { labelAngle: 0 } };
+  return {
+    'storm-ready.svg': {
+      ...base,
+      title: 'Cold-start storm: time until every pod is ready',
+      data: { values: byRun },
+      mark: { type: 'point', filled: true, size: 90 },
+      encoding: {
+        x: nAxis,
+        xOffset: { field: 'design', sort: DESIGN_ORDER },
+        y: { field: 'seconds', type: 'quantitative', title: 'seconds (deadline when not all ready)' },
+        color: designColor,
+        shape: { field: 'outcome', type: 'nominal', title: 'outcome', scale: { range: ['circle', 'cross'] } },
+      },
+    },
+    'storm-timeline.svg': {
+      ...base,
+      title: `Pods ready over time, N = ${largest}`,
+      data: { values: timeline },
+      mark: { type: 'line', interpolate: 'step-after' },
+      encoding: {
+        x: { field: 'seconds', type: 'quantitative', title: 'seconds since the pods started' },
+        y: { field: 'ready', type: 'quantitative', title: 'pods ready', scale: { domain: [0, largest] } },
+        color: designColor,
+      },
+    },
+    'storm-source-requests.svg': {
+      ...base,
+      title: 'Requests that reached the model source',
+      data: {
+        values: byRun.filter(
+          (/** @type {any} */ r, /** @type {number} */ i, /** @type {any[]} */ all) =>
+            all.findIndex((o) => o.design === r.design && o.n === r.n) === i,
+        ),
+      },
+      mark: 'bar',
+      encoding: {
+        x: nAxis,
+        xOffset: { field: 'design', sort: DESIGN_ORDER },
+        y: { field: 'sourceRequests', type: 'quantitative', title: 'requests (first run of each N)' },
+        color: designColor,
+      },
+    },
+    'storm-failures.svg': {
+      ...base,
+      title: 'Failures during the storm (crashes, init failures, killed workers)',
+      data: {
+        values: byRun.filter(
+          (/** @type {any} */ r, /** @type {number} */ i, /** @type {any[]} */ all) =>
+            all.findIndex((o) => o.design === r.design && o.n === r.n) === i,
+        ),
+      },
+      mark: 'bar',
+      encoding: {
+        x: nAxis,
+        xOffset: { field: 'design', sort: DESIGN_ORDER },
+        y: { field: 'failures', type: 'quantitative', title: 'failures (first run of each N)' },
+        color: designColor,
+      },
+    },
+  };
+}
+
+/** @param {any} warm */
+function warmChart(warm) {
+  const values = [
+    { what: 'bare node -e ""', ms: warm.bareNode.medianMs },
+    { what: 'modelgate-init all (warm)', ms: warm.init.medianMs },
+    { what: 'pod ready (init + app)', ms: warm.podReady.medianMs },
+  ];
+  return {
+    ...base,
+    height: 120,
+    title: 'Warm restart: median milliseconds',
+    data: { values },
+    mark: 'bar',
+    encoding: {
+      y: { field: 'what', type: 'nominal', title: null, sort: null },
+      x: { field: 'ms', type: 'quantitative', title: 'milliseconds (median)' },
+    },
+  };
+}
+
+/** @param {any} outage */
+function outageChart(outage) {
+  const values = outage.scenarios.map((/** @type {any} */ s) => ({
+    scenario: s.name,
+    seconds: s.allReady ? s.allReadyMs / 1000 : outage.deadlineMs / 1000,
+    outcome: s.allReady ? 'every pod ready' : 'not all ready by the deadline',
+  }));
+  return {
+    ...base,
+    height: 160,
+    title: `Source outage: time until ${outage.pods} new pods are ready (cache 1 h old)`,
+    data: { values },
+    mark: 'bar',
+    encoding: {
+      y: { field: 'scenario', type: 'nominal', title: null, sort: null },
+      x: { field: 'seconds', type: 'quantitative', title: 'seconds until every pod is ready' },
+      color: {
+        field: 'outcome',
+        type: 'nominal',
+        title: null,
+        scale: {
+          domain: ['every pod ready', 'not all ready by the deadline'],
+          range: ['#2b8a3e', '#c92a2a'],
+        },
+      },
+    },
+  };
+}
+
+/** @param {any} soak */
+function soakChart(soak) {
+  const fitted = soak.samples.filter((/** @type {any} */ s) => s.t >= soak.warmupSeconds);
+  const first = fitted[0]?.t ?? 0;
+  const last = fitted.at(-1)?.t ?? 0;
+  const line = [first, last].map((t) => ({
+    t,
+    fit: soak.rss.interceptMiB + (soak.rss.slopeMiBPerMinute / 60) * t,
+  }));
+  return {
+    ...base,
+    title: `Soak: RSS at ${soak.targetRate} req/s (70% of max), slope ${soak.rss.slopeMiBPerMinute} MiB/min`,
+    layer: [
+      {
+        data: { values: soak.samples },
+        mark: { type: 'line', point: { size: 12 } },
+        encoding: {
+          x: { field: 't', type: 'quantitative', title: 'seconds' },
+          y: { field: 'rssMiB', type: 'quantitative', title: 'RSS (MiB)', scale: { zero: false } },
+        },
+      },
+      {
+        data: { values: line },
+        mark: { type: 'line', color: '#c92a2a', strokeDash: [6, 4] },
+        encoding: { x: { field: 't', type: 'quantitative' }, y: { field: 'fit', type: 'quantitative' } },
+      },
+    ],
+  };
+}
+
+/**
+ * Renders every chart whose results exist; returns the written file names (relative to dir).
+ * @param {Record<string, any>} results @param {string} dir
+ */
+export async function writeCharts(results, dir) {
+  /** @type {Record<string, object>} */
+  const specs = {};
+  if (results.storm) Object.assign(specs, stormCharts(results.storm));
+  if (results.warm) specs['warm-restart.svg'] = warmChart(results.warm);
+  if (results.outage) specs['source-outage.svg'] = outageChart(results.outage);
+  if (results.soak) specs['soak-rss.svg'] = soakChart(results.soak);
+  fs.mkdirSync(dir, { recursive: true });
+  for (const [file, spec] of Object.entries(specs))
+    fs.writeFileSync(path.join(dir, file), await renderSvg(spec));
+  return Object.keys(specs);
+}

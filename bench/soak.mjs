@@ -1,0 +1,110 @@
+// @ts-check
+// Soak: the maximum requests/s of authenticated GET /api/v1/models is measured, then the app is driven at 70% of
+// it for 10 minutes (30 s with BENCH_QUICK=1) while its RSS is sampled from /proc. Reports RSS over time, the
+// least-squares slope after a warm-up, and the error count.
+import { log, now, quick, round, sleep } from './lib/common.mjs';
+import { startLoad } from './lib/load.mjs';
+import { createApiKey, preparePod, startApp } from './lib/app-fixture.mjs';
+import { rssOf } from './lib/processes.mjs';
+
+export const SOAK_SECONDS = Number(process.env.BENCH_SOAK_SECONDS ?? (quick ? 30 : 600));
+const MAX_PROBE_SECONDS = quick ? 5 : 15;
+const SAMPLE_EVERY_MS = quick ? 1000 : 5000;
+/** Samples before this are warm-up (JIT, pools, caches) and not part of the slope. */
+const WARMUP_SECONDS = quick ? 5 : 60;
+
+/** @param {{ pg: import('./lib/postgres.mjs').BenchPostgres, source: import('./lib/model-source.mjs').ModelSource }} env */
+export async function runSoak(env) {
+  const pod = await preparePod(env.pg, env.source.url, 'soak');
+  const app = await startApp({ databaseUrl: pod.databaseUrl, modelsFile: pod.modelsFile, name: 'soak' });
+  const key = await createApiKey(app.base);
+  const target = { url: `${app.base}/api/v1/models`, headers: { authorization: `Bearer ${key}` } };
+
+  const max = await startLoad({ ...target, connections: 32, duration: MAX_PROBE_SECONDS }).done;
+  const maxRps = max.requests.average;
+  const rate = Math.max(1, Math.round(maxRps * 0.7));
+  log(`soak: max ${round(maxRps, 0)} req/s; ${SOAK_SECONDS} s at ${rate} req/s`);
+  await sleep(2000);
+
+  const samples = [];
+  const started = now();
+  const loadDone = startLoad({ ...target, connections: 16, overallRate: rate, duration: SOAK_SECONDS }).done;
+  let finished = false;
+  loadDone.then(() => (finished = true));
+  while (!finished) {
+    const rss = rssOf(app.child.pid);
+    if (rss !== undefined)
+      samples.push({ t: round((now() - started) / 1000, 1), rssMiB: round(rss / 2 ** 20, 2) });
+    await Promise.race([sleep(SAMPLE_EVERY_MS), loadDone]);
+  }
+  const result = await loadDone;
+  app.child.kill('SIGTERM');
+  await app.child.exited;
+
+  const fitted = samples.filter((s) => s.t >= WARMUP_SECONDS);
+  const fit = leastSquares(
+    fitted.map((s) => s.t),
+    fitted.map((s) => s.rssMiB),
+  );
+  const summary = {
+    seconds: SOAK_SECONDS,
+    maxProbe: {
+      seconds: MAX_PROBE_SECONDS,
+      connections: 32,
+      requestsPerSecond: round(maxRps, 0),
+      errors: max.errors + max.timeouts + max.non2xx,
+    },
+    targetRate: rate,
+    achievedRate: round(result.requests.average, 0),
+    requests: result.requests.total,
+    errors: result.errors + result.timeouts + result.non2xx,
+    errorBreakdown: { errors: result.errors, timeouts: result.timeouts, non2xx: result.non2xx },
+    latency: { p50Ms: result.latency.p50, p99Ms: result.latency.p99, maxMs: result.latency.max },
+    warmupSeconds: WARMUP_SECONDS,
+    sampleEveryMs: SAMPLE_EVERY_MS,
+    samples,
+    rss: {
+      firstMiB: samples[0]?.rssMiB,
+      lastMiB: samples.at(-1)?.rssMiB,
+      minMiB: Math.min(...samples.map((s) => s.rssMiB)),
+      maxMiB: Math.max(...samples.map((s) => s.rssMiB)),
+      slopeMiBPerMinute: round(fit.slope * 60, 4),
+      slopeCi95MiBPerMinute: [
+        round((fit.slope - 1.96 * fit.slopeStdErr) * 60, 4),
+        round((fit.slope + 1.96 * fit.slopeStdErr) * 60, 4),
+      ],
+      interceptMiB: round(fit.intercept, 2),
+      residualStdMiB: round(fit.residualStd, 3),
+      /** The fitted growth over the measured window, to set beside the noise (residual standard deviation). */
+      fittedGrowthMiB: round(fit.slope * ((fitted.at(-1)?.t ?? 0) - (fitted[0]?.t ?? 0)), 3),
+    },
+  };
+  log(
+    `soak: ${summary.requests} requests, ${summary.errors} errors, RSS slope ${summary.rss.slopeMiBPerMinute} MiB/min`,
+  );
+  return summary;
+}
+
+/**
+ * Ordinary least squares y = intercept + slope * x, with the slope's standard error and the residual deviation.
+ * @param {number[]} xs @param {number[]} ys
+ */
+export function leastSquares(xs, ys) {
+  const n = xs.length;
+  if (n < 3) return { slope: NaN, intercept: NaN, slopeStdErr: NaN, residualStd: NaN };
+  const mx = xs.reduce((a, b) => a + b, 0) / n;
+  const my = ys.reduce((a, b) => a + b, 0) / n;
+  let sxx = 0;
+  let sxy = 0;
+  for (let i = 0; i < n; i++) {
+    const dx = (xs[i] ?? NaN) - mx;
+    sxx += dx ** 2;
+    sxy += dx * ((ys[i] ?? NaN) - my);
+  }
+  const slope = sxy / sxx;
+  const intercept = my - slope * mx;
+  let sse = 0;
+  for (let i = 0; i < n; i++) sse += ((ys[i] ?? NaN) - intercept - slope * (xs[i] ?? NaN)) ** 2;
+  const residualStd = Math.sqrt(sse / (n - 2));
+  return { slope, intercept, slopeStdErr: residualStd / Math.sqrt(sxx), residualStd };
+}

@@ -1,0 +1,64 @@
+// @ts-check
+// Warm restart: the schema is current and the ConfigMap cache fresh, as for every pod after the first. A new pod
+// (fresh emptyDir) must not ask the source at all; its init time is shown beside a bare `node -e ''`.
+import { log, median, now, quantile, quick, round, scratchDir } from './lib/common.mjs';
+import { podSpec } from './lib/designs.mjs';
+import { runPod, stopPod } from './lib/pod.mjs';
+import { freePort, spawnNode } from './lib/processes.mjs';
+
+export const WARM_RUNS = quick ? 3 : 10;
+
+/** @param {{ pg: import('./lib/postgres.mjs').BenchPostgres, source: import('./lib/model-source.mjs').ModelSource,
+ *   cluster: import('./lib/kube.mjs').BenchCluster }} env */
+export async function runWarm(env) {
+  const ctx = {
+    databaseUrl: await env.pg.createDatabase('warm'),
+    sourceUrl: env.source.url,
+    runDir: scratchDir('warm'),
+    kubeconfig: env.cluster.kubeconfig,
+    configMap: await env.cluster.createConfigMap('models-warm'),
+    workerTimeoutMs: 30_000,
+  };
+  log('warm: a first pod fills the schema and the cache');
+  const first = await runPod(podSpec('modelgate', 0, await freePort(), ctx), now() + 60_000);
+  await stopPod(first);
+  if (first.readyAt === undefined)
+    throw new Error(`the first pod did not become ready:\n${first.runs.map((r) => r.output).join('\n')}`);
+
+  env.source.reset();
+  const initMs = [];
+  const readyMs = [];
+  const bareMs = [];
+  const origins = [];
+  for (let i = 1; i <= WARM_RUNS; i++) {
+    const bare = spawnNode('bare-node', ['-e', ''], { PATH: process.env.PATH });
+    const bareExit = await bare.exited;
+    bareMs.push(bareExit.at - bare.startedAt);
+    const pod = await runPod(podSpec('modelgate', i, await freePort(), ctx), now() + 60_000);
+    await stopPod(pod);
+    const init = pod.runs.find((r) => r.kind === 'init');
+    if (pod.readyAt === undefined || !init?.exitedAt) throw new Error(`warm pod ${i} did not become ready`);
+    initMs.push(init.exitedAt - init.startedAt);
+    readyMs.push(pod.readyAt - pod.startedAt);
+    const summary = init.output.split('\n').find((line) => line.includes('"summary"'));
+    origins.push(summary ? JSON.parse(summary).summary.artifact.origin : 'unknown');
+  }
+  const stats = (/** @type {number[]} */ values) => ({
+    medianMs: round(median(values), 1),
+    p95Ms: round(quantile(values, 0.95), 1),
+    runsMs: values.map((v) => round(v, 1)),
+  });
+  const result = {
+    runs: WARM_RUNS,
+    sourceRequests: env.source.requests(),
+    artifactOrigins: origins,
+    init: stats(initMs),
+    podReady: stats(readyMs),
+    bareNode: stats(bareMs),
+    initOverBareNode: round(median(initMs) / median(bareMs), 2),
+  };
+  log(
+    `warm: init median ${result.init.medianMs} ms (bare node ${result.bareNode.medianMs} ms), ${result.sourceRequests} source requests`,
+  );
+  return result;
+}
