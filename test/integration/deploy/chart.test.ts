@@ -23,6 +23,9 @@ import {
   type K8sObject,
 } from './support/render';
 
+// helm, kustomize and node child processes on a shared 2-core machine: generous, not a performance bound.
+jest.setTimeout(60_000);
+
 const NAMESPACE = 'prod';
 const RELEASE = 'mg';
 

@@ -16,6 +16,9 @@ import { schemaProblems, validateK8s } from './support/k8s-schema';
 import { objectData, podTemplates, resolveEnv } from './support/pod-env';
 import { kustomizeBuild, kustomizeDir, one, type K8sObject } from './support/render';
 
+// helm, kustomize and node child processes on a shared 2-core machine: generous, not a performance bound.
+jest.setTimeout(60_000);
+
 describeWithTools('kustomize base k8s/', ['kustomize'], ({ kustomize }) => {
   let objects: K8sObject[];
   beforeAll(async () => {
