@@ -134,7 +134,9 @@ function writeState() {
 /** @param {string} name @param {string[]} args */
 function startChild(name, args) {
   const log = fs.openSync(path.join(dir, `${name}.log`), 'a');
-  const child = spawn(tools.toolPath(name), args, { stdio: ['ignore', log, log] });
+  // No proxy settings: the API server calls loopback webhooks, and must never reach beyond loopback.
+  const env = Object.fromEntries(Object.entries(process.env).filter(([key]) => !/_proxy$/i.test(key)));
+  const child = spawn(tools.toolPath(name), args, { stdio: ['ignore', log, log], env });
   fs.closeSync(log);
   children.push({ name, child });
   writeState();

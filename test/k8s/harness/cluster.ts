@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import * as k8s from '@kubernetes/client-node';
 import YAML from 'yaml';
-import tools from './tools.js';
+import { describeWithTools, type ToolName } from '../../harness/tools';
 
 export interface TestCluster {
   /** Admin kubeconfig (static token, system:masters: bypasses RBAC). */
@@ -18,41 +18,17 @@ export interface TestCluster {
   apiserverPid: number;
 }
 
-export type ToolName = 'helm' | 'kustomize' | 'kube-apiserver' | 'etcd';
-
 /**
- * `describe` for a suite against the test API server that also needs `extraTools` from .tools/bin (helm,
- * kustomize); the body gets their paths. A missing tool (or control plane): a loud notice and a skipped suite, or,
- * with MODELGATE_REQUIRE_ALL=1, one failing test that says what to run.
+ * `describe` for a suite against the test API server that also needs `extraTools` (helm, kustomize); the body gets
+ * the tools' paths. The skip rule is the repo's (test/harness/tools.ts): a missing tool gives a loud notice and a
+ * skipped suite, or, with MODELGATE_REQUIRE_ALL=1, a failing test that says what to run.
  */
 export function describeK8s(
   title: string,
   extraTools: readonly ToolName[],
   body: (paths: Record<ToolName, string>) => void,
 ): void {
-  const wanted: ToolName[] = ['etcd', 'kube-apiserver', ...extraTools];
-  const missing = tools.missingTools(wanted);
-  if (missing.length === 0 && !process.env.MODELGATE_TEST_K8S_SKIP) {
-    const paths = Object.fromEntries(wanted.map((name) => [name, tools.toolPath(name)]));
-    describe(title, () => body(paths as Record<ToolName, string>));
-    return;
-  }
-  const message =
-    `${missing.map((name) => tools.toolPath(name)).join(', ') || 'the test control plane'} missing: ` +
-    'run `bash scripts/tools/provision-all.sh` (needs Go) to build the tools';
-  if (tools.requireAll()) {
-    describe(title, () => {
-      it('has its tools (MODELGATE_REQUIRE_ALL=1 forbids skipping)', () => {
-        throw new Error(`MODELGATE_REQUIRE_ALL=1: ${message}`);
-      });
-    });
-    return;
-  }
-  const bar = '#'.repeat(100);
-  console.warn(`\n${bar}\nSKIP "${title}": ${message}\n${bar}\n`);
-  describe.skip(title, () => {
-    it('needs its tools', () => undefined);
-  });
+  describeWithTools(title, ['etcd', 'kube-apiserver', ...extraTools], body);
 }
 
 export function testCluster(): TestCluster {
