@@ -1,0 +1,135 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import readline from 'node:readline';
+import { buildArtifact, serializeArtifact } from '../../../core/artifact/schema';
+import { createTestDatabase, type TestDatabase } from '../../harness/database';
+import { testModels } from './support/catalog';
+
+const ADMIN_TOKEN = 'binary-admin-token-0123456789abcdef012345';
+const main = path.join(__dirname, '..', '..', '..', 'dist', 'app', 'main.js');
+
+interface App {
+  child: ChildProcess;
+  url: string;
+  lines: string[];
+}
+
+async function startApp(databaseUrl: string, modelsFile: string): Promise<App> {
+  if (!fs.existsSync(main))
+    throw new Error(`${main} is missing: run \`npm run build\` first (npm test does)`);
+  const child = spawn(process.execPath, [main], {
+    env: {
+      PATH: process.env.PATH,
+      DATABASE_URL: databaseUrl,
+      MODELS_FILE: modelsFile,
+      HOST: '127.0.0.1',
+      PORT: '0',
+      ADMIN_TOKEN,
+      SHUTDOWN_DELAY: '0s',
+      SHUTDOWN_TIMEOUT: '5s',
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const lines: string[] = [];
+  child.stderr!.on('data', (chunk) => lines.push(String(chunk)));
+  const port = await new Promise<number>((resolve, reject) => {
+    readline.createInterface({ input: child.stdout! }).on('line', (line) => {
+      lines.push(line);
+      const record = JSON.parse(line) as { msg?: string; port?: number };
+      if (record.msg === 'modelgate-app listening') resolve(record.port!);
+    });
+    child.once('exit', (code) =>
+      reject(new Error(`modelgate-app exited with ${code}:\n${lines.join('\n')}`)),
+    );
+  });
+  return { child, url: `http://127.0.0.1:${port}`, lines };
+}
+
+async function stopApp(app: App): Promise<void> {
+  if (app.child.exitCode !== null || app.child.signalCode !== null) return;
+  const exited = new Promise((resolve) => app.child.once('exit', resolve));
+  app.child.kill('SIGTERM');
+  await exited;
+}
+
+async function call(url: string, method: string, route: string, token: string, body?: unknown) {
+  const res = await fetch(`${url}${route}`, {
+    method,
+    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  return { status: res.status, body: (await res.json()) as any };
+}
+
+async function within<T>(ms: number, probe: () => Promise<T>, done: (value: T) => boolean): Promise<T> {
+  const started = Date.now();
+  for (;;) {
+    const value = await probe();
+    if (done(value) || Date.now() - started > ms) return value;
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+describe('key revocation across two modelgate-app processes (the built binary) on one database', () => {
+  let database: TestDatabase;
+  const apps: App[] = [];
+
+  beforeAll(async () => {
+    database = await createTestDatabase('api_revoke_bin');
+    await database.migrateLatest();
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'modelgate-api-revoke-'));
+    const file = path.join(dir, 'models.json');
+    const artifact = buildArtifact({
+      models: testModels,
+      source: { url: 'file:///test/models.json', etag: null, lastModified: null },
+      fetchedAt: new Date().toISOString(),
+    });
+    fs.writeFileSync(file, serializeArtifact(artifact));
+    apps.push(...(await Promise.all([startApp(database.url, file), startApp(database.url, file)])));
+  });
+  afterAll(async () => {
+    await Promise.all(apps.map(stopApp));
+    await database.drop();
+  });
+
+  it('a key revoked through one pod is refused by the other within 1 second', async () => {
+    const [a, b] = apps as [App, App];
+    // Both pods hold their LISTEN connection.
+    const listening = await within(
+      10_000,
+      async () =>
+        (
+          await database.db.raw(
+            "SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = 'modelgate-key-revocation' AND datname = current_database()",
+          )
+        ).rows[0].n as number,
+      (n) => n === 2,
+    );
+    expect(listening).toBe(2);
+    const created = await call(a.url, 'POST', '/api/v1/admin/users', ADMIN_TOKEN, { name: 'pods' });
+    expect(created.status).toBe(201);
+    const owner: string = created.body.key.key;
+    const extra = await call(a.url, 'POST', '/v1/auth/keys', owner, { name: 'to revoke' });
+    expect((await call(b.url, 'GET', '/v1/models', extra.body.key)).status).toBe(200);
+    expect((await call(b.url, 'GET', '/v1/models', extra.body.key)).status).toBe(200);
+
+    expect((await call(a.url, 'DELETE', `/v1/auth/keys/${extra.body.id}`, owner)).status).toBe(200);
+    const revokedAt = Date.now();
+    const last = await within(
+      1_000,
+      () => call(b.url, 'GET', '/v1/models', extra.body.key),
+      (r) => r.status === 401,
+    );
+    expect(last.status).toBe(401);
+    expect(last.body.error.code).toBe('revoked_api_key');
+    expect(Date.now() - revokedAt).toBeLessThan(1_500);
+    expect((await call(b.url, 'GET', '/v1/models', owner)).status).toBe(200);
+    for (const app of apps) {
+      expect(app.lines.join('\n')).not.toContain(extra.body.key);
+      expect(app.lines.join('\n')).not.toContain(owner);
+    }
+  });
+});
