@@ -139,6 +139,7 @@ describeK8s('modelgate-init against the real API server', ['helm'], (tools) => {
   });
 
   afterEach(() => {
+    expect(gate.errors).toEqual([]);
     gate.setHandler(() => undefined);
     source.setHandler(json(morpheus(3)));
   });

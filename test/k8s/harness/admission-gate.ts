@@ -28,6 +28,8 @@ export type GateHandler = (request: AdmissionRequest) => Promise<void> | void;
 export interface AdmissionGate {
   /** Every ConfigMap UPDATE the API server sent through the gate, in arrival order. */
   requests: AdmissionRequest[];
+  /** What handlers threw (the update was admitted anyway); tests assert it stays empty. */
+  errors: unknown[];
   setHandler(handler: GateHandler): void;
   close(): Promise<void>;
 }
@@ -85,6 +87,7 @@ export async function startAdmissionGate(kc: k8s.KubeConfig, namespace: string):
   const { key, cert } = selfSignedCertificate();
   const requests: AdmissionRequest[] = [];
   let handler: GateHandler = () => undefined;
+  const errors: unknown[] = [];
   const server = https.createServer({ key, cert }, (req, res) => {
     let body = '';
     req.setEncoding('utf8');
@@ -100,16 +103,20 @@ export async function startAdmissionGate(kc: k8s.KubeConfig, namespace: string):
         resourceVersion: review.request.object?.metadata?.resourceVersion,
       };
       requests.push(seen);
-      void Promise.resolve(handler(seen)).then(() => {
-        res.writeHead(200, { 'content-type': 'application/json' });
-        res.end(
-          JSON.stringify({
-            apiVersion: 'admission.k8s.io/v1',
-            kind: 'AdmissionReview',
-            response: { uid: seen.uid, allowed: true },
-          }),
-        );
-      });
+      // Always answer (a failing handler must not hang the API server's request until the webhook timeout).
+      void Promise.resolve()
+        .then(() => handler(seen))
+        .catch((error: unknown) => errors.push(error))
+        .then(() => {
+          res.writeHead(200, { 'content-type': 'application/json' });
+          res.end(
+            JSON.stringify({
+              apiVersion: 'admission.k8s.io/v1',
+              kind: 'AdmissionReview',
+              response: { uid: seen.uid, allowed: true },
+            }),
+          );
+        });
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -175,6 +182,7 @@ export async function startAdmissionGate(kc: k8s.KubeConfig, namespace: string):
 
   return {
     requests,
+    errors,
     setHandler: (next) => (handler = next),
     close: async () => {
       handler = () => undefined;
