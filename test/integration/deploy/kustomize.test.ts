@@ -1,7 +1,7 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { describeWithTools } from '../../harness/tools';
+import { describeWithTools, repoRoot } from '../../harness/tools';
 import {
   artifactProblems,
   configMapProblems,
@@ -124,6 +124,42 @@ describeWithTools('kustomize base k8s/', ['kustomize'], ({ kustomize }) => {
       expect(env.get('MODEL_SOURCE_URL')).toBe('https://models.internal/active_models.json');
       expect(configMapProblems(built, identityOf(built), 'gateway')).toEqual([]);
       expect(podTemplates(built)).toHaveLength(2);
+    } finally {
+      rmSync(overlay, { recursive: true, force: true });
+    }
+  });
+
+  it('builds the README example overlay: namespace, image, settings and the real Secret replace the base ones', async () => {
+    const readme = readFileSync(path.join(repoRoot, 'README.md'), 'utf8');
+    const example = /<!-- kustomize-overlay-example -->\s*```yaml\n([\s\S]*?)```/.exec(readme)?.[1];
+    const secretEnv = /<!-- kustomize-secret-env-example -->\s*```sh\n([\s\S]*?)```/.exec(readme)?.[1];
+    expect(example).toContain('secretGenerator');
+    expect(secretEnv).toContain('DATABASE_URL=');
+    const overlay = mkdtempSync(path.join(os.tmpdir(), 'modelgate-example-'));
+    try {
+      // The README points at the released base; here it is this checkout's.
+      writeFileSync(
+        path.join(overlay, 'kustomization.yaml'),
+        example!.replace(/^(\s*- )\S*\/\/k8s\S*.*$/m, `$1${path.relative(overlay, kustomizeDir)}`),
+      );
+      writeFileSync(path.join(overlay, 'secret.env'), secretEnv!.replace('REPLACE_ME', 's3cret'));
+      const built = await kustomizeBuild(kustomize, overlay);
+      expect(new Set(built.map((o) => o.metadata.namespace))).toEqual(new Set(['gateway']));
+      const pod = appPod(built);
+      for (const c of [...pod.spec.initContainers!, ...pod.spec.containers])
+        expect(c.image).toBe('registry.example.com/modelgate:0.1.0');
+      const env = resolveEnv(pod.spec.initContainers![0]!, {
+        objects: built,
+        namespace: 'gateway',
+        podName: 'p',
+        podSpec: pod.spec,
+      });
+      expect(env.get('DATABASE_URL')).toBe(
+        'postgres://modelgate:s3cret@postgres.example.internal:5432/modelgate',
+      );
+      expect(env.get('MODEL_SOURCE_URL')).toBe('https://models.example.com/active_models.json');
+      expect(env.get('MODELS_CONFIGMAP')).toBe('gateway/modelgate-models');
+      expect(schemaProblems(await validateK8s(built))).toEqual([]);
     } finally {
       rmSync(overlay, { recursive: true, force: true });
     }

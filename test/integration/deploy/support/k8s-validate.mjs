@@ -70,7 +70,15 @@ async function validate(object) {
   const errors = [];
   /** @type {Array<{path: string, value: object, read: Set<string>, enumerated: boolean}>} */
   const records = [];
-  const proxy = track('', structuredClone(object), records);
+  const copy = structuredClone(object);
+  // Secret data is base64 ("byte"): the API server decodes it with Go's base64, which skips line breaks, and
+  // kustomize wraps long values; the schema's format regex does not, so unwrap as the server would.
+  if (copy.kind === 'Secret' && copy.data && typeof copy.data === 'object') {
+    for (const key of Object.keys(copy.data)) {
+      if (typeof copy.data[key] === 'string') copy.data[key] = copy.data[key].replace(/[\r\n]/g, '');
+    }
+  }
+  const proxy = track('', copy, records);
   try {
     // The class's validate() runs the compiled schema validator on `this`; `this` is the recording proxy.
     Model.prototype.validate.call(proxy);
