@@ -1,7 +1,8 @@
 import type { Logger } from '../../core/logger';
-import { isNewer, parseArtifact, type Artifact } from '../../core/artifact/schema';
+import { isNewer, type Artifact } from '../../core/artifact/schema';
 import { createSnapshot, type Catalog, type CatalogSnapshot } from '../catalog/catalog';
 import type { Metrics } from '../metrics';
+import { parseArtifactFast } from './fast-parse';
 import { publicSourceUrl } from './public-url';
 import { readLocation, type ArtifactLocation, type ReadResult } from './sources';
 
@@ -70,7 +71,7 @@ export function createArtifactStore(options: ArtifactStoreOptions): ArtifactStor
     if (seen.get(location.path) === result.fingerprint && result.fingerprint !== '') return undefined;
     seen.set(location.path, result.fingerprint);
     const parsed =
-      result.kind === 'text' ? parseArtifact(result.text) : { ok: false as const, reason: result.reason };
+      result.kind === 'text' ? parseArtifactFast(result.text) : { ok: false as const, reason: result.reason };
     if (!parsed.ok) {
       complaints.set(location.path, parsed.reason);
       metrics.reloads.inc({ result: 'rejected' });
