@@ -25,8 +25,8 @@ async function dispatch(ctx: RunContext, invocation: Invocation): Promise<void> 
 }
 
 /**
- * Runs one command and returns its exit code. Every run except `status` ends with one summary log line and
- * init-report.json beside MODELS_FILE, also when it fails.
+ * Runs one command and returns its exit code. Every run ends with one summary log line and (except `status`)
+ * writes init-report.json beside MODELS_FILE, also when it fails.
  */
 export async function runInit(invocation: Invocation, deps: InitDeps): Promise<number> {
   const { command } = invocation;
@@ -44,14 +44,10 @@ export async function runInit(invocation: Invocation, deps: InitDeps): Promise<n
   } finally {
     await ctx.close();
   }
-  if (command === 'status') {
-    if (error) deps.logger.error({ exitCode, error }, 'modelgate-init status failed');
-    return exitCode;
-  }
   const summary = report.finish(exitCode, error);
   if (exitCode === ExitCode.ok) deps.logger.info({ summary }, `modelgate-init ${command} done`);
   else deps.logger.error({ summary }, `modelgate-init ${command} failed: ${error}`);
-  if (command !== 'refresh' || deps.config.models.file)
-    await writeReport(deps.config.models.file, summary, deps.logger);
+  // `status` only looks: the report of the last real run stays in place for the app's metrics.
+  if (command !== 'status') await writeReport(deps.config.models.file, summary, deps.logger);
   return exitCode;
 }

@@ -1,4 +1,6 @@
 import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
 import { silentLogger } from '../../../core/logger';
 import { buildArtifact, type Artifact, type ArtifactModel } from '../../../core/artifact/schema';
@@ -88,6 +90,21 @@ describe('ConfigMap sink against an HTTP server speaking the ConfigMap endpoints
     server.faults.push({ method: 'PUT', status: 403, message: 'configmaps "modelgate-models" is forbidden' });
     await expect(sink(serviceAccountToken('modelgate', 'modelgate-init')).write(artifact(1))).rejects.toThrow(
       /^forbidden: the ServiceAccount modelgate\/modelgate-init may not update ConfigMap modelgate\/modelgate-models .*grant get and update on this ConfigMap/,
+    );
+  });
+
+  it('403 in-cluster: names the ServiceAccount of the mounted token file', async () => {
+    const tokenFile = path.join(tempDir('sa'), 'token');
+    fs.writeFileSync(tokenFile, serviceAccountToken('prod', 'modelgate-init'));
+    const kubeConfig = new KubeConfig();
+    kubeConfig.loadFromClusterAndUser(
+      { name: 'inCluster', server: server.url, skipTLSVerify: true },
+      { name: 'inClusterUser', authProvider: { name: 'tokenFile', config: { tokenFile } } },
+    );
+    server.faults.push({ method: 'GET', status: 403 });
+    const s = createConfigMapSink({ kubeConfig, namespace: NS, name: NAME, logger: silentLogger() });
+    await expect(s.read()).rejects.toThrow(
+      /^forbidden: the ServiceAccount prod\/modelgate-init may not get ConfigMap modelgate\/modelgate-models/,
     );
   });
 

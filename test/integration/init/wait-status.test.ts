@@ -98,6 +98,12 @@ describe('modelgate-init wait and status (real PostgreSQL, real processes)', () 
       }),
     ]);
     expect(fs.existsSync(path.join(dir, 'init-report.json'))).toBe(false);
+    // its log lines, the summary last, go to stderr
+    const summary = JSON.parse(result.stderr.trim().split('\n').pop()!);
+    expect(summary).toMatchObject({
+      msg: 'modelgate-init status done',
+      summary: { command: 'status', exitCode: 0 },
+    });
   });
 
   it('status reports an unreachable database instead of failing', async () => {
