@@ -3,10 +3,14 @@ import path from 'node:path';
 
 /**
  * Tools built into the git-ignored `.tools/bin` by `scripts/tools/provision-all.sh` (helm, kustomize,
- * kube-apiserver, etcd). A suite that needs one and does not find it is skipped with a loud notice, except under
+ * kube-apiserver, etcd), and promtool from the Debian package `prometheus` (scripts/ci/system-packages.sh), found
+ * on PATH. A suite that needs one and does not find it is skipped with a loud notice, except under
  * MODELGATE_REQUIRE_ALL=1 (set by `.ci/run`), where the missing tool fails the run instead.
  */
-export type ToolName = 'helm' | 'kustomize' | 'kube-apiserver' | 'etcd';
+export type ToolName = 'helm' | 'kustomize' | 'kube-apiserver' | 'etcd' | 'promtool';
+
+/** Tools that come from system packages rather than .tools/bin. */
+const SYSTEM_TOOLS: ReadonlySet<ToolName> = new Set(['promtool']);
 
 export const repoRoot = path.resolve(__dirname, '..', '..');
 
@@ -16,13 +20,18 @@ export function toolsBinDir(env: NodeJS.ProcessEnv = process.env): string {
 
 /** The tool's absolute path, or undefined when it is not provisioned (or not executable). */
 export function findTool(name: ToolName, env: NodeJS.ProcessEnv = process.env): string | undefined {
-  const file = path.join(toolsBinDir(env), name);
-  try {
-    accessSync(file, constants.X_OK);
-    return file;
-  } catch {
-    return undefined;
+  const dirs = [toolsBinDir(env)];
+  if (SYSTEM_TOOLS.has(name)) dirs.push(...(env.PATH ?? '').split(path.delimiter).filter(Boolean));
+  for (const dir of dirs) {
+    const file = path.join(dir, name);
+    try {
+      accessSync(file, constants.X_OK);
+      return file;
+    } catch {
+      // not here
+    }
   }
+  return undefined;
 }
 
 export function requireAll(env: NodeJS.ProcessEnv = process.env): boolean {
@@ -33,10 +42,19 @@ export function missingToolMessage(
   missing: readonly ToolName[],
   env: NodeJS.ProcessEnv = process.env,
 ): string {
-  return (
-    `${missing.join(', ')} not found in ${toolsBinDir(env)}. ` +
-    'Run `bash scripts/tools/provision-all.sh` (needs Go; builds them from the Go module proxy).'
-  );
+  const built = missing.filter((t) => !SYSTEM_TOOLS.has(t));
+  const system = missing.filter((t) => SYSTEM_TOOLS.has(t));
+  const parts: string[] = [];
+  if (built.length > 0)
+    parts.push(
+      `${built.join(', ')} not found in ${toolsBinDir(env)}. ` +
+        'Run `bash scripts/tools/provision-all.sh` (needs Go; builds them from the Go module proxy).',
+    );
+  if (system.length > 0)
+    parts.push(
+      `${system.join(', ')} not found on PATH. Run \`bash scripts/ci/system-packages.sh\` (as root).`,
+    );
+  return parts.join(' ');
 }
 
 export type ToolDecision =

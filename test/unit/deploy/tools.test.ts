@@ -32,6 +32,18 @@ describe('test tools (.tools/bin)', () => {
     expect(decision.kind !== 'run' && decision.message).toMatch(/kustomize not found .*provision-all\.sh/);
   });
 
+  it('looks for system tools (promtool) on PATH as well', () => {
+    expect(findTool('promtool', { TOOLS_DIR: dir, PATH: path.join(dir, 'bin') })).toBeUndefined();
+    writeFileSync(path.join(dir, 'promtool'), '#!/bin/sh\n', { mode: 0o755 });
+    expect(findTool('promtool', { TOOLS_DIR: dir, PATH: `/nonexistent${path.delimiter}${dir}` })).toBe(
+      path.join(dir, 'promtool'),
+    );
+    const decision = decideTools(['promtool'], { TOOLS_DIR: dir, PATH: '/nonexistent' });
+    expect(decision.kind !== 'run' && decision.message).toMatch(
+      /promtool not found on PATH.*system-packages\.sh/,
+    );
+  });
+
   it('fails instead of skipping under MODELGATE_REQUIRE_ALL=1', () => {
     const decision = decideTools(['kustomize'], { TOOLS_DIR: dir, MODELGATE_REQUIRE_ALL: '1' });
     expect(decision.kind).toBe('fail');
