@@ -18,8 +18,16 @@ export function modelJson(model: ArtifactModel) {
 export function modelRoutes(models: ModelService, auth: RequestHandler): Router {
   const router = Router();
 
+  // The list changes only when the catalog is swapped: serialise it once per snapshot.
+  const listBodies = new WeakMap<object, string>();
   router.get('/models', auth, (_req, res) => {
-    res.json({ object: 'list', data: models.list().map(modelJson) });
+    const snapshot = models.snapshot();
+    let body = listBodies.get(snapshot);
+    if (body === undefined) {
+      body = JSON.stringify({ object: 'list', data: snapshot.artifact.models.map(modelJson) });
+      listBodies.set(snapshot, body);
+    }
+    res.type('application/json').send(body);
   });
 
   router.get('/models/*id', auth, (req, res) => {
