@@ -26,6 +26,8 @@ export function createProbes(options: {
   maxAgeMs: number;
   startedAt?: number;
   now?: () => number;
+  /** The API's own state for /status (e.g. whether key revocations are being received). */
+  describeApi?: () => unknown;
   /** Readiness changes are logged once each, with the reasons. */
   logger?: Logger;
 }): Probes {
@@ -64,6 +66,7 @@ export function createProbes(options: {
         startedAt,
         maxAgeMs: options.maxAgeMs,
         now: now(),
+        api: options.describeApi?.(),
       }),
     beforeScrape() {
       readiness();

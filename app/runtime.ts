@@ -32,6 +32,8 @@ export interface RuntimeApi {
   router: Router;
   start(): Promise<void>;
   close(): Promise<void>;
+  /** Shown under `api` in /status. */
+  describe?(): unknown;
 }
 
 export interface RuntimeOptions {
@@ -94,6 +96,13 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
   schema.start();
   const loaded = Promise.all([store.reload(), initReport.reload()]);
 
+  const api = options.createApi?.({
+    config,
+    logger,
+    db,
+    catalog: store,
+    registry,
+  });
   // The shutdown sequence needs the server, which needs the probes: the probes see it through this function.
   let draining = () => false;
   const probes = createProbes({
@@ -107,13 +116,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
     maxAgeMs: config.models.maxAgeMs,
     startedAt,
     logger,
-  });
-  const api = options.createApi?.({
-    config,
-    logger: logger.child({ component: 'api' }),
-    db,
-    catalog: store,
-    registry,
+    describeApi: api?.describe ? () => api.describe?.() : undefined,
   });
   const app = createApp({ config, logger, registry, probes, api });
   const server = http.createServer(app);

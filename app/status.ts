@@ -15,6 +15,8 @@ export interface StatusInputs {
   startedAt: number;
   maxAgeMs: number;
   now: number;
+  /** The API's own view (revocation listener, key cache), when it offers one. */
+  api?: unknown;
 }
 
 /** Seconds since the artifact was last checked against the source; undefined without an artifact. */
@@ -54,6 +56,7 @@ export function buildStatus(input: StatusInputs) {
           }
         : null,
     schema: input.schema,
+    api: input.api ?? null,
     init: input.initReport
       ? {
           command: input.initReport.command,

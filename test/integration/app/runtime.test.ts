@@ -145,6 +145,7 @@ describe('modelgate-app runtime (real PostgreSQL, real HTTP)', () => {
         file,
       },
       schema: { state: 'compatible' },
+      api: { revocationListener: 'connected' },
     });
     expect(body.uptimeSeconds).toBeGreaterThanOrEqual(0);
     expect(body.models.ageSeconds).toBeGreaterThanOrEqual(0);

@@ -50,6 +50,7 @@ export function stubApi() {
       close: async () => {
         calls.push('close');
       },
+      describe: () => ({ revocationListener: 'connected' }),
     };
   };
   return { create, calls };
