@@ -13,7 +13,7 @@ import { appPod } from './support/identity';
 import { ClusterAccess, RehearsalPod, type RunningContainer } from './support/kubelet';
 import { podTemplates, type Container } from './support/pod-env';
 import { ProbeRunner } from './support/probes';
-import { helmTemplate, one, scenarioFile, type K8sObject } from './support/render';
+import { chartDir, helm as runHelm, helmTemplate, one, scenarioFile, type K8sObject } from './support/render';
 
 // The k8s harness' CommonJS global setup starts (and supervises) a real etcd + kube-apiserver.
 const { startControlPlane } = require('../../k8s/harness/global-setup.js') as {
@@ -99,6 +99,7 @@ async function until<T>(check: () => Promise<T | undefined>, timeoutMs: number, 
 describeWithTools('pod rehearsal of the chart', ['helm', 'kube-apiserver', 'etcd'], ({ helm }) => {
   let supervisor: import('node:child_process').ChildProcess | undefined;
   let cluster: ClusterAccess;
+  let adminKubeconfig: string;
   const source = new SourceServer();
   let sourceUrl: string;
   const cleanups: (() => Promise<void>)[] = [];
@@ -107,7 +108,8 @@ describeWithTools('pod rehearsal of the chart', ['helm', 'kube-apiserver', 'etcd
     const started = await startControlPlane(process.pid);
     supervisor = started.supervisor;
     const admin = new k8s.KubeConfig();
-    admin.loadFromFile(started.info.kubeconfig!);
+    adminKubeconfig = started.info.kubeconfig!;
+    admin.loadFromFile(adminKubeconfig);
     cluster = {
       admin,
       server: started.info.server!,
@@ -323,5 +325,31 @@ describeWithTools('pod rehearsal of the chart', ['helm', 'kube-apiserver', 'etcd
     source.serve({ models: [...fixture.models, extraModel] });
     await runRefresh(ns, objects);
     await expectHotReload(app, port, probes, status.models.sha256);
+  });
+
+  it.each([
+    ['default', 'kubectl -n notes logs deployment/mg-modelgate -c init-all'],
+    ['job-mode', 'kubectl -n notes logs job/mg-modelgate-init'],
+  ])('NOTES.txt (%s) tells how to reach the service and check readiness', async (scenario, logs) => {
+    const result = await runHelm(helm, [
+      'install',
+      'mg',
+      chartDir,
+      '--namespace',
+      'notes',
+      '--values',
+      scenarioFile(scenario),
+      '--dry-run=client',
+      '--kubeconfig',
+      adminKubeconfig,
+    ]);
+    expect(result.stderr).toBe('');
+    const notes = result.stdout.slice(result.stdout.indexOf('NOTES:'));
+    expect(notes).toContain('kubectl -n notes rollout status deployment/mg-modelgate');
+    expect(notes).toContain(logs);
+    expect(notes).toContain('kubectl -n notes port-forward svc/mg-modelgate 8080:80');
+    expect(notes).toContain('curl -s http://127.0.0.1:8080/readyz');
+    expect(notes).toContain('http://mg-modelgate.notes.svc:80/v1');
+    expect(notes).toContain('helm test mg -n notes');
   });
 });
