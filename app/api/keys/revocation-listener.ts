@@ -33,6 +33,8 @@ export class RevocationListener {
   private reconnectTimer: NodeJS.Timeout | undefined;
   private heartbeatTimer: NodeJS.Timeout | undefined;
   private readonly waiting = new Map<string, () => void>();
+  private warnedUndelivered = false;
+  private connectFailing = false;
 
   constructor(private readonly options: RevocationListenerOptions) {}
 
@@ -74,25 +76,34 @@ export class RevocationListener {
         return;
       }
       this.client = client;
-      await this.verify();
-      this.options.cache.setEnabled(true);
       this.options.logger.debug('listening for API key revocations');
     } catch (error) {
-      this.options.logger.warn(
-        { err: error },
-        'API key revocation listener is not connected; keys are checked against the database on every request',
-      );
+      if (!this.connectFailing) {
+        this.options.logger.warn(
+          { err: error },
+          'API key revocation listener cannot connect; retrying, keys are checked against the database on every request',
+        );
+      }
+      this.connectFailing = true;
       this.lost(client, error);
+      return;
     }
+    this.connectFailing = false;
+    await this.heartbeat();
   }
 
   private lost(client: Client, error?: unknown): void {
-    if (this.client === client) this.client = undefined;
-    this.options.cache.setEnabled(false);
     client.removeAllListeners('notification');
     client.end().catch(() => undefined);
-    if (error && this.client === undefined && !this.closed && !this.reconnectTimer) {
-      this.options.logger.warn({ err: error }, 'API key revocation listener lost; reconnecting');
+    if (this.client !== undefined && this.client !== client) return; // a connection already replaced
+    const wasActive = this.client === client;
+    this.client = undefined;
+    this.options.cache.setEnabled(false);
+    if (wasActive && !this.closed) {
+      this.options.logger.warn(
+        { err: error },
+        'API key revocation listener lost; reconnecting, key lookups are not cached meanwhile',
+      );
     }
     this.scheduleReconnect();
   }
@@ -106,13 +117,26 @@ export class RevocationListener {
     this.reconnectTimer.unref();
   }
 
+  /**
+   * Caching is on exactly while round trips succeed. A failed round trip on a live connection turns it off (and
+   * says so once) without reconnecting: behind a pooler that swallows notifications reconnecting would not help.
+   */
   private async heartbeat(): Promise<void> {
     const client = this.client;
     if (!client) return;
     try {
       await this.verify();
+      if (this.client === client && !this.options.cache.isEnabled) this.options.cache.setEnabled(true);
     } catch (error) {
-      this.lost(client, error);
+      if (this.client !== client) return;
+      if (this.options.cache.isEnabled || !this.warnedUndelivered) {
+        this.options.logger.warn(
+          { err: error },
+          'API key revocations are not delivered over LISTEN/NOTIFY (a transaction-mode pooler?); key lookups are not cached',
+        );
+        this.warnedUndelivered = true;
+      }
+      this.options.cache.setEnabled(false);
     }
   }
 
