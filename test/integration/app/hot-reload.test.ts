@@ -17,6 +17,9 @@ import {
 } from './fixtures';
 import { stubApi } from './stub-api';
 
+// jest ignores the integration project's testTimeout; these tests start servers and processes on a busy machine.
+jest.setTimeout(60_000);
+
 const at = (minutesAgo: number) => new Date(Date.now() - minutesAgo * 60_000).toISOString();
 
 describe('hot reload while requests run (kubelet atomic writer, plain renames)', () => {

@@ -7,6 +7,9 @@ import type { Probes } from '../../../app/probes';
 import { silentLogger } from '../../../core/logger';
 import { appConfig, getJson } from './fixtures';
 
+// jest ignores the integration project's testTimeout; these tests start servers and processes on a busy machine.
+jest.setTimeout(60_000);
+
 class TeapotError extends Error {
   readonly status = 418;
   toJSON() {

@@ -11,6 +11,9 @@ import { makeArtifact } from '../../unit/app/artifact-fixture';
 import { appConfig, eventually, freePort, getJson, tempDir, writeArtifactFile } from './fixtures';
 import { stubApi } from './stub-api';
 
+// jest ignores the integration project's testTimeout; these tests start servers and processes on a busy machine.
+jest.setTimeout(60_000);
+
 const PROMTOOL = process.env.PROMTOOL ?? '/usr/bin/promtool';
 const PROMETHEUS = process.env.PROMETHEUS ?? '/usr/bin/prometheus';
 

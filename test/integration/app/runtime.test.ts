@@ -8,6 +8,9 @@ import { makeArtifact } from '../../unit/app/artifact-fixture';
 import { appConfig, eventually, getJson, tempDir, writeArtifactFile } from './fixtures';
 import { stubApi } from './stub-api';
 
+// jest ignores the integration project's testTimeout; these tests start servers and processes on a busy machine.
+jest.setTimeout(60_000);
+
 const ADMIN_TOKEN = 'admin-token-that-must-never-show-up-0123456789';
 
 describe('modelgate-app runtime (real PostgreSQL, real HTTP)', () => {

@@ -7,6 +7,9 @@ import { createTestDatabase, type TestDatabase } from '../../harness/database';
 import { makeArtifact } from '../../unit/app/artifact-fixture';
 import { eventually, getJson, tempDir, writeArtifactFile } from './fixtures';
 
+// jest ignores the integration project's testTimeout; these tests start servers and processes on a busy machine.
+jest.setTimeout(60_000);
+
 const root = path.join(__dirname, '..', '..', '..');
 const ADMIN_TOKEN = 'shutdown-test-admin-token-0123456789abcdef';
 

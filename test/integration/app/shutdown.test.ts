@@ -8,6 +8,9 @@ import { makeArtifact } from '../../unit/app/artifact-fixture';
 import { appConfig, eventually, getJson, tempDir, writeArtifactFile } from './fixtures';
 import { stubApi } from './stub-api';
 
+// jest ignores the integration project's testTimeout; these tests start servers and processes on a busy machine.
+jest.setTimeout(60_000);
+
 /** Reads a whole SSE response; resolves with the text, or rejects when the connection is cut. */
 function readStream(url: string): Promise<{ text: string; complete: boolean }> {
   return new Promise((resolve, reject) => {

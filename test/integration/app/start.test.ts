@@ -4,6 +4,9 @@ import path from 'node:path';
 import readline from 'node:readline';
 import { eventually, getJson, tempDir } from './fixtures';
 
+// jest ignores the integration project's testTimeout; these tests start servers and processes on a busy machine.
+jest.setTimeout(60_000);
+
 const root = path.join(__dirname, '..', '..', '..');
 
 function alive(pid: number): boolean {
