@@ -12,7 +12,7 @@ import { describeWithTools, repoRoot } from '../../harness/tools';
 import { appPod } from './support/identity';
 import { ClusterAccess, RehearsalPod, type RunningContainer } from './support/kubelet';
 import { podTemplates, type Container } from './support/pod-env';
-import { ProbeRunner } from './support/probes';
+import { httpProbe, ProbeRunner } from './support/probes';
 import { chartDir, helm as runHelm, helmTemplate, one, scenarioFile, type K8sObject } from './support/render';
 
 // The k8s harness' CommonJS global setup starts (and supervises) a real etcd + kube-apiserver.
@@ -219,6 +219,37 @@ describeWithTools('pod rehearsal of the chart', ['helm', 'kube-apiserver', 'etcd
     expect(probes.events.filter((e) => e.probe === 'liveness' && !e.ok)).toEqual([]);
   }
 
+  /**
+   * Termination as the kubelet does it: the preStop sleep (the pod is already out of the endpoints), then SIGTERM;
+   * the app must answer /readyz 503 while it drains and exit 0 within terminationGracePeriodSeconds, which counts
+   * from the start of preStop.
+   */
+  async function terminate(
+    p: RehearsalPod,
+    app: RunningContainer,
+    container: Container,
+    port: number,
+    probes: ProbeRunner,
+  ) {
+    await probes.stop();
+    const graceMs = (p.template.spec.terminationGracePeriodSeconds ?? 30) * 1000;
+    const start = Date.now();
+    await new Promise((resolve) =>
+      setTimeout(resolve, (container.lifecycle?.preStop?.sleep?.seconds ?? 0) * 1000),
+    );
+    expect((await httpProbe(port, '/readyz', 2_000)).ok).toBe(true);
+    app.child.kill('SIGTERM');
+    await until(
+      async () => ((await httpProbe(port, '/readyz', 1_000)).detail === 'HTTP 503' ? true : undefined),
+      5_000,
+      '/readyz to answer 503 while draining',
+    );
+    const timer = setTimeout(() => app.child.kill('SIGKILL'), Math.max(0, graceMs - (Date.now() - start)));
+    const result = await app.exited;
+    clearTimeout(timer);
+    expect({ code: result.code, signal: result.signal }).toEqual({ code: 0, signal: null });
+  }
+
   it('initContainer mode: `all`, then the app is ready within its startup budget; a refresh hot-reloads', async () => {
     source.serve(fixture);
     const db = await database('rehearsal_init');
@@ -239,7 +270,9 @@ describeWithTools('pod rehearsal of the chart', ['helm', 'kube-apiserver', 'etcd
       `${deployment.metadata.name}-7d9f8-abcde`,
       objects,
     );
-    const { app, port, probes } = await startPod(web);
+    const { app, appContainer, port, probes } = await startPod(web);
+    // The app container holds no credential for the API: no token volume, hence no KUBECONFIG.
+    expect((await web.processFor(appContainer)).env.KUBECONFIG).toBeUndefined();
 
     const status = (await getJson(port, '/status')).body;
     expect(status).toMatchObject({
@@ -274,6 +307,8 @@ describeWithTools('pod rehearsal of the chart', ['helm', 'kube-apiserver', 'etcd
     const exported = new Set([...metrics.matchAll(/^# TYPE (\S+)/gm)].map((m) => m[1]!));
     expect([...queried].filter((name) => !exported.has(name))).toEqual([]);
     expect(queried.size).toBeGreaterThan(5);
+
+    await terminate(web, app, appContainer, port, probes);
   });
 
   it('job mode: the hook Job runs `all` with only hook objects present, pods `wait`, a refresh hot-reloads', async () => {
