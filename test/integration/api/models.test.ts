@@ -1,5 +1,9 @@
 import { expectNoSecretsLogged, startApi, testModels, type ApiHarness } from './support/api-harness';
-import { staticCatalog } from '../../../app/catalog/catalog';
+import fs from 'node:fs';
+import path from 'node:path';
+import { buildArtifact } from '../../../core/artifact/schema';
+import { parseMorpheus } from '../../../init/models/morpheus';
+import { createSnapshot, staticCatalog } from '../../../app/catalog/catalog';
 import { openApiDocument } from '../../../app/api/openapi';
 
 describe('GET /models (catalog from the artifact)', () => {
@@ -87,6 +91,40 @@ describe('GET /models (catalog from the artifact)', () => {
     const res = await h.request('GET', '/api/v1/openapi.json');
     expect(res.status).toBe(200);
     expect(res.body).toEqual(JSON.parse(JSON.stringify(openApiDocument)));
+  });
+
+  it('a catalog normalised from a messy source never lists deleted models and serves every awkward name', async () => {
+    const source = fs.readFileSync(
+      path.join(__dirname, '..', '..', 'fixtures', 'morpheus', 'quirks.json'),
+      'utf8',
+    );
+    const { models, warnings } = parseMorpheus(source);
+    const catalog = staticCatalog(
+      createSnapshot(
+        buildArtifact({
+          models,
+          warnings,
+          source: { url: 'file:///quirks.json', etag: null, lastModified: null },
+          fetchedAt: new Date().toISOString(),
+        }),
+        'quirks',
+      ),
+    );
+    const quirky = await startApi({ database: h.database, catalog });
+    try {
+      const list = await quirky.request('GET', '/v1/models', { key });
+      const ids: string[] = list.body.data.map((m: { id: string }) => m.id);
+      expect(ids).not.toContain('retired-model');
+      expect(ids.sort()).toEqual(models.map((m) => m.id).sort());
+      for (const id of ids) {
+        const one = await quirky.request('GET', `/v1/models/${encodeURIComponent(id)}`, { key });
+        expect(one.status).toBe(200);
+        expect(one.body.id).toBe(id);
+      }
+      expect((await quirky.request('GET', '/v1/models/retired-model', { key })).status).toBe(404);
+    } finally {
+      await quirky.close();
+    }
   });
 
   it('unknown routes are 404 in the OpenAI shape', async () => {
