@@ -65,7 +65,8 @@ export function createShutdown(options: ShutdownOptions): Shutdown {
     options.exit(code);
   };
 
-  server.on('request', (_req, res: ServerResponse) => {
+  // Ahead of the app's own listener, so even a response finished synchronously is seen.
+  server.prependListener('request', (_req, res: ServerResponse) => {
     inflight.add(res);
     // Keep-alive clients must not reuse a connection that is about to go away.
     if (phase === 'draining') res.setHeader('Connection', 'close');
@@ -101,7 +102,7 @@ export function createShutdown(options: ShutdownOptions): Shutdown {
         logger.error('shutdown deadline passed; exiting now');
         exit(1);
       },
-      options.delayMs + options.timeoutMs + releaseTimeoutMs,
+      options.delayMs + options.timeoutMs + releaseTimeoutMs + 1_000,
     );
     logger.info(
       { reason, delayMs: options.delayMs, timeoutMs: options.timeoutMs },
