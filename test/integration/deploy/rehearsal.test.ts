@@ -1,19 +1,30 @@
-// Pod rehearsal: the chart's rendered pods run as local processes, with the pod spec's commands, environment,
+// Pod rehearsal: the rendered pods of the chart (both init modes) and of the kustomize base run as local processes,
 // volumes and probes (support/kubelet.ts plays the kubelet, support/probes.ts its prober). The Kubernetes API is a
 // real kube-apiserver + etcd (the k8s harness' supervisor), so the init ServiceAccount's RBAC, the bound token and
 // the ConfigMap sink are the real thing; PostgreSQL is the test database; the model source is a local HTTP server.
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import http from 'node:http';
 import path from 'node:path';
 import * as k8s from '@kubernetes/client-node';
+import YAML from 'yaml';
 import { createTestDatabase, type TestDatabase } from '../../harness/database';
 import { describeWithTools, repoRoot } from '../../harness/tools';
 import { appPod } from './support/identity';
 import { ClusterAccess, RehearsalPod, type RunningContainer } from './support/kubelet';
 import { podTemplates, type Container } from './support/pod-env';
 import { httpProbe, ProbeRunner } from './support/probes';
-import { chartDir, helm as runHelm, helmTemplate, one, scenarioFile, type K8sObject } from './support/render';
+import {
+  chartDir,
+  helm as runHelm,
+  helmTemplate,
+  kustomizeBuild,
+  kustomizeDir,
+  one,
+  scenarioFile,
+  type K8sObject,
+} from './support/render';
 
 // The k8s harness' CommonJS global setup starts (and supervises) a real etcd + kube-apiserver.
 const { startControlPlane } = require('../../k8s/harness/global-setup.js') as {
@@ -96,295 +107,340 @@ async function until<T>(check: () => Promise<T | undefined>, timeoutMs: number, 
   }
 }
 
-describeWithTools('pod rehearsal of the chart', ['helm', 'kube-apiserver', 'etcd'], ({ helm }) => {
-  let supervisor: import('node:child_process').ChildProcess | undefined;
-  let cluster: ClusterAccess;
-  let adminKubeconfig: string;
-  const source = new SourceServer();
-  let sourceUrl: string;
-  const cleanups: (() => Promise<void>)[] = [];
+describeWithTools(
+  'pod rehearsal of the chart and the kustomize base',
+  ['helm', 'kustomize', 'kube-apiserver', 'etcd'],
+  ({ helm, kustomize }) => {
+    let supervisor: import('node:child_process').ChildProcess | undefined;
+    let cluster: ClusterAccess;
+    let adminKubeconfig: string;
+    const source = new SourceServer();
+    let sourceUrl: string;
+    const cleanups: (() => Promise<void>)[] = [];
 
-  beforeAll(async () => {
-    const started = await startControlPlane(process.pid);
-    supervisor = started.supervisor;
-    const admin = new k8s.KubeConfig();
-    adminKubeconfig = started.info.kubeconfig!;
-    admin.loadFromFile(adminKubeconfig);
-    cluster = {
-      admin,
-      server: started.info.server!,
-      caFile: started.info.caFile!,
-      issuer: started.info.issuer!,
-    };
-    sourceUrl = await source.listen();
-  });
-
-  afterAll(async () => {
-    for (const cleanup of cleanups.reverse()) await cleanup().catch(() => undefined);
-    await source.close();
-    if (supervisor && supervisor.exitCode === null) {
-      const exited = new Promise((resolve) => supervisor!.once('exit', resolve));
-      supervisor.kill('SIGTERM');
-      await exited;
-    }
-  });
-
-  async function namespace(prefix: string): Promise<string> {
-    const name = `${prefix}-${Math.random().toString(16).slice(2, 8)}`;
-    await cluster.admin.makeApiClient(k8s.CoreV1Api).createNamespace({ body: { metadata: { name } } });
-    return name;
-  }
-
-  async function apply(objects: readonly K8sObject[], ns: string): Promise<void> {
-    const client = k8s.KubernetesObjectApi.makeApiClient(cluster.admin);
-    for (const o of objects) {
-      await client.create({ ...o, metadata: { ...o.metadata, namespace: ns } } as k8s.KubernetesObject);
-    }
-  }
-
-  async function database(label: string): Promise<TestDatabase> {
-    const db = await createTestDatabase(label);
-    cleanups.push(() => db.drop());
-    return db;
-  }
-
-  function pod(ns: string, owner: string, podName: string, objects: K8sObject[]): RehearsalPod {
-    const template = podTemplates(objects).find((t) => t.ref === owner);
-    if (!template) throw new Error(`no pod template ${owner}`);
-    const p = new RehearsalPod(cluster, ns, template, podName);
-    cleanups.push(() => p.stop());
-    return p;
-  }
-
-  /** Init containers one after the other (each must exit 0), then the app with the kubelet's probes. */
-  async function startPod(p: RehearsalPod) {
-    await p.prepareVolumes();
-    for (const init of p.template.spec.initContainers ?? []) {
-      const result = await p.run(init, 120_000);
-      expect({
-        container: init.name,
-        code: result.code,
-        output: result.code === 0 ? '' : result.output,
-      }).toEqual({
-        container: init.name,
-        code: 0,
-        output: '',
-      });
-    }
-    const appContainer = p.template.spec.containers.find((c) => c.command?.[0] === 'modelgate-app')!;
-    const app = await p.start(appContainer);
-    const probes = new ProbeRunner(appContainer, app.ports);
-    cleanups.push(() => probes.stop());
-    probes.start();
-    const budget = ProbeRunner.startupBudgetMs(appContainer.startupProbe);
-    expect(budget).toBeGreaterThan(0);
-    let readyAt: number;
-    try {
-      readyAt = await probes.untilReady(budget);
-    } catch (error) {
-      throw new Error(`${(error as Error).message}\napp output:\n${app.output()}`, { cause: error });
-    }
-    expect(readyAt).toBeLessThanOrEqual(budget);
-    return { app, appContainer, probes, port: app.ports.get(appContainer.ports![0]!.containerPort)! };
-  }
-
-  /** The CronJob's pod: `modelgate-init refresh`, with its own volumes and token. */
-  async function runRefresh(ns: string, objects: K8sObject[]): Promise<void> {
-    const cron = one(objects, 'CronJob');
-    const refresh = pod(ns, `CronJob/${cron.metadata.name}`, `${cron.metadata.name}-29000000-abcde`, objects);
-    await refresh.prepareVolumes();
-    const [container] = refresh.template.spec.containers as [Container];
-    const result = await refresh.run(container, 120_000);
-    expect({ code: result.code, output: result.code === 0 ? '' : result.output }).toEqual({
-      code: 0,
-      output: '',
+    beforeAll(async () => {
+      const started = await startControlPlane(process.pid);
+      supervisor = started.supervisor;
+      const admin = new k8s.KubeConfig();
+      adminKubeconfig = started.info.kubeconfig!;
+      admin.loadFromFile(adminKubeconfig);
+      cluster = {
+        admin,
+        server: started.info.server!,
+        caFile: started.info.caFile!,
+        issuer: started.info.issuer!,
+      };
+      sourceUrl = await source.listen();
     });
-  }
 
-  /** After the refresh the running app serves the new catalog without a restart and never failed a probe. */
-  async function expectHotReload(app: RunningContainer, port: number, probes: ProbeRunner, before: string) {
-    const reloaded = await until(
-      async () => {
-        const { body } = await getJson(port, '/status');
-        return body.models?.sha256 !== before ? body : undefined;
-      },
-      30_000,
-      `the app to load the refreshed artifact (output:\n${app.output()})`,
-    );
-    expect(reloaded.models.count).toBe(3);
-    expect(reloaded.ready).toBe(true);
-    expect(app.child.exitCode).toBeNull();
-    expect(probes.killedBecause).toBeUndefined();
-    expect(probes.ready).toBe(true);
-    expect(probes.events.filter((e) => e.probe === 'liveness' && !e.ok)).toEqual([]);
-  }
-
-  /**
-   * Termination as the kubelet does it: the preStop sleep (the pod is already out of the endpoints), then SIGTERM;
-   * the app must answer /readyz 503 while it drains and exit 0 within terminationGracePeriodSeconds, which counts
-   * from the start of preStop.
-   */
-  async function terminate(
-    p: RehearsalPod,
-    app: RunningContainer,
-    container: Container,
-    port: number,
-    probes: ProbeRunner,
-  ) {
-    await probes.stop();
-    const graceMs = (p.template.spec.terminationGracePeriodSeconds ?? 30) * 1000;
-    const start = Date.now();
-    await new Promise((resolve) =>
-      setTimeout(resolve, (container.lifecycle?.preStop?.sleep?.seconds ?? 0) * 1000),
-    );
-    expect((await httpProbe(port, '/readyz', 2_000)).ok).toBe(true);
-    app.child.kill('SIGTERM');
-    await until(
-      async () => ((await httpProbe(port, '/readyz', 1_000)).detail === 'HTTP 503' ? true : undefined),
-      5_000,
-      '/readyz to answer 503 while draining',
-    );
-    const timer = setTimeout(() => app.child.kill('SIGKILL'), Math.max(0, graceMs - (Date.now() - start)));
-    const result = await app.exited;
-    clearTimeout(timer);
-    expect({ code: result.code, signal: result.signal }).toEqual({ code: 0, signal: null });
-  }
-
-  it('initContainer mode: `all`, then the app is ready within its startup budget; a refresh hot-reloads', async () => {
-    source.serve(fixture);
-    const db = await database('rehearsal_init');
-    const ns = await namespace('rehearsal');
-    const objects = await helmTemplate(helm, {
-      valuesFiles: [scenarioFile('default')],
-      namespace: ns,
-      set: { 'secrets.databaseUrl': db.url, 'config.modelSource.url': sourceUrl },
-    });
-    await apply(
-      objects.filter((o) => hookOf(o) === undefined),
-      ns,
-    );
-    const deployment = one(objects, 'Deployment');
-    const web = pod(
-      ns,
-      `Deployment/${deployment.metadata.name}`,
-      `${deployment.metadata.name}-7d9f8-abcde`,
-      objects,
-    );
-    const { app, appContainer, port, probes } = await startPod(web);
-    // The app container holds no credential for the API: no token volume, hence no KUBECONFIG.
-    expect((await web.processFor(appContainer)).env.KUBECONFIG).toBeUndefined();
-
-    const status = (await getJson(port, '/status')).body;
-    expect(status).toMatchObject({
-      ready: true,
-      models: { count: 2 },
-      init: { command: 'all', exitCode: 0 },
-    });
-    // init wrote the ConfigMap through the API with the init ServiceAccount's token
-    const cm = await cluster.admin
-      .makeApiClient(k8s.CoreV1Api)
-      .readNamespacedConfigMap({ name: `${deployment.metadata.name}-models`, namespace: ns });
-    expect(Object.keys({ ...cm.data, ...cm.binaryData })).toEqual([
-      expect.stringMatching(/^models\.json(\.gz)?$/),
-    ]);
-
-    source.serve({ models: [...fixture.models, extraModel] });
-    await runRefresh(ns, objects);
-    await expectHotReload(app, port, probes, status.models.sha256);
-
-    // The metrics the PrometheusRule and the dashboard query are exported by the running app.
-    const monitoring = await helmTemplate(helm, { valuesFiles: [scenarioFile('monitoring')] });
-    const queried = new Set<string>();
-    const rule = JSON.stringify(one(monitoring, 'PrometheusRule').spec);
-    const dashboard = (one(monitoring, 'ConfigMap', 'mg-modelgate-dashboard').data as Record<string, string>)[
-      'modelgate.json'
-    ]!;
-    for (const text of [rule, dashboard]) {
-      for (const [name] of text.matchAll(/\b(?:modelgate_[a-z_]+|http_request_duration_seconds[a-z_]*)\b/g))
-        queried.add(name.replace(/_(bucket|count|sum)$/, ''));
-    }
-    const metrics = String((await getJson(port, '/metrics')).body);
-    const exported = new Set([...metrics.matchAll(/^# TYPE (\S+)/gm)].map((m) => m[1]!));
-    expect([...queried].filter((name) => !exported.has(name))).toEqual([]);
-    expect(queried.size).toBeGreaterThan(5);
-
-    await terminate(web, app, appContainer, port, probes);
-  });
-
-  it('job mode: the hook Job runs `all` with only hook objects present, pods `wait`, a refresh hot-reloads', async () => {
-    source.serve(fixture);
-    const db = await database('rehearsal_job');
-    const ns = await namespace('rehearsal-job');
-    const objects = await helmTemplate(helm, {
-      valuesFiles: [scenarioFile('job-mode')],
-      namespace: ns,
-      set: { 'secrets.databaseUrl': db.url, 'config.modelSource.url': sourceUrl },
-    });
-    // helm install: pre-install hooks by weight, each hook Job run to completion; then the release's objects.
-    const hooks = objects
-      .filter((o) => hookOf(o)?.split(',').includes('pre-install'))
-      .sort((a, b) => weightOf(a) - weightOf(b));
-    for (const hook of hooks) {
-      if (hook.kind !== 'Job') {
-        await apply([hook], ns);
-        continue;
+    afterAll(async () => {
+      for (const cleanup of cleanups.reverse()) await cleanup().catch(() => undefined);
+      await source.close();
+      if (supervisor && supervisor.exitCode === null) {
+        const exited = new Promise((resolve) => supervisor!.once('exit', resolve));
+        supervisor.kill('SIGTERM');
+        await exited;
       }
-      const job = pod(ns, `Job/${hook.metadata.name}`, `${hook.metadata.name}-x7k2p`, objects);
-      await job.prepareVolumes();
-      const [container] = job.template.spec.containers as [Container];
-      expect(container.args).toEqual(['all']);
-      const result = await job.run(
-        container,
-        (hook.spec as { activeDeadlineSeconds: number }).activeDeadlineSeconds * 1000,
+    });
+
+    async function namespace(prefix: string): Promise<string> {
+      const name = `${prefix}-${Math.random().toString(16).slice(2, 8)}`;
+      await cluster.admin.makeApiClient(k8s.CoreV1Api).createNamespace({ body: { metadata: { name } } });
+      return name;
+    }
+
+    async function apply(objects: readonly K8sObject[], ns: string): Promise<void> {
+      const client = k8s.KubernetesObjectApi.makeApiClient(cluster.admin);
+      for (const o of objects) {
+        await client.create({ ...o, metadata: { ...o.metadata, namespace: ns } } as k8s.KubernetesObject);
+      }
+    }
+
+    async function database(label: string): Promise<TestDatabase> {
+      const db = await createTestDatabase(label);
+      cleanups.push(() => db.drop());
+      return db;
+    }
+
+    function pod(ns: string, owner: string, podName: string, objects: K8sObject[]): RehearsalPod {
+      const template = podTemplates(objects).find((t) => t.ref === owner);
+      if (!template) throw new Error(`no pod template ${owner}`);
+      const p = new RehearsalPod(cluster, ns, template, podName);
+      cleanups.push(() => p.stop());
+      return p;
+    }
+
+    /** Init containers one after the other (each must exit 0), then the app with the kubelet's probes. */
+    async function startPod(p: RehearsalPod) {
+      await p.prepareVolumes();
+      for (const init of p.template.spec.initContainers ?? []) {
+        const result = await p.run(init, 120_000);
+        expect({
+          container: init.name,
+          code: result.code,
+          output: result.code === 0 ? '' : result.output,
+        }).toEqual({
+          container: init.name,
+          code: 0,
+          output: '',
+        });
+      }
+      const appContainer = p.template.spec.containers.find((c) => c.command?.[0] === 'modelgate-app')!;
+      const app = await p.start(appContainer);
+      const probes = new ProbeRunner(appContainer, app.ports);
+      cleanups.push(() => probes.stop());
+      probes.start();
+      const budget = ProbeRunner.startupBudgetMs(appContainer.startupProbe);
+      expect(budget).toBeGreaterThan(0);
+      let readyAt: number;
+      try {
+        readyAt = await probes.untilReady(budget);
+      } catch (error) {
+        throw new Error(`${(error as Error).message}\napp output:\n${app.output()}`, { cause: error });
+      }
+      expect(readyAt).toBeLessThanOrEqual(budget);
+      return { app, appContainer, probes, port: app.ports.get(appContainer.ports![0]!.containerPort)! };
+    }
+
+    /** The CronJob's pod: `modelgate-init refresh`, with its own volumes and token. */
+    async function runRefresh(ns: string, objects: K8sObject[]): Promise<void> {
+      const cron = one(objects, 'CronJob');
+      const refresh = pod(
+        ns,
+        `CronJob/${cron.metadata.name}`,
+        `${cron.metadata.name}-29000000-abcde`,
+        objects,
       );
+      await refresh.prepareVolumes();
+      const [container] = refresh.template.spec.containers as [Container];
+      const result = await refresh.run(container, 120_000);
       expect({ code: result.code, output: result.code === 0 ? '' : result.output }).toEqual({
         code: 0,
         output: '',
       });
     }
-    await apply(
-      objects.filter((o) => hookOf(o) === undefined),
-      ns,
-    );
 
-    const web = pod(ns, appPod(objects).ref, 'mg-modelgate-5c6d7-fghij', objects);
-    expect(web.template.spec.initContainers?.map((c) => c.args)).toEqual([['wait']]);
-    const { app, port, probes } = await startPod(web);
-    const status = (await getJson(port, '/status')).body;
-    expect(status).toMatchObject({
-      ready: true,
-      models: { count: 2 },
-      init: { command: 'wait', exitCode: 0 },
+    /** After the refresh the running app serves the new catalog without a restart and never failed a probe. */
+    async function expectHotReload(app: RunningContainer, port: number, probes: ProbeRunner, before: string) {
+      const reloaded = await until(
+        async () => {
+          const { body } = await getJson(port, '/status');
+          return body.models?.sha256 !== before ? body : undefined;
+        },
+        30_000,
+        `the app to load the refreshed artifact (output:\n${app.output()})`,
+      );
+      expect(reloaded.models.count).toBe(3);
+      expect(reloaded.ready).toBe(true);
+      expect(app.child.exitCode).toBeNull();
+      expect(probes.killedBecause).toBeUndefined();
+      expect(probes.ready).toBe(true);
+      expect(probes.events.filter((e) => e.probe === 'liveness' && !e.ok)).toEqual([]);
+    }
+
+    /**
+     * Termination as the kubelet does it: the preStop sleep (the pod is already out of the endpoints), then SIGTERM;
+     * the app must answer /readyz 503 while it drains and exit 0 within terminationGracePeriodSeconds, which counts
+     * from the start of preStop.
+     */
+    async function terminate(
+      p: RehearsalPod,
+      app: RunningContainer,
+      container: Container,
+      port: number,
+      probes: ProbeRunner,
+    ) {
+      await probes.stop();
+      const graceMs = (p.template.spec.terminationGracePeriodSeconds ?? 30) * 1000;
+      const start = Date.now();
+      await new Promise((resolve) =>
+        setTimeout(resolve, (container.lifecycle?.preStop?.sleep?.seconds ?? 0) * 1000),
+      );
+      expect((await httpProbe(port, '/readyz', 2_000)).ok).toBe(true);
+      app.child.kill('SIGTERM');
+      await until(
+        async () => ((await httpProbe(port, '/readyz', 1_000)).detail === 'HTTP 503' ? true : undefined),
+        5_000,
+        '/readyz to answer 503 while draining',
+      );
+      const timer = setTimeout(() => app.child.kill('SIGKILL'), Math.max(0, graceMs - (Date.now() - start)));
+      const result = await app.exited;
+      clearTimeout(timer);
+      expect({ code: result.code, signal: result.signal }).toEqual({ code: 0, signal: null });
+    }
+
+    it('initContainer mode: `all`, then the app is ready within its startup budget; a refresh hot-reloads', async () => {
+      source.serve(fixture);
+      const db = await database('rehearsal_init');
+      const ns = await namespace('rehearsal');
+      const objects = await helmTemplate(helm, {
+        valuesFiles: [scenarioFile('default')],
+        namespace: ns,
+        set: { 'secrets.databaseUrl': db.url, 'config.modelSource.url': sourceUrl },
+      });
+      await apply(
+        objects.filter((o) => hookOf(o) === undefined),
+        ns,
+      );
+      const deployment = one(objects, 'Deployment');
+      const web = pod(
+        ns,
+        `Deployment/${deployment.metadata.name}`,
+        `${deployment.metadata.name}-7d9f8-abcde`,
+        objects,
+      );
+      const { app, appContainer, port, probes } = await startPod(web);
+      // The app container holds no credential for the API: no token volume, hence no KUBECONFIG.
+      expect((await web.processFor(appContainer)).env.KUBECONFIG).toBeUndefined();
+
+      const status = (await getJson(port, '/status')).body;
+      expect(status).toMatchObject({
+        ready: true,
+        models: { count: 2 },
+        init: { command: 'all', exitCode: 0 },
+      });
+      // init wrote the ConfigMap through the API with the init ServiceAccount's token
+      const cm = await cluster.admin
+        .makeApiClient(k8s.CoreV1Api)
+        .readNamespacedConfigMap({ name: `${deployment.metadata.name}-models`, namespace: ns });
+      expect(Object.keys({ ...cm.data, ...cm.binaryData })).toEqual([
+        expect.stringMatching(/^models\.json(\.gz)?$/),
+      ]);
+
+      source.serve({ models: [...fixture.models, extraModel] });
+      await runRefresh(ns, objects);
+      await expectHotReload(app, port, probes, status.models.sha256);
+
+      // The metrics the PrometheusRule and the dashboard query are exported by the running app.
+      const monitoring = await helmTemplate(helm, { valuesFiles: [scenarioFile('monitoring')] });
+      const queried = new Set<string>();
+      const rule = JSON.stringify(one(monitoring, 'PrometheusRule').spec);
+      const dashboard = (
+        one(monitoring, 'ConfigMap', 'mg-modelgate-dashboard').data as Record<string, string>
+      )['modelgate.json']!;
+      for (const text of [rule, dashboard]) {
+        for (const [name] of text.matchAll(/\b(?:modelgate_[a-z_]+|http_request_duration_seconds[a-z_]*)\b/g))
+          queried.add(name.replace(/_(bucket|count|sum)$/, ''));
+      }
+      const metrics = String((await getJson(port, '/metrics')).body);
+      const exported = new Set([...metrics.matchAll(/^# TYPE (\S+)/gm)].map((m) => m[1]!));
+      expect([...queried].filter((name) => !exported.has(name))).toEqual([]);
+      expect(queried.size).toBeGreaterThan(5);
+
+      await terminate(web, app, appContainer, port, probes);
     });
 
-    source.serve({ models: [...fixture.models, extraModel] });
-    await runRefresh(ns, objects);
-    await expectHotReload(app, port, probes, status.models.sha256);
-  });
+    it('job mode: the hook Job runs `all` with only hook objects present, pods `wait`, a refresh hot-reloads', async () => {
+      source.serve(fixture);
+      const db = await database('rehearsal_job');
+      const ns = await namespace('rehearsal-job');
+      const objects = await helmTemplate(helm, {
+        valuesFiles: [scenarioFile('job-mode')],
+        namespace: ns,
+        set: { 'secrets.databaseUrl': db.url, 'config.modelSource.url': sourceUrl },
+      });
+      // helm install: pre-install hooks by weight, each hook Job run to completion; then the release's objects.
+      const hooks = objects
+        .filter((o) => hookOf(o)?.split(',').includes('pre-install'))
+        .sort((a, b) => weightOf(a) - weightOf(b));
+      for (const hook of hooks) {
+        if (hook.kind !== 'Job') {
+          await apply([hook], ns);
+          continue;
+        }
+        const job = pod(ns, `Job/${hook.metadata.name}`, `${hook.metadata.name}-x7k2p`, objects);
+        await job.prepareVolumes();
+        const [container] = job.template.spec.containers as [Container];
+        expect(container.args).toEqual(['all']);
+        const result = await job.run(
+          container,
+          (hook.spec as { activeDeadlineSeconds: number }).activeDeadlineSeconds * 1000,
+        );
+        expect({ code: result.code, output: result.code === 0 ? '' : result.output }).toEqual({
+          code: 0,
+          output: '',
+        });
+      }
+      await apply(
+        objects.filter((o) => hookOf(o) === undefined),
+        ns,
+      );
 
-  it.each([
-    ['default', 'kubectl -n notes logs deployment/mg-modelgate -c init-all'],
-    ['job-mode', 'kubectl -n notes logs job/mg-modelgate-init'],
-  ])('NOTES.txt (%s) tells how to reach the service and check readiness', async (scenario, logs) => {
-    const result = await runHelm(helm, [
-      'install',
-      'mg',
-      chartDir,
-      '--namespace',
-      'notes',
-      '--values',
-      scenarioFile(scenario),
-      '--dry-run=client',
-      '--kubeconfig',
-      adminKubeconfig,
-    ]);
-    expect(result.stderr).toBe('');
-    const notes = result.stdout.slice(result.stdout.indexOf('NOTES:'));
-    expect(notes).toContain('kubectl -n notes rollout status deployment/mg-modelgate');
-    expect(notes).toContain(logs);
-    expect(notes).toContain('kubectl -n notes port-forward svc/mg-modelgate 8080:80');
-    expect(notes).toContain('curl -s http://127.0.0.1:8080/readyz');
-    expect(notes).toContain('http://mg-modelgate.notes.svc:80/v1');
-    expect(notes).toContain('helm test mg -n notes');
-  });
-});
+      const web = pod(ns, appPod(objects).ref, 'mg-modelgate-5c6d7-fghij', objects);
+      expect(web.template.spec.initContainers?.map((c) => c.args)).toEqual([['wait']]);
+      const { app, port, probes } = await startPod(web);
+      const status = (await getJson(port, '/status')).body;
+      expect(status).toMatchObject({
+        ready: true,
+        models: { count: 2 },
+        init: { command: 'wait', exitCode: 0 },
+      });
+
+      source.serve({ models: [...fixture.models, extraModel] });
+      await runRefresh(ns, objects);
+      await expectHotReload(app, port, probes, status.models.sha256);
+    });
+
+    it.each([
+      ['default', 'kubectl -n notes logs deployment/mg-modelgate -c init-all'],
+      ['job-mode', 'kubectl -n notes logs job/mg-modelgate-init'],
+    ])('NOTES.txt (%s) tells how to reach the service and check readiness', async (scenario, logs) => {
+      const result = await runHelm(helm, [
+        'install',
+        'mg',
+        chartDir,
+        '--namespace',
+        'notes',
+        '--values',
+        scenarioFile(scenario),
+        '--dry-run=client',
+        '--kubeconfig',
+        adminKubeconfig,
+      ]);
+      expect(result.stderr).toBe('');
+      const notes = result.stdout.slice(result.stdout.indexOf('NOTES:'));
+      expect(notes).toContain('kubectl -n notes rollout status deployment/mg-modelgate');
+      expect(notes).toContain(logs);
+      expect(notes).toContain('kubectl -n notes port-forward svc/mg-modelgate 8080:80');
+      expect(notes).toContain('curl -s http://127.0.0.1:8080/readyz');
+      expect(notes).toContain('http://mg-modelgate.notes.svc:80/v1');
+      expect(notes).toContain('helm test mg -n notes');
+    });
+
+    it('kustomize base: `all`, ready within the startup budget, and a refresh hot-reloads', async () => {
+      source.serve(fixture);
+      const db = await database('rehearsal_kustomize');
+      const ns = await namespace('rehearsal-kustomize');
+      const overlay = mkdtempSync(path.join(os.tmpdir(), 'modelgate-overlay-'));
+      cleanups.push(async () => rmSync(overlay, { recursive: true, force: true }));
+      writeFileSync(path.join(overlay, 'secret.env'), `DATABASE_URL=${db.url}\n`);
+      writeFileSync(
+        path.join(overlay, 'kustomization.yaml'),
+        YAML.stringify({
+          apiVersion: 'kustomize.config.k8s.io/v1beta1',
+          kind: 'Kustomization',
+          namespace: ns,
+          resources: [path.relative(overlay, kustomizeDir)],
+          configMapGenerator: [
+            { name: 'modelgate-env', behavior: 'merge', literals: [`MODEL_SOURCE_URL=${sourceUrl}`] },
+          ],
+          secretGenerator: [{ name: 'modelgate', behavior: 'replace', envs: ['secret.env'] }],
+        }),
+      );
+      const objects = await kustomizeBuild(kustomize, overlay);
+      await apply(objects, ns);
+      const web = pod(ns, 'Deployment/modelgate', 'modelgate-6b8c9-klmno', objects);
+      const { app, port, probes } = await startPod(web);
+      const status = (await getJson(port, '/status')).body;
+      expect(status).toMatchObject({
+        ready: true,
+        models: { count: 2 },
+        init: { command: 'all', exitCode: 0 },
+      });
+
+      source.serve({ models: [...fixture.models, extraModel] });
+      await runRefresh(ns, objects);
+      await expectHotReload(app, port, probes, status.models.sha256);
+    });
+  },
+);
