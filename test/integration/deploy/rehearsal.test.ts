@@ -1,4 +1,5 @@
 // Pod rehearsal: the rendered pods of the chart (both init modes) and of the kustomize base run as local processes,
+// with the pod spec's commands, environment,
 // volumes and probes (support/kubelet.ts plays the kubelet, support/probes.ts its prober). The Kubernetes API is a
 // real kube-apiserver + etcd (the k8s harness' supervisor), so the init ServiceAccount's RBAC, the bound token and
 // the ConfigMap sink are the real thing; PostgreSQL is the test database; the model source is a local HTTP server.
