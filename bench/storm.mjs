@@ -3,21 +3,67 @@
 // after 2 s, with an empty cluster-wide cache. Measures the time until every pod is ready, the requests that reached
 // the source, migration executions and failures, for modelgate and the two baselines in the same run.
 import fs from 'node:fs';
+import os from 'node:os';
 import { log, median, now, quick, round, scratchDir } from './lib/common.mjs';
 import { DESIGNS, jsonLines, podSpec } from './lib/designs.mjs';
 import { runPod, stopPod, RESTART_BACKOFF_MS } from './lib/pod.mjs';
-import { freePort, stopAll } from './lib/processes.mjs';
+import { cpuSecondsOf, freePort, stopAll } from './lib/processes.mjs';
 import { migrationsDirectory } from './lib/migrations.mjs';
 
 export const STORM_SIZES = quick ? [1, 4] : [1, 4, 16, 32];
 /** How long a storm may take before the pods still not ready are counted as never ready. */
-export const STORM_DEADLINE_MS = Number(process.env.BENCH_STORM_DEADLINE_MS ?? (quick ? 45_000 : 90_000));
+export const STORM_DEADLINE_MS = Number(process.env.BENCH_STORM_DEADLINE_MS ?? (quick ? 45_000 : 150_000));
 /** Gunicorn's default worker timeout, kept at 30 s (the origin's setting). */
 export const WORKER_TIMEOUT_MS = Number(process.env.BENCH_WORKER_TIMEOUT_MS ?? 30_000);
 /** modelgate's storms are short, so they are repeated and the median reported; the baselines run once per N. */
 export const REPEATS = { modelgate: quick ? 1 : 3, naive: 1, 'pid-mod-4': 1 };
 
 const LOCKED = /already locked|MigrationLocked/i;
+
+/**
+ * CPU seconds used by every process of the storm up to now: exited processes printed theirs (cpu-report.cjs), running
+ * ones are read from /proc (for the pid % 4 baseline, its live workers too, whose PIDs they logged).
+ * @param {import('./lib/pod.mjs').PodRecord[]} pods
+ */
+function cpuAccount(pods) {
+  let total = 0;
+  for (const pod of pods) {
+    const running = pod.app && !pod.app.done ? pod.app : undefined;
+    for (const run of pod.runs) {
+      const output = running && run.pid === running.pid ? running.output() : run.output;
+      const lines = jsonLines(output);
+      total += lines.reduce((sum, line) => sum + (line.benchCpuSeconds ?? 0), 0);
+      if (running && run.pid === running.pid) {
+        const exited = new Set(
+          lines.filter((line) => line.benchCpuSeconds !== undefined).map((line) => line.pid),
+        );
+        const live = new Set([
+          running.pid,
+          ...lines.filter((l) => l.event === 'worker-boot').map((l) => l.pid),
+        ]);
+        for (const pid of live) if (!exited.has(pid)) total += cpuSecondsOf(pid);
+      }
+    }
+  }
+  return total;
+}
+
+/** @param {number[]} values */
+function medianOrNull(values) {
+  return values.length ? round(median(values), 0) : null;
+}
+
+/**
+ * The median of each step's seconds (waitDb, migrate, models, total) over init summaries.
+ * @param {Record<string, number>[]} durations
+ */
+export function stepMedians(durations) {
+  /** @type {Record<string, number>} */
+  const out = {};
+  const steps = new Set(durations.flatMap((d) => Object.keys(d)));
+  for (const step of steps) out[step] = round(median(durations.map((d) => d[step] ?? 0)), 3);
+  return out;
+}
 
 /**
  * @param {{ pg: import('./lib/postgres.mjs').BenchPostgres, source: import('./lib/model-source.mjs').ModelSource,
@@ -48,6 +94,7 @@ export async function stormOnce(env, design, n, repeat) {
   const deadline = t0 + STORM_DEADLINE_MS;
   const pods = await Promise.all(specs.map((spec) => runPod(spec, deadline)));
   const endedAt = now();
+  const cpuSeconds = cpuAccount(pods);
   await Promise.all(pods.map((pod) => stopPod(pod)));
   await stopAll();
   const sourceRequests = env.source.requests();
@@ -73,6 +120,9 @@ export async function stormOnce(env, design, n, repeat) {
     readyMs: readyMs.sort((a, b) => a - b),
     elapsedMs: round(endedAt - t0, 0),
     sourceRequests,
+    cpuSeconds: round(cpuSeconds, 2),
+    /** What the processes' CPU time alone takes on this machine's cores, ready or not: a floor under allReadyMs. */
+    cpuFloorMs: round((cpuSeconds / os.cpus().length) * 1000, 0),
     /** Processes whose output shows knex's MigrationLocked error. */
     migrationLockedProcesses: outputs.filter((o) => LOCKED.test(o.output)).length,
     database,
@@ -129,6 +179,13 @@ function designCounts(design, pods, events) {
       appExits: pods.reduce((sum, p) => sum + p.appExits, 0),
       artifactOrigins: origins,
       initSecondsMedian: totals.length ? round(median(totals), 3) : null,
+      initStepSecondsMedian: stepMedians(summaries.filter((s) => s.exitCode === 0).map((s) => s.durations)),
+      /** From the end of a pod's init container to its first ready probe: the app's own start. */
+      appStartMsMedian: medianOrNull(
+        pods
+          .filter((p) => p.readyAt !== undefined && p.initDoneAt !== undefined)
+          .map((p) => Number(p.readyAt) - Number(p.initDoneAt)),
+      ),
     };
   }
   const by = (/** @type {string} */ name) => events.filter((e) => e.line.event === name);

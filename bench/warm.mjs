@@ -4,6 +4,7 @@
 import { log, median, now, quantile, quick, round, scratchDir } from './lib/common.mjs';
 import { podSpec } from './lib/designs.mjs';
 import { runPod, stopPod } from './lib/pod.mjs';
+import { stepMedians } from './storm.mjs';
 import { freePort, spawnNode } from './lib/processes.mjs';
 
 export const WARM_RUNS = quick ? 3 : 10;
@@ -30,6 +31,8 @@ export async function runWarm(env) {
   const readyMs = [];
   const bareMs = [];
   const origins = [];
+  /** @type {Record<string, number>[]} */
+  const steps = [];
   for (let i = 1; i <= WARM_RUNS; i++) {
     const bare = spawnNode('bare-node', ['-e', ''], { PATH: process.env.PATH });
     const bareExit = await bare.exited;
@@ -41,7 +44,9 @@ export async function runWarm(env) {
     initMs.push(init.exitedAt - init.startedAt);
     readyMs.push(pod.readyAt - pod.startedAt);
     const summary = init.output.split('\n').find((line) => line.includes('"summary"'));
-    origins.push(summary ? JSON.parse(summary).summary.artifact.origin : 'unknown');
+    const parsed = summary ? JSON.parse(summary).summary : undefined;
+    origins.push(parsed?.artifact.origin ?? 'unknown');
+    if (parsed) steps.push(parsed.durations);
   }
   const stats = (/** @type {number[]} */ values) => ({
     medianMs: round(median(values), 1),
@@ -56,6 +61,8 @@ export async function runWarm(env) {
     podReady: stats(readyMs),
     bareNode: stats(bareMs),
     initOverBareNode: round(median(initMs) / median(bareMs), 2),
+    /** Seconds per step as init reports them; the rest of the wall time is process start and module loading. */
+    initStepSecondsMedian: stepMedians(steps),
   };
   log(
     `warm: init median ${result.init.medianMs} ms (bare node ${result.bareNode.medianMs} ms), ${result.sourceRequests} source requests`,

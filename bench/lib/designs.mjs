@@ -13,6 +13,9 @@ import { binaries, repoRoot } from './common.mjs';
 
 export const DESIGNS = /** @type {const} */ (['modelgate', 'naive', 'pid-mod-4']);
 
+/** Every storm process reports its CPU time at exit (bench/lib/cpu-report.cjs). */
+const CPU_REPORT = ['--require', path.join(repoRoot, 'bench', 'lib', 'cpu-report.cjs')];
+
 /** Only what a container would get: no inherited variables from the benchmark's own shell. */
 function baseEnv() {
   /** @type {NodeJS.ProcessEnv} */
@@ -46,9 +49,9 @@ export function podSpec(design, index, port, ctx) {
       Object.assign(initEnv, { MODELS_CONFIGMAP: ctx.configMap, KUBECONFIG: ctx.kubeconfig });
     return {
       name,
-      init: { args: [binaries.init, 'all'], env: initEnv },
+      init: { args: [...CPU_REPORT, binaries.init, 'all'], env: initEnv },
       app: {
-        args: [binaries.app],
+        args: [...CPU_REPORT, binaries.app],
         env: { ...shared, LOG_LEVEL: 'warn', HOST: '127.0.0.1', PORT: String(port) },
       },
       readyUrl,
@@ -63,14 +66,14 @@ export function podSpec(design, index, port, ctx) {
   if (design === 'naive') {
     return {
       name,
-      app: { args: [path.join(repoRoot, 'bench', 'baselines', 'naive-app.mjs')], env },
+      app: { args: [...CPU_REPORT, path.join(repoRoot, 'bench', 'baselines', 'naive-app.mjs')], env },
       readyUrl,
     };
   }
   return {
     name,
     app: {
-      args: [path.join(repoRoot, 'bench', 'baselines', 'origin-pid-mod-4.mjs')],
+      args: [...CPU_REPORT, path.join(repoRoot, 'bench', 'baselines', 'origin-pid-mod-4.mjs')],
       env: { ...env, POD_DIR: podDir, WORKERS: '4', WORKER_TIMEOUT_MS: String(ctx.workerTimeoutMs) },
     },
     readyUrl,

@@ -102,6 +102,18 @@ export async function waitFor200(url, options) {
 
 export { freePort } from '../../dev/embedded-postgres.mjs';
 
+/** @param {number} pid @returns {number} CPU seconds used so far by a running process (0 when it is gone) */
+export function cpuSecondsOf(pid) {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // utime and stime (fields 14 and 15 of proc(5)), in clock ticks of 1/100 s
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return 0;
+  }
+}
+
 /** @param {number} pid @returns {number | undefined} resident set size in bytes, from /proc */
 export function rssOf(pid) {
   try {

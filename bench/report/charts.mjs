@@ -25,7 +25,11 @@ export async function renderSvg(spec) {
   return `${svg}\n`;
 }
 
-const base = { width: 420, height: 240, config: { font: 'sans-serif', view: { stroke: null } } };
+const base = {
+  width: 420,
+  height: 240,
+  config: { font: 'sans-serif', view: { stroke: null }, legend: { labelLimit: 320 } },
+};
 
 /** @param {any} storm */
 function stormCharts(storm) {
@@ -73,7 +77,13 @@ function stormCharts(storm) {
       mark: { type: 'line', interpolate: 'step-after' },
       encoding: {
         x: { field: 'seconds', type: 'quantitative', title: 'seconds since the pods started' },
-        y: { field: 'ready', type: 'quantitative', title: 'pods ready', scale: { domain: [0, largest] } },
+        y: {
+          field: 'ready',
+          type: 'quantitative',
+          title: 'pods ready',
+          scale: { domain: [0, largest] },
+          axis: { format: 'd', tickMinStep: 1 },
+        },
         color: designColor,
       },
     },
