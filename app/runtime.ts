@@ -173,5 +173,8 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
     });
   }
   await loaded;
+  const problem = store.problem();
+  if (problem)
+    logger.warn({ reason: problem }, 'not ready: no model artifact to serve yet; watching for one');
   return { server, port, registry, db, store, probes, shutdown };
 }

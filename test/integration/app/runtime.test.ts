@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import path from 'node:path';
 import { MIGRATIONS_TABLE } from '../../../core/db/migrations';
-import { silentLogger } from '../../../core/logger';
+import { createLogger } from '../../../core/logger';
 import { startRuntime, type Runtime } from '../../../app/runtime';
 import { createTestDatabase, type TestDatabase } from '../../harness/database';
 import { makeArtifact } from '../../unit/app/artifact-fixture';
@@ -36,11 +36,20 @@ describe('modelgate-app runtime (real PostgreSQL, real HTTP)', () => {
   const url = (p: string) => `http://127.0.0.1:${runtime!.port}${p}`;
   const get = (p: string) => getJson(url(p));
 
+  /** The log lines of the runtime started last. */
+  let logLines: string[] = [];
+
   async function start(env: Record<string, string>) {
     const api = stubApi();
+    logLines = [];
+    const logger = createLogger({
+      component: 'app',
+      level: 'info',
+      destination: { write: (line: string) => void logLines.push(line) },
+    });
     runtime = await startRuntime({
       config: appConfig({ DATABASE_URL: testDb.url, ADMIN_TOKEN, ...env }),
-      logger: silentLogger(),
+      logger,
       createApi: api.create,
       exit: (code) => exits.push(code),
       signals,
@@ -64,6 +73,12 @@ describe('modelgate-app runtime (real PostgreSQL, real HTTP)', () => {
       /no valid model artifact .*models\.json: missing.*run modelgate-init/,
     );
     expect(ready.body.reasons[1]).toMatch(/no migrations applied/);
+    // The same reasons are in the log, once each.
+    const warnings = logLines.map((line) => JSON.parse(line)).filter((r) => r.level === 'warn');
+    expect(warnings.map((r) => r.reason)).toEqual(
+      expect.arrayContaining([ready.body.reasons[0], ready.body.reasons[1]]),
+    );
+    expect(warnings).toHaveLength(2);
   });
 
   it('becomes ready once init has migrated and written the artifact, without restarting', async () => {
