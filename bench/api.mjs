@@ -2,7 +2,7 @@
 // `npm run bench:api`: the gateway API under load with autocannon, 50 connections.
 //  1. authenticated GET /api/v1/models beside a bare express GET /hello in the same server process;
 //  2. chat storage: append a message and read the chat's messages, 50 chats, one per connection.
-// Results: bench/results/api.json and api.md. BENCH_QUICK=1 runs 3 s per scenario instead of 15 s.
+// Results: bench/results/api.json and api.md. BENCH_QUICK=1 runs one 3 s round instead of five 5 s rounds.
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -18,7 +18,9 @@ const require = createRequire(import.meta.url);
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const resultsDir = path.join(root, 'bench', 'results');
 const quick = process.env.BENCH_QUICK === '1';
-const duration = quick ? 3 : 15;
+/** /hello and /models alternate in short rounds, so both see the same background load on a shared machine. */
+const rounds = quick ? 1 : 5;
+const duration = quick ? 3 : 5;
 const connections = 50;
 const ADMIN_TOKEN = 'bench-admin-token-0123456789abcdef0123456789';
 
@@ -81,6 +83,31 @@ function summary(name, result) {
   return s;
 }
 
+/** @param {number[]} values @returns {number} */
+function median(values) {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  const at = (/** @type {number} */ i) => sorted[i] ?? NaN;
+  return sorted.length % 2 ? at(mid) : (at(mid - 1) + at(mid)) / 2;
+}
+
+/** Medians over the rounds of one scenario. @param {string} name @param {any[]} perRound */
+function combine(name, perRound) {
+  return {
+    scenario: name,
+    requestsPerSecond: Math.round(median(perRound.map((r) => r.requestsPerSecond))),
+    latencyMs: {
+      p50: median(perRound.map((r) => r.latencyMs.p50)),
+      p99: median(perRound.map((r) => r.latencyMs.p99)),
+      max: Math.max(...perRound.map((r) => r.latencyMs.max)),
+    },
+    requests: perRound.reduce((sum, r) => sum + r.requests, 0),
+    non2xx: perRound.reduce((sum, r) => sum + r.non2xx, 0),
+    errors: perRound.reduce((sum, r) => sum + r.errors, 0),
+    timeouts: perRound.reduce((sum, r) => sum + r.timeouts, 0),
+  };
+}
+
 async function main() {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'modelgate-bench-api-'));
   const pg = await startEmbeddedPostgres({ dir });
@@ -111,20 +138,34 @@ async function main() {
       chats.push(chat.id);
     }
 
-    log(`warm-up, then ${duration} s per scenario at ${connections} connections`);
+    log(`warm-up, then ${rounds} rounds of ${duration} s per scenario at ${connections} connections`);
     await run({ url: `${base}/hello`, duration: 2 });
     await run({ url: `${base}/api/v1/models`, headers: auth, duration: 2 });
-    const hello = summary('bare express GET /hello', await run({ url: `${base}/hello` }));
-    const models = summary(
-      'authenticated GET /api/v1/models',
-      await run({ url: `${base}/api/v1/models`, headers: auth }),
-    );
+    /** @type {any[]} */
+    const helloRounds = [];
+    /** @type {any[]} */
+    const modelRounds = [];
+    for (let round = 1; round <= rounds; round += 1) {
+      helloRounds.push(
+        summary(`round ${round}: bare express GET /hello`, await run({ url: `${base}/hello` })),
+      );
+      modelRounds.push(
+        summary(
+          `round ${round}: authenticated GET /api/v1/models`,
+          await run({ url: `${base}/api/v1/models`, headers: auth }),
+        ),
+      );
+    }
+    const hello = combine('bare express GET /hello', helloRounds);
+    const models = combine('authenticated GET /api/v1/models', modelRounds);
+    const ratios = modelRounds.map((m, i) => m.requestsPerSecond / helloRounds[i].requestsPerSecond);
 
     let next = 0;
     const chatStorage = summary(
       'chat storage: append + read (50 chats)',
       await run({
         url: base,
+        duration: duration * 3,
         requests: [
           {
             method: 'POST',
@@ -150,7 +191,7 @@ async function main() {
       }),
     );
 
-    const ratio = models.requestsPerSecond / hello.requestsPerSecond;
+    const ratio = median(ratios);
     const results = {
       benchmark: 'api',
       quick,
@@ -163,6 +204,8 @@ async function main() {
       },
       connections,
       durationSeconds: duration,
+      rounds,
+      modelsVsBareExpressPerRound: ratios.map((r) => Math.round(r * 1000) / 1000),
       scenarios: [hello, models, chatStorage],
       modelsVsBareExpress: Math.round(ratio * 1000) / 1000,
       goals: {
@@ -179,7 +222,9 @@ async function main() {
     fs.writeFileSync(
       path.join(resultsDir, 'api.md'),
       [
-        `# bench:api (${results.finishedAt}, ${quick ? 'quick' : 'full'}, ${connections} connections, ${duration} s each)`,
+        `# bench:api (${results.finishedAt}, ${quick ? 'quick' : 'full'}, ${connections} connections)`,
+        '',
+        `/hello and /models: ${rounds} interleaved rounds of ${duration} s each, medians over the rounds; chat storage: ${duration * 3} s.`,
         '',
         `Machine: ${results.machine.cpus} CPUs (${results.machine.cpu}), Node ${results.machine.node}; server and load generator share it; load average at the end ${results.machine.loadAverageAtEnd.join(' ')}.`,
         '',
