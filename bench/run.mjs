@@ -3,9 +3,11 @@
 // cache), then the report.
 //   node bench/run.mjs [storm|warm|outage|reload|sigterm|soak|report ...]   (default: all of them, then report)
 // BENCH_QUICK=1 runs the short variant (N up to 4, soak 30 s) for smoke runs. Runs against the build in dist/.
-import { assertBuilt, log, quick, writeResult } from './lib/common.mjs';
+import { assertBuilt, distDir, log, quick, writeResult } from './lib/common.mjs';
 import { startCluster } from './lib/kube.mjs';
-import { describeMachine } from './lib/machine.mjs';
+import { describeBuild, describeMachine } from './lib/machine.mjs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
 import { startModelSource } from './lib/model-source.mjs';
 import { startPostgres } from './lib/postgres.mjs';
 import { stopAll } from './lib/processes.mjs';
@@ -69,7 +71,13 @@ async function runBenchmarks(selected) {
       const result = await BENCHMARKS[name].run(/** @type {any} */ ({ pg, source, cluster }));
       writeResult(name, result);
     }
-    writeResult('machine', { start, end: describeMachine(), postgres: String(version).split(',')[0] });
+    const { packageRoot } = createRequire(import.meta.url)(path.join(distDir, 'core', 'package-root.js'));
+    writeResult('machine', {
+      start,
+      end: describeMachine(),
+      postgres: String(version).split(',')[0],
+      build: describeBuild(packageRoot()),
+    });
   } finally {
     await cleanup();
   }

