@@ -17,6 +17,9 @@ const common = {
   transform: { '^.+\\.(t|j|mj)s$': swc },
   transformIgnorePatterns: [`/node_modules/(?!(${esmOnly})/)`],
   moduleFileExtensions: ['ts', 'js', 'mjs', 'json'],
+  // Keep jest's file crawl out of the tools folder: buildah's image storage (.tools/containers) holds copies of the
+  // repo (duplicate package.json names) and changes while tests run.
+  modulePathIgnorePatterns: ['<rootDir>/.tools/'],
 };
 
 /** @type {import('jest').Config} */
