@@ -4,6 +4,8 @@ import { UpstreamServer } from './support/upstream-server';
 
 const UPSTREAM_KEY = 'upstream-secret-key-0123456789abcdef';
 
+jest.setTimeout(60_000);
+
 describe('POST /chat/completions through a real upstream server', () => {
   let upstream: UpstreamServer;
   let h: ApiHarness;

@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { expectNoSecretsLogged, startApi, type ApiHarness } from './support/api-harness';
 
+jest.setTimeout(60_000);
+
 describe('chat storage (real PostgreSQL)', () => {
   let h: ApiHarness;
   let alice: string;

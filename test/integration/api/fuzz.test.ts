@@ -48,6 +48,8 @@ function send(url: string, method: string, headers: Record<string, string>, body
   );
 }
 
+jest.setTimeout(60_000);
+
 describe('fuzz: generated requests across the API', () => {
   let upstream: UpstreamServer;
   let h: ApiHarness;

@@ -3,6 +3,8 @@ import { ADMIN_TOKEN, expectNoSecretsLogged, startApi, type ApiHarness } from '.
 
 const admin = { authorization: `Bearer ${ADMIN_TOKEN}` };
 
+jest.setTimeout(60_000);
+
 describe('API keys and admin routes (real PostgreSQL)', () => {
   let h: ApiHarness;
   beforeAll(async () => {

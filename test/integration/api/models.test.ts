@@ -6,6 +6,8 @@ import { parseMorpheus } from '../../../init/models/morpheus';
 import { createSnapshot, staticCatalog } from '../../../app/catalog/catalog';
 import { openApiDocument } from '../../../app/api/openapi';
 
+jest.setTimeout(60_000);
+
 describe('GET /models (catalog from the artifact)', () => {
   let h: ApiHarness;
   let key: string;

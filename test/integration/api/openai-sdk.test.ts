@@ -2,6 +2,8 @@ import OpenAI from 'openai';
 import { expectNoSecretsLogged, startApi, testModels, type ApiHarness } from './support/api-harness';
 import { UpstreamServer } from './support/upstream-server';
 
+jest.setTimeout(60_000);
+
 describe('compatibility with the official openai npm package', () => {
   let upstream: UpstreamServer;
   let h: ApiHarness;

@@ -73,6 +73,8 @@ async function within<T>(ms: number, probe: () => Promise<T>, done: (value: T) =
   }
 }
 
+jest.setTimeout(60_000);
+
 describe('key revocation across two modelgate-app processes (the built binary) on one database', () => {
   let database: TestDatabase;
   const apps: App[] = [];
@@ -117,15 +119,12 @@ describe('key revocation across two modelgate-app processes (the built binary) o
     expect((await call(b.url, 'GET', '/v1/models', extra.body.key)).status).toBe(200);
 
     expect((await call(a.url, 'DELETE', `/v1/auth/keys/${extra.body.id}`, owner)).status).toBe(200);
-    const revokedAt = Date.now();
-    const last = await within(
-      1_000,
-      () => call(b.url, 'GET', '/v1/models', extra.body.key),
-      (r) => r.status === 401,
-    );
-    expect(last.status).toBe(401);
-    expect(last.body.error.code).toBe('revoked_api_key');
-    expect(Date.now() - revokedAt).toBeLessThan(1_500);
+    // The requirement: one second after the revocation, every pod refuses the key (b had it cached, TTL 30 s).
+    // Asserted on a request sent at +1 s, so a slow machine cannot make it flaky by slowing the request itself.
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    const refused = await call(b.url, 'GET', '/v1/models', extra.body.key);
+    expect(refused.status).toBe(401);
+    expect(refused.body.error.code).toBe('revoked_api_key');
     expect((await call(b.url, 'GET', '/v1/models', owner)).status).toBe(200);
     for (const app of apps) {
       expect(app.lines.join('\n')).not.toContain(extra.body.key);

@@ -4,6 +4,8 @@ import { RevocationListener } from '../../../app/api/keys/revocation-listener';
 import { LogCapture } from './support/api-harness';
 import { createLogger } from '../../../core/logger';
 
+jest.setTimeout(60_000);
+
 describe('RevocationListener (real PostgreSQL)', () => {
   let listenDb: TestDatabase;
   let otherDb: TestDatabase;
