@@ -171,6 +171,32 @@ describe('POST /chat/completions through a real upstream server', () => {
     expect(received).toBe(UpstreamServer.FLOOD_BYTES);
   });
 
+  it('a client that disconnects before the upstream answered aborts the upstream call too', async () => {
+    const patient = await startApi({
+      database: h.database,
+      env: { UPSTREAM_URL: upstream.url, UPSTREAM_TIMEOUT: '10m' },
+    });
+    try {
+      const before = upstream.requests.length;
+      const req = http.request(`${patient.url}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+      });
+      req.on('error', () => undefined);
+      req.end(JSON.stringify({ model: 'hang-model', messages: hi }));
+      const deadline = Date.now() + 10_000;
+      while (upstream.requests.length === before && Date.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+      req.destroy();
+      // Only the disconnect can end it: the upstream never answers and the timeout is ten minutes.
+      await upstream.requests[before]!.aborted;
+      expect(upstream.requests[before]!.wasAborted).toBe(true);
+    } finally {
+      await patient.close();
+    }
+  });
+
   it('an upstream that does not answer within UPSTREAM_TIMEOUT is a 504, and is aborted', async () => {
     const before = upstream.requests.length;
     const res = await h.request('POST', '/v1/chat/completions', {
