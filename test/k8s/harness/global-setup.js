@@ -27,7 +27,13 @@ function startControlPlane(parentPid) {
     const lines = readline.createInterface({
       input: /** @type {import('stream').Readable} */ (supervisor.stdout),
     });
-    lines.once('line', (line) => resolve({ supervisor, info: JSON.parse(line) }));
+    lines.once('line', (line) => {
+      // A forgotten supervisor must never keep jest alive: it stops on its own once jest is gone.
+      lines.close();
+      /** @type {import('stream').Readable} */ (supervisor.stdout).destroy();
+      supervisor.unref();
+      resolve({ supervisor, info: JSON.parse(line) });
+    });
     supervisor.once('exit', (code) =>
       reject(
         new Error(`the test kube-apiserver supervisor exited with ${code} (its error is printed above)`),
@@ -42,7 +48,11 @@ async function ensurePostgres() {
   const running = /** @type {any} */ (globalThis).__MODELGATE_PG_SUPERVISOR__;
   if (running && running.exitCode === null && process.env.MODELGATE_TEST_ADMIN_URL) return;
   await startPostgres();
-  /** @type {any} */ (globalThis).__MODELGATE_K8S_STARTED_PG__ = true;
+  // Keep our own handle: when this project's setup runs first, the integration project's setup starts a second
+  // PostgreSQL and overwrites the shared one; each teardown must stop the one it started.
+  /** @type {any} */ (globalThis).__MODELGATE_K8S_PG_SUPERVISOR__ = /** @type {any} */ (
+    globalThis
+  ).__MODELGATE_PG_SUPERVISOR__;
 }
 
 async function globalSetup() {

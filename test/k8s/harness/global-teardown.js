@@ -1,18 +1,16 @@
 // @ts-check
 'use strict';
-const stopPostgres = require('../../harness/global-teardown.js');
+/** @param {import('child_process').ChildProcess | undefined} child */
+function stop(child) {
+  if (!child || child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    child.once('exit', resolve);
+    child.kill('SIGTERM');
+  });
+}
 
 module.exports = async function globalTeardown() {
-  /** @type {import('child_process').ChildProcess | undefined} */
-  const supervisor = /** @type {any} */ (globalThis).__MODELGATE_K8S_SUPERVISOR__;
-  const stopped =
-    !supervisor || supervisor.exitCode !== null
-      ? Promise.resolve()
-      : new Promise((resolve) => {
-          supervisor.once('exit', resolve);
-          supervisor.kill('SIGTERM');
-        });
-  // PostgreSQL is shared with the integration project when both run: only stop it when this setup started it.
-  const startedPostgres = /** @type {any} */ (globalThis).__MODELGATE_K8S_STARTED_PG__ === true;
-  await Promise.all([stopped, startedPostgres ? stopPostgres() : undefined]);
+  const state = /** @type {any} */ (globalThis);
+  // PostgreSQL is shared with the integration project when its setup ran first: stop only the one we started.
+  await Promise.all([stop(state.__MODELGATE_K8S_SUPERVISOR__), stop(state.__MODELGATE_K8S_PG_SUPERVISOR__)]);
 };
