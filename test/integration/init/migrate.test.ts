@@ -7,7 +7,7 @@ import { runInit, startInit, summaryOf, type InitRun } from './helpers/spawn-ini
 import { freePort, slowMigrationsDir, startProxy, viaPort } from './helpers/database';
 import { tempDir } from './helpers/configmap-server';
 
-jest.setTimeout(60_000);
+jest.setTimeout(180_000);
 
 const realMigrations = migrationFiles(migrationsDirectory());
 

@@ -9,7 +9,7 @@ import { json, startSourceServer, type Handler, type SourceServer } from './help
 import { tempDir } from './helpers/configmap-server';
 import { artifactFrom, fixture, readArtifact, writeArtifact } from './helpers/artifacts';
 
-jest.setTimeout(60_000);
+jest.setTimeout(120_000);
 
 /**
  * One test per fault of the model source, each against a real HTTP server. A last-known-good artifact (checked an
@@ -42,7 +42,9 @@ describe('modelgate-init models: source faults (real HTTP server, real processes
       DATABASE_URL: testDb.url,
       MODEL_SOURCE_URL: server.url,
       MODELS_FILE: file,
-      MODEL_SOURCE_TIMEOUT: '1s',
+      // short enough to keep the suite fast, long enough for loopback answers on a loaded machine; the timeout
+      // tests themselves shorten it
+      MODEL_SOURCE_TIMEOUT: '5s',
       MODEL_SOURCE_RETRIES: '1',
       ...env,
     });
@@ -67,7 +69,7 @@ describe('modelgate-init models: source faults (real HTTP server, real processes
 
   it('slow headers: times out after MODEL_SOURCE_TIMEOUT, retries, falls back', async () => {
     handle(() => undefined);
-    const result = await run();
+    const result = await run({ MODEL_SOURCE_TIMEOUT: '1s' });
     expectLastKnownGood(
       result,
       /no complete answer within MODEL_SOURCE_TIMEOUT \(1000 ms\) \(after 2 attempts\)/,
@@ -83,7 +85,7 @@ describe('modelgate-init models: source faults (real HTTP server, real processes
       res.on('close', () => clearInterval(timer));
     });
     expectLastKnownGood(
-      await run({ MODEL_SOURCE_RETRIES: '0' }),
+      await run({ MODEL_SOURCE_RETRIES: '0', MODEL_SOURCE_TIMEOUT: '1s' }),
       /no complete answer within MODEL_SOURCE_TIMEOUT/,
     );
   });

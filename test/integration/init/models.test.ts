@@ -16,7 +16,7 @@ import { startConfigMapServer, tempDir, type ConfigMapServer } from './helpers/c
 import { freePort } from './helpers/database';
 import { artifactFrom, FIXTURES, fixture, readArtifact, writeArtifact } from './helpers/artifacts';
 
-jest.setTimeout(90_000);
+jest.setTimeout(180_000);
 
 const NS = 'modelgate';
 const NAME = 'modelgate-models';
@@ -51,8 +51,9 @@ describe('modelgate-init models, refresh, all (real HTTP servers, real processes
     DATABASE_URL: testDb.url,
     MODEL_SOURCE_URL: source.url,
     MODELS_FILE: file,
-    MODEL_SOURCE_TIMEOUT: '2s',
-    MODEL_SOURCE_RETRIES: '0',
+    // generous: these tests expect the source to answer, also on a machine under heavy load
+    MODEL_SOURCE_TIMEOUT: '15s',
+    MODEL_SOURCE_RETRIES: '2',
   });
   const withConfigMap = () => ({
     ...baseEnv(),

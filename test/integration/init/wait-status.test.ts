@@ -9,7 +9,7 @@ import { runInit, startInit, summaryOf } from './helpers/spawn-init';
 import { startConfigMapServer, tempDir, type ConfigMapServer } from './helpers/configmap-server';
 import { artifactFrom, readArtifact, writeArtifact } from './helpers/artifacts';
 
-jest.setTimeout(60_000);
+jest.setTimeout(120_000);
 
 const NS = 'modelgate';
 const NAME = 'modelgate-models';
