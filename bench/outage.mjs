@@ -2,6 +2,7 @@
 // Source outage: the cache holds an artifact older than MODELS_MAX_AGE, so new pods must ask the source. With the
 // source healthy, down (connections reset) or slow (30 s before answering), pods must still become ready, from the
 // last-known-good artifact when the source fails. Time-to-ready is compared between the three.
+import fs from 'node:fs';
 import { log, now, quick, round, scratchDir } from './lib/common.mjs';
 import { podSpec } from './lib/designs.mjs';
 import { runPod, stopPod } from './lib/pod.mjs';
@@ -92,6 +93,7 @@ export async function runOutage(env) {
     scenarios.push(result);
   }
   env.source.set({ mode: 'up' });
+  fs.rmSync(ctx.runDir, { recursive: true, force: true });
   return { pods: OUTAGE_PODS, cacheAgeSeconds: 3600, deadlineMs: DEADLINE_MS, scenarios };
 }
 

@@ -66,18 +66,16 @@ async function runBenchmarks(selected) {
   });
   try {
     const [{ version }] = await pg.query('postgres', 'SELECT version()');
+    const { packageRoot } = createRequire(import.meta.url)(path.join(distDir, 'core', 'package-root.js'));
+    const build = describeBuild(packageRoot());
     for (const name of selected) {
       log(`--- ${name}`);
+      const before = describeMachine();
       const result = await BENCHMARKS[name].run(/** @type {any} */ ({ pg, source, cluster }));
-      writeResult(name, result);
+      // Each benchmark keeps its own conditions: a partial re-run replaces only its files.
+      writeResult(name, { ...result, conditions: { start: before, end: describeMachine(), build } });
     }
-    const { packageRoot } = createRequire(import.meta.url)(path.join(distDir, 'core', 'package-root.js'));
-    writeResult('machine', {
-      start,
-      end: describeMachine(),
-      postgres: String(version).split(',')[0],
-      build: describeBuild(packageRoot()),
-    });
+    writeResult('machine', { start, end: describeMachine(), postgres: String(version).split(',')[0], build });
   } finally {
     await cleanup();
   }

@@ -3,6 +3,7 @@
 // completions are open when the app gets SIGTERM. Like a Service, the load stops sending new requests once the pod
 // has reported not ready for a propagation delay (1 s, shorter than SHUTDOWN_DELAY). Counts failed requests and
 // unfinished streams, and the time from SIGTERM to exit.
+import fs from 'node:fs';
 import { log, now, quick, round, sleep } from './lib/common.mjs';
 import { startLoad } from './lib/load.mjs';
 import { createApiKey, preparePod, startApp, startUpstream, streamChat } from './lib/app-fixture.mjs';
@@ -18,8 +19,7 @@ const SHUTDOWN_TIMEOUT = '20s';
 export async function runSigterm(env) {
   const pod = await preparePod(env.pg, env.source.url, 'sigterm');
   const upstream = await startUpstream({ chunks: 10, intervalMs: 500 });
-  const model = JSON.parse(await import('node:fs').then((fs) => fs.readFileSync(pod.modelsFile, 'utf8')))
-    .models[0].id;
+  const model = JSON.parse(fs.readFileSync(pod.modelsFile, 'utf8')).models[0].id;
   /** @type {string | undefined} */
   let key;
   const runs = [];
@@ -73,6 +73,7 @@ export async function runSigterm(env) {
     runs.push(record);
   }
   await upstream.close();
+  fs.rmSync(pod.podDir, { recursive: true, force: true });
   return {
     settings: {
       shutdownDelay: SHUTDOWN_DELAY,

@@ -2,6 +2,7 @@
 // Soak: the maximum requests/s of authenticated GET /api/v1/models is measured, then the app is driven at 70% of
 // it for 10 minutes (30 s with BENCH_QUICK=1) while its RSS is sampled from /proc. Reports RSS over time, the
 // least-squares slope after a warm-up, and the error count.
+import fs from 'node:fs';
 import { log, now, quick, round, sleep } from './lib/common.mjs';
 import { startLoad } from './lib/load.mjs';
 import { createApiKey, preparePod, startApp } from './lib/app-fixture.mjs';
@@ -40,6 +41,7 @@ export async function runSoak(env) {
   const result = await loadDone;
   app.child.kill('SIGTERM');
   await app.child.exited;
+  fs.rmSync(pod.podDir, { recursive: true, force: true });
 
   const fitted = samples.filter((s) => s.t >= WARMUP_SECONDS);
   const fit = leastSquares(

@@ -33,6 +33,10 @@ export function describeBuild(root) {
     }
   };
   const commit = git(['rev-parse', 'HEAD']);
+  if (commit === undefined && process.env.BENCH_BUILD_COMMIT) {
+    // A build of `git archive <commit>` output: exactly that commit.
+    return { root, commit: process.env.BENCH_BUILD_COMMIT, uncommittedChanges: false };
+  }
   const dirty = git(['status', '--porcelain', '--', 'app', 'init', 'core']);
   return {
     root,

