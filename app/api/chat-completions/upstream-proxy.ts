@@ -102,7 +102,7 @@ export class UpstreamProxy {
         settle(error);
       };
 
-      const upstream = transport.request(target, { method: 'POST', headers, agent: this.agent });
+      let upstream: http.ClientRequest;
       const timer = setTimeout(() => {
         upstream.destroy();
         fail(
@@ -125,33 +125,42 @@ export class UpstreamProxy {
         settle();
       });
 
-      upstream.on('error', (error: NodeJS.ErrnoException) => {
-        if (settled) return;
-        logger.warn({ err: error, requestId: request.requestId }, 'upstream request failed');
-        fail(
-          'connect',
-          new BadGatewayError(
-            `Could not reach the upstream (${error.code ?? error.message}); try again later.`,
-            { code: 'upstream_unreachable' },
-          ),
-        );
-      });
-
-      upstream.on('response', (upstreamRes) => {
-        answered = true;
-        clearTimeout(timer);
-        const status = upstreamRes.statusCode ?? 502;
-        upstreamRes.once('end', () => observe(String(status)));
-        if (status >= 200 && status < 300) {
-          this.pipe(upstreamRes, request, status, settle);
-        } else {
-          void this.refuse(upstreamRes, status, request.requestId).then((error) =>
-            fail(status >= 500 ? 'status_5xx' : 'status_4xx', error),
+      const send = (attempt: number) => {
+        upstream = transport.request(target, { method: 'POST', headers, agent: this.agent });
+        upstream.on('error', (error: NodeJS.ErrnoException) => {
+          if (settled) return;
+          // A kept-alive connection the upstream had just closed: nothing reached it, so sending again is safe.
+          if (attempt === 1 && upstream.reusedSocket && error.code === 'ECONNRESET' && !answered) {
+            send(2);
+            return;
+          }
+          logger.warn({ err: error, requestId: request.requestId }, 'upstream request failed');
+          fail(
+            'connect',
+            new BadGatewayError(
+              `Could not reach the upstream (${error.code ?? error.message}); try again later.`,
+              {
+                code: 'upstream_unreachable',
+              },
+            ),
           );
-        }
-      });
-
-      upstream.end(payload);
+        });
+        upstream.on('response', (upstreamRes) => {
+          answered = true;
+          clearTimeout(timer);
+          const status = upstreamRes.statusCode ?? 502;
+          upstreamRes.once('end', () => observe(String(status)));
+          if (status >= 200 && status < 300) {
+            this.pipe(upstreamRes, request, status, settle);
+          } else {
+            void this.refuse(upstreamRes, status, request.requestId).then((error) =>
+              fail(status >= 500 ? 'status_5xx' : 'status_4xx', error),
+            );
+          }
+        });
+        upstream.end(payload);
+      };
+      send(1);
     });
   }
 

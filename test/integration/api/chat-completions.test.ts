@@ -1,4 +1,5 @@
 import http from 'node:http';
+import net from 'node:net';
 import { expectNoSecretsLogged, startApi, type ApiHarness } from './support/api-harness';
 import { UpstreamServer } from './support/upstream-server';
 
@@ -225,6 +226,52 @@ describe('POST /chat/completions through a real upstream server', () => {
     expect(metrics).toMatch(/modelgate_upstream_errors_total\{reason="status_5xx"\} [1-9]/);
     expect(metrics).toMatch(/modelgate_upstream_errors_total\{reason="aborted"\} [1-9]/);
     expect(metrics).toMatch(/modelgate_upstream_request_duration_seconds_count\{status_code="200"\} [1-9]/);
+  });
+
+  it('retries once when a kept-alive upstream connection turns out to be closed', async () => {
+    // A raw upstream: on its first connection it answers one request, then resets the connection when the second
+    // arrives (what a keep-alive race looks like); every other connection answers normally.
+    let connections = 0;
+    const answer = (socket: net.Socket) =>
+      socket.write(
+        'HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\nConnection: keep-alive\r\n\r\n{}',
+      );
+    const raw = net.createServer((socket) => {
+      connections += 1;
+      const first = connections === 1;
+      let requests = 0;
+      let buffered = '';
+      socket.on('data', (chunk) => {
+        buffered += chunk.toString('latin1');
+        const end = buffered.indexOf('\r\n\r\n');
+        if (end < 0) return;
+        const length = Number(/content-length: (\d+)/i.exec(buffered.slice(0, end))?.[1] ?? 0);
+        if (buffered.length < end + 4 + length) return;
+        buffered = buffered.slice(end + 4 + length);
+        requests += 1;
+        if (first && requests === 2) socket.resetAndDestroy();
+        else answer(socket);
+      });
+      socket.on('error', () => undefined);
+    });
+    await new Promise<void>((resolve) => raw.listen(0, '127.0.0.1', resolve));
+    const racy = await startApi({
+      database: h.database,
+      env: { UPSTREAM_URL: `http://127.0.0.1:${(raw.address() as net.AddressInfo).port}` },
+    });
+    try {
+      const ask = () =>
+        racy.request('POST', '/v1/chat/completions', {
+          key,
+          body: { model: 'mistral-31-24b', messages: hi },
+        });
+      expect((await ask()).status).toBe(200);
+      expect((await ask()).status).toBe(200);
+      expect(connections).toBe(2);
+    } finally {
+      await racy.close();
+      await new Promise((resolve) => raw.close(resolve));
+    }
   });
 
   it('an unreachable upstream is a 502 and no UPSTREAM_URL a 503', async () => {
