@@ -18,7 +18,10 @@ if [[ -n "$ca_file" && "$ca_file" != null && -s "$ca_file" ]]; then
   secret_args=(--secret "id=npm-ca,src=$ca_file")
 fi
 
-# --layers keeps each step's result, so an unchanged package-lock.json skips `npm ci` on the next run.
+# Working containers left by an interrupted build or check are only disk weight.
+bah rm --all >/dev/null 2>&1 || true
+# --layers=false: with vfs storage every committed step is a full copy of the root filesystem, which made a build
+# take minutes longer than it saves; npm's download cache (a RUN cache mount) keeps `npm ci` quick instead.
 bah bud --pull=never --layers=false --force-rm --isolation chroot \
   -f Dockerfile \
   --build-arg BASE_IMAGE="$base" \

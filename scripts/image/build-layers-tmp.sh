@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Builds the real Dockerfile with buildah (vfs storage, chroot isolation: no Docker engine, no container runtime).
+# Usage: scripts/image/build.sh <base image>   Prints the built image name on stdout.
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+image_require_root
+base="${1:?usage: build.sh <base image>}"
+cd "$IMAGE_REPO_ROOT"
+
+version="$(node -p 'require("./package.json").version')"
+revision="$(git rev-parse HEAD 2>/dev/null || echo unknown)"
+source_url="$(git remote get-url origin 2>/dev/null || true)"
+registry="$(npm config get registry 2>/dev/null || echo https://registry.npmjs.org/)"
+# The host's CA bundle, when npm here is configured with one (a TLS-intercepting proxy): a build secret.
+ca_file="${NODE_EXTRA_CA_CERTS:-$(npm config get cafile 2>/dev/null || true)}"
+secret_args=()
+if [[ -n "$ca_file" && "$ca_file" != null && -s "$ca_file" ]]; then
+  secret_args=(--secret "id=npm-ca,src=$ca_file")
+fi
+
+# --layers keeps each step's result, so an unchanged package-lock.json skips `npm ci` on the next run.
+bah bud --pull=never --layers --force-rm --isolation chroot \
+  -f Dockerfile \
+  --build-arg BASE_IMAGE="$base" \
+  --build-arg NPM_CONFIG_REGISTRY="$registry" \
+  --build-arg VERSION="$version" \
+  --build-arg REVISION="$revision" \
+  --build-arg CREATED="$(git log -1 --format=%cI 2>/dev/null || echo 1970-01-01T00:00:00Z)" \
+  --build-arg SOURCE="$source_url" \
+  "${secret_args[@]}" \
+  -t "$IMAGE_NAME" \
+  . >&2
+# Superseded intermediate and final images of earlier builds.
+bah rmi --prune >/dev/null 2>&1 || true
+echo "$IMAGE_NAME"
