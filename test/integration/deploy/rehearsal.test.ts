@@ -163,10 +163,16 @@ describeWithTools(
       return db;
     }
 
-    function pod(ns: string, owner: string, podName: string, objects: K8sObject[]): RehearsalPod {
+    function pod(
+      ns: string,
+      owner: string,
+      podName: string,
+      objects: K8sObject[],
+      services?: ReadonlyMap<string, number>,
+    ): RehearsalPod {
       const template = podTemplates(objects).find((t) => t.ref === owner);
       if (!template) throw new Error(`no pod template ${owner}`);
-      const p = new RehearsalPod(cluster, ns, template, podName);
+      const p = new RehearsalPod(cluster, ns, template, podName, services);
       cleanups.push(() => p.stop());
       return p;
     }
@@ -327,6 +333,22 @@ describeWithTools(
       const exported = new Set([...metrics.matchAll(/^# TYPE (\S+)/gm)].map((m) => m[1]!));
       expect([...queried].filter((name) => !exported.has(name))).toEqual([]);
       expect(queried.size).toBeGreaterThan(5);
+
+      // `helm test`: the test pod reaches /readyz through the Service (port -> targetPort -> the app's port).
+      const service = one(objects, 'Service');
+      const servicePort = (service.spec as { ports: { port: number; targetPort: string }[] }).ports[0]!;
+      const target = appContainer.ports!.find((p) => p.name === servicePort.targetPort)!;
+      const routes = new Map([
+        [`${service.metadata.name}.${ns}:${servicePort.port}`, app.ports.get(target.containerPort)!],
+      ]);
+      const testPod = one(objects, 'Pod');
+      const tester = pod(ns, `Pod/${testPod.metadata.name}`, testPod.metadata.name, objects, routes);
+      await tester.prepareVolumes();
+      const tested = await tester.run(tester.template.spec.containers[0]!, 30_000);
+      expect({ code: tested.code, output: tested.output }).toEqual({
+        code: 0,
+        output: expect.stringContaining(' 200 '),
+      });
 
       await terminate(web, app, appContainer, port, probes);
     });

@@ -168,6 +168,8 @@ export class RehearsalPod {
     readonly namespace: string,
     readonly template: PodTemplate,
     readonly podName: string,
+    /** Cluster DNS for Services, as kube-proxy would route it: `<name>.<namespace>:<port>` -> local port. */
+    private readonly services: ReadonlyMap<string, number> = new Map(),
   ) {
     this.workDir = mkdtempSync(path.join(os.tmpdir(), `modelgate-pod-${podName}-`));
     this.core = cluster.admin.makeApiClient(k8s.CoreV1Api);
@@ -263,7 +265,7 @@ export class RehearsalPod {
       podMetadata: this.template.metadata,
     });
     const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOSTNAME: this.podName };
-    for (const [name, value] of resolved) env[name] = this.hostPath(container, value);
+    for (const [name, value] of resolved) env[name] = this.routeServices(this.hostPath(container, value));
     const ports = new Map<number, number>();
     for (const port of container.ports ?? []) {
       const host = await freePort();
@@ -281,7 +283,19 @@ export class RehearsalPod {
     const [entry, ...rest] = (container.command ?? []).map(expand);
     if (!entry)
       throw new Error(`container ${container.name} has no command (the image has two entry points)`);
-    return { argv: [...binaryCommand(entry), ...rest, ...(container.args ?? []).map(expand)], env, ports };
+    const binary = entry === 'node' ? [process.execPath] : binaryCommand(entry);
+    return { argv: [...binary, ...rest, ...(container.args ?? []).map(expand)], env, ports };
+  }
+
+  /** `http://<service>.<namespace>.svc[.cluster.local]:<port>` -> the local port serving that Service. */
+  private routeServices(value: string): string {
+    return value.replace(
+      /\b([a-z0-9-]+)\.([a-z0-9-]+)\.svc(?:\.cluster\.local)?:(\d+)\b/g,
+      (match, name: string, ns: string, port: string) => {
+        const local = this.services.get(`${name}.${ns}:${port}`);
+        return local === undefined ? match : `127.0.0.1:${local}`;
+      },
+    );
   }
 
   /** In-cluster configuration from the mounted token volume, as a kubeconfig (client-node reads fixed paths). */
