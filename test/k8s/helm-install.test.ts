@@ -106,8 +106,13 @@ describeK8s('helm install and upgrade into the real API server', ['helm'], (tool
     );
     const batch = kc.makeApiClient(k8s.BatchV1Api);
     const jobName = `${RELEASE}-modelgate-init`;
+    // A Job not yet complete: a previous release's completed Job stays until helm replaces it.
     const job = await until(
-      () => batch.readNamespacedJob({ namespace, name: jobName }).catch(() => undefined),
+      () =>
+        batch
+          .readNamespacedJob({ namespace, name: jobName })
+          .then((found) => (found.status?.conditions?.some((c) => c.type === 'Complete') ? undefined : found))
+          .catch(() => undefined),
       60_000,
       200,
     );
@@ -181,11 +186,24 @@ describeK8s('helm install and upgrade into the real API server', ['helm'], (tool
     );
   });
 
-  it('installs directly in job mode: hooks first, then the release, every object present', async () => {
+  it('installs directly in job mode, then upgrades in job mode: hooks first, every object present', async () => {
     const namespace = await createNamespace('helm-job');
     await withHookJob(namespace, ['install', RELEASE, chartDir, ...jobValues]);
     expect(await releaseStatus(namespace)).toMatchObject({ version: 1, info: { status: 'deployed' } });
     expect(await initArgs(namespace)).toEqual([['wait']]);
+    expect(await missingOnServer(kc, await manifest(namespace), namespace)).toEqual([]);
+    expect(await missingOnServer(kc, await hookObjects(namespace), namespace)).toEqual([]);
+
+    // The next release: the completed Job of revision 1 is replaced (before-hook-creation) by a new one.
+    const firstJob = await kc
+      .makeApiClient(k8s.BatchV1Api)
+      .readNamespacedJob({ namespace, name: `${RELEASE}-modelgate-init` });
+    await withHookJob(namespace, ['upgrade', RELEASE, chartDir, ...jobValues, '--set', 'replicaCount=3']);
+    const secondJob = await kc
+      .makeApiClient(k8s.BatchV1Api)
+      .readNamespacedJob({ namespace, name: `${RELEASE}-modelgate-init` });
+    expect(secondJob.metadata?.uid).not.toBe(firstJob.metadata?.uid);
+    expect(await releaseStatus(namespace)).toMatchObject({ version: 2, info: { status: 'deployed' } });
     expect(await missingOnServer(kc, await manifest(namespace), namespace)).toEqual([]);
     expect(await missingOnServer(kc, await hookObjects(namespace), namespace)).toEqual([]);
   });

@@ -226,7 +226,7 @@ describeK8s('modelgate-init against the real API server', ['helm'], (tools) => {
             arrived.push(admit);
             if (arrived.length === 2) for (const release of arrived) release();
             if (arrived.length > 2) admit();
-            setTimeout(admit, 20_000).unref(); // never beyond the webhook's 30s timeout
+            setTimeout(admit, 25_000).unref(); // never beyond the webhook's 30s timeout
           }),
       );
       gate.requests.length = 0;
