@@ -17,7 +17,8 @@ const { buildArtifact } = require('../dist/core/artifact/schema.js');
 const config = loadConfig({ ...process.env, LOG_LEVEL: 'warn' });
 const logger = createLogger({ component: 'bench-api', level: 'warn', destination: process.stderr });
 const db = createDatabase({ url: config.database.url, poolMax: config.database.poolMax });
-const models = Array.from({ length: 40 }, (_, i) => ({
+// About the size of the origin's live catalog; the /models body grows with it (about 190 bytes per model).
+const models = Array.from({ length: Number(process.env.BENCH_MODELS ?? 25) }, (_, i) => ({
   id: `model-${i}`,
   upstreamId: `0x${i.toString(16).padStart(64, '0')}`,
   tags: ['bench'],

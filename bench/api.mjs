@@ -138,6 +138,9 @@ async function main() {
       chats.push(chat.id);
     }
 
+    const modelsBodyBytes = (
+      await fetch(`${base}/api/v1/models`, { headers: auth }).then((r) => r.arrayBuffer())
+    ).byteLength;
     log(`warm-up, then ${rounds} rounds of ${duration} s per scenario at ${connections} connections`);
     await run({ url: `${base}/hello`, duration: 2 });
     await run({ url: `${base}/api/v1/models`, headers: auth, duration: 2 });
@@ -205,6 +208,7 @@ async function main() {
       connections,
       durationSeconds: duration,
       rounds,
+      modelsBodyBytes,
       modelsVsBareExpressPerRound: ratios.map((r) => Math.round(r * 1000) / 1000),
       scenarios: [hello, models, chatStorage],
       modelsVsBareExpress: Math.round(ratio * 1000) / 1000,
@@ -224,7 +228,7 @@ async function main() {
       [
         `# bench:api (${results.finishedAt}, ${quick ? 'quick' : 'full'}, ${connections} connections)`,
         '',
-        `/hello and /models: ${rounds} interleaved rounds of ${duration} s each, medians over the rounds; chat storage: ${duration * 3} s.`,
+        `/models answers ${modelsBodyBytes} bytes (the catalog of the run), /hello 17 bytes. /hello and /models: ${rounds} interleaved rounds of ${duration} s each, medians over the rounds; chat storage: ${duration * 3} s.`,
         '',
         `Machine: ${results.machine.cpus} CPUs (${results.machine.cpu}), Node ${results.machine.node}; server and load generator share it; load average at the end ${results.machine.loadAverageAtEnd.join(' ')}.`,
         '',

@@ -116,8 +116,9 @@ export function createApiRouter(deps: ApiDeps): ApiModule {
 
   const router = Router();
   router.use(ensureRequestId());
+  const openApiJson = JSON.stringify(openApiDocument);
   router.get('/openapi.json', (_req, res) => {
-    res.json(openApiDocument);
+    res.type('application/json').send(openApiJson);
   });
   router.use(express.json({ limit: config.http.bodyLimit }));
   router.use(adminRoutes(new AdminService(new KnexUserStore(db)), config.adminToken));
