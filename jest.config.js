@@ -24,6 +24,8 @@ const common = {
 
 /** @type {import('jest').Config} */
 module.exports = {
+  // testTimeout is a global option: jest ignores it inside a project.
+  testTimeout: 60_000,
   projects: [
     {
       ...common,
@@ -36,7 +38,6 @@ module.exports = {
       testMatch: ['<rootDir>/test/integration/**/*.test.ts'],
       globalSetup: '<rootDir>/test/harness/global-setup.js',
       globalTeardown: '<rootDir>/test/harness/global-teardown.js',
-      testTimeout: 60_000,
     },
     {
       ...common,
