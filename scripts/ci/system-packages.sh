@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Debian packages the test suites use: promtool (prometheus) for metrics checks, buildah/mmdebstrap for the image.
+# Debian packages the test suites use: promtool and prometheus for metrics checks, buildah/mmdebstrap for the
+# image, openssl for the https source test.
 set -euo pipefail
-wanted=(prometheus buildah mmdebstrap uidmap)
+wanted=(prometheus buildah mmdebstrap uidmap openssl)
 missing=()
 for pkg in "${wanted[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
