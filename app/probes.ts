@@ -46,7 +46,7 @@ export function createProbes(options: {
     });
     options.metrics.ready.set(result.ready ? 1 : 0);
     if (result.ready !== wasReady) {
-      if (result.ready) options.logger?.info('ready');
+      if (result.ready) options.logger?.info({ sinceStartMs: Math.round(process.uptime() * 1000) }, 'ready');
       else if (wasReady !== undefined) options.logger?.warn({ reasons: result.reasons }, 'not ready');
       wasReady = result.ready;
     }

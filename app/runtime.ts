@@ -86,12 +86,15 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
     logger: logger.child({ component: 'catalog' }),
     metrics,
   });
+  // Readiness is evaluated on probes, and also whenever an input changes, so the log says when it happened.
+  let probesRef: Probes | undefined = undefined;
   const schema = createSchemaMonitor({
     db,
     databaseUrl: config.database.url,
     logger: logger.child({ component: 'schema' }),
     metrics,
     retryMs: options.schemaRetryMs,
+    onCheck: () => void probesRef?.readiness(),
   });
   schema.start();
   const loaded = Promise.all([store.reload(), initReport.reload()]);
@@ -118,6 +121,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
     logger,
     describeApi: api?.describe ? () => api.describe?.() : undefined,
   });
+  probesRef = probes;
   const app = createApp({ config, logger, registry, probes, api });
   const server = http.createServer(app);
   // Longer than the usual load-balancer idle timeout, so the balancer closes idle connections first.
@@ -129,7 +133,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
       ...(config.models.configMapDir ? [config.models.configMapDir] : []),
     ],
     onChange: () => {
-      void store.reload();
+      void store.reload().then(() => probes.readiness());
       void initReport.reload();
     },
     logger,
@@ -166,13 +170,17 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
   });
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : config.http.port;
-  logger.info({ host: config.http.host, port }, 'modelgate-app listening');
+  logger.info(
+    { host: config.http.host, port, sinceStartMs: Math.round(process.uptime() * 1000) },
+    'modelgate-app listening',
+  );
   if (api) {
     api.start().catch((error: unknown) => {
       logger.error({ err: error }, 'the API failed to start its background work');
     });
   }
   await loaded;
+  probes.readiness();
   const problem = store.problem();
   if (problem)
     logger.warn({ reason: problem }, 'not ready: no model artifact to serve yet; watching for one');

@@ -36,6 +36,8 @@ export function createSchemaMonitor(options: {
   retryMs?: number;
   check?: (db: Knex) => Promise<SchemaState>;
   now?: () => Date;
+  /** Called after every check, so readiness changes are noticed when they happen, not at the next probe. */
+  onCheck?: () => void;
 }): SchemaMonitor {
   const { db, logger, metrics } = options;
   const retryMs = options.retryMs ?? 3_000;
@@ -63,6 +65,7 @@ export function createSchemaMonitor(options: {
       };
     }
     metrics.schemaCompatible.set(view.state === 'compatible' ? 1 : 0);
+    options.onCheck?.();
     if (view.state === 'compatible') {
       logger.info(
         { required: view.required, latestApplied: view.latestApplied, ahead: view.ahead },
