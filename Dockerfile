@@ -26,12 +26,11 @@ RUN --mount=type=secret,id=npm-ca --mount=type=cache,id=modelgate-npm,target=/ro
 COPY . .
 # The runtime gets only what it executes: compiled JavaScript (no source maps: their sources are not shipped),
 # the migrations (loaded from source at run time), package.json (version, package root) and production modules
-# without their type declarations and source maps.
+# without TypeScript sources, type declarations and source maps (node never loads them from node_modules).
 RUN npm run build \
  && npm prune --omit=dev --ignore-scripts \
  && find dist -name '*.js.map' -type f -delete \
- && find node_modules -type f \( -name '*.d.ts' -o -name '*.d.mts' -o -name '*.d.cts' -o -name '*.js.map' \
-      -o -name '*.mjs.map' -o -name '*.cjs.map' \) -delete \
+ && find node_modules -type f \( -name '*.ts' -o -name '*.mts' -o -name '*.cts' -o -name '*.map' \) -delete \
  && mkdir -p /out/app/core/db \
  && cp -a package.json dist node_modules /out/app/ \
  && cp -a core/db/migrations /out/app/core/db/
