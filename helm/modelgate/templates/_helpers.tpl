@@ -102,8 +102,9 @@ ServiceAccount (no rights, no token) runs the pods that have no modelgate-init c
 {{- end }}
 
 {{/*
-Annotations that turn an object the hook Job needs into a hook of its own in job mode (hooks run before the
-release's ordinary objects exist). Call with (list $ weight hookEvents).
+Annotations of an object that modelgate-init needs. Job mode: it becomes a hook of its own, ordered before the hook
+Job (hooks run before the release's ordinary objects exist). initContainer mode: an Argo CD sync-wave before the
+workloads. Call with (list $ weight hookEvents).
 */}}
 {{- define "modelgate.hookAnnotations" -}}
 {{- $root := index . 0 }}
@@ -122,6 +123,9 @@ argocd.argoproj.io/sync-wave: {{ $weight | quote }}
 argocd.argoproj.io/hook-delete-policy: BeforeHookCreation
 {{- end }}
 {{- end }}
+{{- else if $root.Values.argocd.enabled }}
+{{- /* initContainer mode: Argo CD applies what the pods' init container needs one wave before the workloads. */}}
+argocd.argoproj.io/sync-wave: "-1"
 {{- end }}
 {{- end }}
 

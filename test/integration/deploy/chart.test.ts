@@ -162,6 +162,24 @@ describeWithTools('helm chart helm/modelgate', ['helm'], ({ helm: helmPath }) =>
       ]);
     });
 
+    it('puts what the init container needs one Argo CD sync-wave before the workloads', () => {
+      const id = identityOf(objects);
+      const needed = [
+        ['ServiceAccount', id.initServiceAccount],
+        ['Role', `${RELEASE}-modelgate-init`],
+        ['RoleBinding', `${RELEASE}-modelgate-init`],
+        ['ConfigMap', id.configMapName],
+        ['Secret', `${RELEASE}-modelgate`],
+      ];
+      for (const [kind, name] of needed)
+        expect([kind, annotations(one(objects, kind!, name))['argocd.argoproj.io/sync-wave']]).toEqual([
+          kind,
+          '-1',
+        ]);
+      expect(annotations(one(objects, 'Deployment'))['argocd.argoproj.io/sync-wave']).toBeUndefined();
+      expect(objects.filter((o) => annotations(o)['helm.sh/hook'] && o.kind !== 'Pod')).toEqual([]);
+    });
+
     it('pre-creates the models ConfigMap empty and keeps it on uninstall', () => {
       const cm = one(objects, 'ConfigMap', `${RELEASE}-modelgate-models`);
       expect(cm.data).toBeUndefined();
