@@ -85,6 +85,10 @@ export async function runOutage(env) {
       readyMs: readyMs.sort((a, b) => a - b),
       sourceRequests: env.source.requests(),
       initFailures: pods.reduce((sum, p) => sum + p.initFailures, 0),
+      initFailureErrors: summaries
+        .map((line) => JSON.parse(line).summary)
+        .filter((s) => s.exitCode !== 0)
+        .map((s) => `exit ${s.exitCode}: ${s.error}`),
       artifactOrigins: origins,
     };
     log(

@@ -3,7 +3,7 @@
 // cache), then the report.
 //   node bench/run.mjs [storm|warm|outage|reload|sigterm|soak|report ...]   (default: all of them, then report)
 // BENCH_QUICK=1 runs the short variant (N up to 4, soak 30 s) for smoke runs. Runs against the build in dist/.
-import { assertBuilt, distDir, log, quick, writeResult } from './lib/common.mjs';
+import { assertBuilt, distDir, log, quick, readResult, writeResult } from './lib/common.mjs';
 import { startCluster } from './lib/kube.mjs';
 import { describeBuild, describeMachine } from './lib/machine.mjs';
 import { createRequire } from 'node:module';
@@ -75,7 +75,15 @@ async function runBenchmarks(selected) {
       // Each benchmark keeps its own conditions: a partial re-run replaces only its files.
       writeResult(name, { ...result, conditions: { start: before, end: describeMachine(), build } });
     }
-    writeResult('machine', { start, end: describeMachine(), postgres: String(version).split(',')[0], build });
+    // machine.json describes the last run of every benchmark; a partial re-run keeps it (each result has its conditions).
+    if (selected.length === NAMES.length || !readResult('machine')) {
+      writeResult('machine', {
+        start,
+        end: describeMachine(),
+        postgres: String(version).split(',')[0],
+        build,
+      });
+    }
   } finally {
     await cleanup();
   }
