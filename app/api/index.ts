@@ -116,7 +116,7 @@ export function createApiRouter(deps: ApiDeps): ApiModule {
 
   const router = Router();
   router.use(ensureRequestId());
-  const openApiJson = JSON.stringify(openApiDocument);
+  const openApiJson = Buffer.from(JSON.stringify(openApiDocument));
   router.get('/openapi.json', (_req, res) => {
     res.type('application/json').send(openApiJson);
   });

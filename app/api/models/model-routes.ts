@@ -19,12 +19,12 @@ export function modelRoutes(models: ModelService, auth: RequestHandler): Router 
   const router = Router();
 
   // The list changes only when the catalog is swapped: serialise it once per snapshot.
-  const listBodies = new WeakMap<object, string>();
+  const listBodies = new WeakMap<object, Buffer>();
   router.get('/models', auth, (_req, res) => {
     const snapshot = models.snapshot();
     let body = listBodies.get(snapshot);
     if (body === undefined) {
-      body = JSON.stringify({ object: 'list', data: snapshot.artifact.models.map(modelJson) });
+      body = Buffer.from(JSON.stringify({ object: 'list', data: snapshot.artifact.models.map(modelJson) }));
       listBodies.set(snapshot, body);
     }
     res.type('application/json').send(body);
