@@ -165,25 +165,29 @@ describeK8s('helm install and upgrade into the real API server', ['helm'], (tool
       expect(await missingOnServer(kc, await manifest(namespace), namespace)).toEqual([]);
     });
 
-    // KNOWN CHART BUG (found by this test, reported to the chart's owner): in job mode the init ServiceAccount,
-    // Role, RoleBinding and Secret are pre-upgrade hooks, so on the switch helm deletes the revision-1 objects
-    // (before-hook-creation), re-creates them as hooks, then deletes them again as "no longer in the release":
-    // the pods lose their ServiceAccount and Secret. `it.failing` keeps the suite green while the bug exists and
-    // turns red once it is fixed: then make it a plain `it`.
-    it.failing(
-      'keeps what the pods need after the switch: init ServiceAccount, Role, RoleBinding, Secret',
-      async () => {
-        const hooksNow = await hookObjects(namespace);
-        expect(hooksNow.map(objectKey)).toEqual(
-          expect.arrayContaining([
-            'Job/mg-modelgate-init',
-            'Role/mg-modelgate-init',
-            'ServiceAccount/mg-modelgate-init',
-          ]),
-        );
-        expect(await missingOnServer(kc, hooksNow, namespace)).toEqual([]);
-      },
-    );
+    // Regression: in job mode these objects are hooks; on the switch helm used to re-create them as hooks and
+    // then delete them as "no longer in the release", leaving the pods without ServiceAccount and Secret.
+    it('keeps what the pods need after the switch: init ServiceAccount, Role, RoleBinding, Secret', async () => {
+      const hooksNow = await hookObjects(namespace);
+      expect(hooksNow.map(objectKey)).toEqual(
+        expect.arrayContaining([
+          'Job/mg-modelgate-init',
+          'Role/mg-modelgate-init',
+          'ServiceAccount/mg-modelgate-init',
+        ]),
+      );
+      expect(await missingOnServer(kc, hooksNow, namespace)).toEqual([]);
+    });
+
+    it('helm upgrade back to initContainer mode adopts the former hook objects', async () => {
+      expectSuccess(
+        'helm upgrade',
+        await helm(['upgrade', RELEASE, chartDir, '--namespace', namespace, '--wait=false', ...initValues]),
+      );
+      expect(await releaseStatus(namespace)).toMatchObject({ version: 3, info: { status: 'deployed' } });
+      expect(await initArgs(namespace)).toEqual([['all']]);
+      expect(await missingOnServer(kc, await manifest(namespace), namespace)).toEqual([]);
+    });
   });
 
   it('installs directly in job mode, then upgrades in job mode: hooks first, every object present', async () => {

@@ -116,6 +116,14 @@ helm.sh/hook-weight: {{ $weight | quote }}
 {{- if contains "pre-upgrade" $events }}
 helm.sh/hook-delete-policy: before-hook-creation
 {{- end }}
+{{- /*
+On a switch from initContainer mode these objects leave the release manifest and helm would delete them after
+re-creating them as hooks; keep makes it leave them to the pods. Hooks are never deleted by uninstall anyway. The
+ownership annotations let a later switch back to initContainer mode adopt them into the release.
+*/}}
+helm.sh/resource-policy: keep
+meta.helm.sh/release-name: {{ $root.Release.Name }}
+meta.helm.sh/release-namespace: {{ $root.Release.Namespace }}
 {{- if $root.Values.argocd.enabled }}
 argocd.argoproj.io/hook: PreSync
 argocd.argoproj.io/sync-wave: {{ $weight | quote }}
