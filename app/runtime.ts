@@ -74,6 +74,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
     poolMin: config.database.poolMin,
     poolMax: config.database.poolMax,
     applicationName: 'modelgate-app',
+    logger: logger.child({ component: 'db' }),
   });
 
   const store = createArtifactStore({

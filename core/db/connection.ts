@@ -1,4 +1,6 @@
 import knex, { type Knex } from 'knex';
+import type pg from 'pg';
+import type { Logger } from '../logger';
 
 export type { Knex } from 'knex';
 
@@ -10,15 +12,46 @@ export interface ConnectionOptions {
   applicationName?: string;
   /** Bound on acquiring a pooled connection; requests fail fast instead of queueing forever. */
   acquireTimeoutMs?: number;
+  /**
+   * Where knex's own warnings go. Without it knex writes plain text to stdout, which breaks the JSON log lines
+   * (and `modelgate-init status`' JSON output).
+   */
+  logger?: Logger;
+  /**
+   * Sets `client_connection_check_interval`: if this process dies mid-query (a killed migration), PostgreSQL
+   * notices the closed socket within this interval and rolls back instead of running on (PostgreSQL >= 14;
+   * older servers reject the setting, which is ignored).
+   */
+  clientCheckIntervalMs?: number;
+}
+
+function knexLog(logger: Logger): Knex.Config['log'] {
+  const log = (level: 'warn' | 'error' | 'debug') => (message: unknown) =>
+    logger[level]({ knex: typeof message === 'string' ? message : String(message) }, 'knex');
+  return { warn: log('warn'), error: log('error'), debug: log('debug'), deprecate: log('warn') };
 }
 
 /** A knex instance over node-postgres. Creating it opens no connection; the pool fills on first use. */
 export function createDatabase(options: ConnectionOptions): Knex {
+  const interval = options.clientCheckIntervalMs;
   return knex({
     client: 'pg',
     connection: { connectionString: options.url, application_name: options.applicationName ?? 'modelgate' },
-    pool: { min: options.poolMin ?? 0, max: options.poolMax ?? 10 },
     acquireConnectionTimeout: options.acquireTimeoutMs ?? 10_000,
+    ...(options.logger ? { log: knexLog(options.logger) } : {}),
+    pool: {
+      min: options.poolMin ?? 0,
+      max: options.poolMax ?? 10,
+      ...(interval
+        ? {
+            afterCreate: (conn: pg.Client, done: (error: Error | null, conn: pg.Client) => void) => {
+              conn.query(`SET client_connection_check_interval = ${Math.round(interval)}`, () =>
+                done(null, conn),
+              );
+            },
+          }
+        : {}),
+    },
   });
 }
 
