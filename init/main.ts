@@ -43,6 +43,18 @@ async function main(argv: readonly string[]): Promise<number> {
     // `status` prints its JSON on stdout; its log lines go to stderr.
     destination: pino.destination({ fd: status ? 2 : 1, sync: true }),
   });
+  // As PID 1 in a container a signal without a handler is ignored, so deleting a pod mid-init would wait out the
+  // whole grace period. Exiting is safe at any point: the advisory locks go with the connections, an unfinished
+  // migration transaction rolls back, and the artifact file is only ever replaced by an atomic rename.
+  for (const [signal, number] of [
+    ['SIGTERM', 15],
+    ['SIGINT', 2],
+  ] as const) {
+    process.once(signal, () => {
+      logger.warn({ signal }, `modelgate-init ${parsed.invocation.command} stopped by ${signal}`);
+      process.exit(128 + number);
+    });
+  }
   return runInit(parsed.invocation, {
     config,
     logger,

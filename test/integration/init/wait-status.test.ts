@@ -39,6 +39,16 @@ describe('modelgate-init wait and status (real PostgreSQL, real processes)', () 
     KUBECONFIG: kube.kubeconfig(dir),
   });
 
+  it('wait: SIGTERM ends it at once with 143 (as PID 1 an unhandled signal would be ignored)', async () => {
+    const waiting = startInit(['wait'], { ...env(), WAIT_TIMEOUT: '45s' });
+    await waiting.waitForLine((l) => l.msg === 'waiting for the schema and the artifact');
+    waiting.child.kill('SIGTERM');
+    const result = await waiting.done;
+    expect(result.code).toBe(143);
+    expect(result.lines).toContainEqual(expect.objectContaining({ msg: 'modelgate-init wait stopped by SIGTERM' }));
+    expect(fs.existsSync(file)).toBe(false);
+  });
+
   it('wait: blocks until the schema has the newest migration and the ConfigMap a valid artifact, then writes the file', async () => {
     const waiting = startInit(['wait'], { ...env(), WAIT_TIMEOUT: '45s' });
     const line = await waiting.waitForLine((l) => l.msg === 'waiting for the schema and the artifact');
