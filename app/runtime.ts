@@ -5,7 +5,7 @@ import { Registry } from 'prom-client';
 import { initReportPath } from '../core/artifact/report';
 import type { Config } from '../core/config';
 import { createDatabase, type Knex } from '../core/db/connection';
-import type { Logger } from '../core/logger';
+import { componentLogger, type Logger } from '../core/logger';
 import { packageVersion } from '../core/package-root';
 import { createApp } from './app';
 import { artifactLocations } from './artifact/sources';
@@ -74,17 +74,17 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
     poolMin: config.database.poolMin,
     poolMax: config.database.poolMax,
     applicationName: 'modelgate-app',
-    logger: logger.child({ component: 'db' }),
+    logger: componentLogger(logger, 'db'),
   });
 
   const store = createArtifactStore({
     locations: artifactLocations(config.models.file, config.models.configMapDir),
-    logger: logger.child({ component: 'catalog' }),
+    logger: componentLogger(logger, 'catalog'),
     metrics,
   });
   const initReport = createInitReportReader({
     file: initReportPath(config.models.file),
-    logger: logger.child({ component: 'catalog' }),
+    logger: componentLogger(logger, 'catalog'),
     metrics,
   });
   // Readiness is evaluated on probes, and also whenever an input changes, so the log says when it happened.
@@ -92,7 +92,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
   const schema = createSchemaMonitor({
     db,
     databaseUrl: config.database.url,
-    logger: logger.child({ component: 'schema' }),
+    logger: componentLogger(logger, 'schema'),
     metrics,
     retryMs: options.schemaRetryMs,
     onCheck: () => void probesRef?.readiness(),

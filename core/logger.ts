@@ -71,6 +71,28 @@ export interface LoggerOptions {
  * bearer tokens.
  */
 export function createLogger(options: LoggerOptions): Logger {
+  const destination = options.destination ?? pino.destination({ fd: 1, sync: true });
+  const logger = buildLogger({ ...options, destination });
+  origins.set(logger, { ...options, destination });
+  return logger;
+}
+
+type ResolvedOptions = LoggerOptions & { destination: DestinationStream };
+const origins = new WeakMap<Logger, ResolvedOptions>();
+
+/**
+ * The logger of a part of the process (`api`, `db`, `catalog`...): same destination, level and secrets, with
+ * `component` replaced. pino's child() would append a second `component` key to every line instead.
+ */
+export function componentLogger(parent: Logger, component: string): Logger {
+  const options = origins.get(parent);
+  if (!options) return parent.child({ component });
+  const logger = buildLogger({ ...options, component, level: parent.level });
+  origins.set(logger, { ...options, component });
+  return logger;
+}
+
+function buildLogger(options: ResolvedOptions): Logger {
   const secrets = (options.secrets ?? []).filter((s): s is string => typeof s === 'string' && s.length > 0);
   return pino(
     {
@@ -94,7 +116,7 @@ export function createLogger(options: LoggerOptions): Logger {
       },
       serializers: { err: (err: unknown) => scrubDeep(err, secrets, 0) },
     },
-    options.destination ?? pino.destination({ fd: 1, sync: true }),
+    options.destination,
   );
 }
 

@@ -2,7 +2,7 @@ import express, { Router } from 'express';
 import type { Knex } from 'knex';
 import type { Registry } from 'prom-client';
 import type { Config } from '../../core/config';
-import type { Logger } from '../../core/logger';
+import { componentLogger, type Logger } from '../../core/logger';
 import type { Catalog } from '../catalog/catalog';
 import { createMetrics } from '../metrics';
 import { adminRoutes } from './admin/admin-routes';
@@ -80,7 +80,7 @@ export interface ApiState {
 export function createApiRouter(deps: ApiDeps): ApiModule {
   const { config, db, catalog } = deps;
   const tuning = { ...defaultTuning, ...deps.tuning };
-  const logger = deps.logger.child({ component: 'api' });
+  const logger = componentLogger(deps.logger, 'api');
   const metrics = createMetrics(deps.registry);
 
   const keyStore = new KnexKeyStore(db);

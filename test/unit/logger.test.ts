@@ -1,5 +1,5 @@
 import { Writable } from 'node:stream';
-import { createLogger, scrubSecrets } from '../../core/logger';
+import { componentLogger, createLogger, scrubSecrets } from '../../core/logger';
 
 function capture() {
   const lines: string[] = [];
@@ -58,5 +58,16 @@ describe('logger', () => {
     expect(scrubSecrets('postgres://a:b@c/d')).toBe('postgres://a:[redacted]@c/d');
     expect(scrubSecrets('Authorization: Bearer abc.def')).toBe('Authorization: Bearer [redacted]');
     expect(scrubSecrets('no secrets here: postgres://host/db')).toBe('no secrets here: postgres://host/db');
+  });
+});
+
+describe('componentLogger', () => {
+  it('replaces component instead of repeating it, keeping destination and redaction', () => {
+    const out = capture();
+    const root = createLogger({ component: 'app', destination: out.destination, secrets: [ADMIN] });
+    componentLogger(root, 'api').info(`token ${ADMIN}`);
+    expect(out.lines).toHaveLength(1);
+    expect(out.lines[0]!.match(/"component"/g)).toHaveLength(1);
+    expect(out.records()[0]).toMatchObject({ component: 'api', msg: 'token [redacted]' });
   });
 });
