@@ -45,7 +45,9 @@ describe('modelgate-init wait and status (real PostgreSQL, real processes)', () 
     waiting.child.kill('SIGTERM');
     const result = await waiting.done;
     expect(result.code).toBe(143);
-    expect(result.lines).toContainEqual(expect.objectContaining({ msg: 'modelgate-init wait stopped by SIGTERM' }));
+    expect(result.lines).toContainEqual(
+      expect.objectContaining({ msg: 'modelgate-init wait stopped by SIGTERM' }),
+    );
     expect(fs.existsSync(file)).toBe(false);
   });
 
