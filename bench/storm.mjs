@@ -153,6 +153,8 @@ async function migrationState(pg, database) {
     ...rows,
     complete: rows.distinct === files,
     knexLockLeftSet: lock.some((/** @type {{ is_locked: number }} */ r) => r.is_locked !== 0),
+    /** knex expects exactly one row; two (a creation race) make every later migrate.latest fail as locked. */
+    knexLockRows: lock.length,
   };
 }
 

@@ -145,7 +145,9 @@ function machineSection(machine, quick, results) {
   if (!machine) return 'No machine description was recorded.';
   const { start, end } = machine;
   const perBenchmark = Object.entries(results)
-    .filter(([name, r]) => name !== 'machine' && r?.conditions)
+    .filter(
+      ([name, r]) => name !== 'machine' && r?.conditions && r.conditions.start.at > (machine.end?.at ?? ''),
+    )
     .map(
       ([name, r]) =>
         `${name} ${r.conditions.start.at.slice(11, 16)}–${r.conditions.end.at.slice(11, 16)} UTC, load ${r.conditions.start.loadAverage[0]} → ${r.conditions.end.loadAverage[0]}` +
@@ -159,7 +161,10 @@ function machineSection(machine, quick, results) {
       `${start.processes} processes at the start. The machine is shared with other work (other engineers' test suites ran on the same cores), ` +
       'so absolute times are noisy: compare designs within one run (they ran back to back, interleaved per N), not across runs.',
     ...(perBenchmark.length
-      ? [`- Per benchmark (time, 1-min load average at its start → end): ${perBenchmark.join('; ')}.`]
+      ? [
+          `- Re-run separately after the full run (time, 1-min load average at its start → end): ${perBenchmark.join('; ')}. ` +
+            'The other benchmarks come from the full run.',
+        ]
       : []),
     `- Code: commit ${machine.build?.commit?.slice(0, 12) ?? 'unknown'}${machine.build?.uncommittedChanges ? ' with uncommitted changes in app/, init/ or core/' : ''}.`,
     `- Mode: ${quick ? '**quick** (`BENCH_QUICK=1`: small N, short durations; a smoke run, not the reference numbers)' : 'full'}. Run from ${start.at} to ${end?.at ?? 'n/a'}.`,
@@ -210,8 +215,21 @@ function stormFindings(storm, f) {
     out.push(
       `- **naive at N = ${naive.n}**: ${naive.migrationLockedProcesses} processes failed with knex's MigrationLocked (knex does not wait for its ` +
         `lock, it throws), ${naive.appExits} crashes in all, each followed by the kubelet's back-off; ${naive.sourceRequests} requests reached the source ` +
-        `(one per app start that got past its migration).`,
+        `(one per app start that got past its migration).` +
+        (!naive.allReady && naive.database.rows === 0 && naive.migrationLockedProcesses > 0
+          ? ' No pod ever became ready and no migration was recorded: every start failed as "already locked" while no lock row was ' +
+            "set, i.e. the concurrent creation of knex's lock table left it without exactly one row, which knex reads as locked forever " +
+            '(a crash loop that only a person clearing the table ends).'
+          : ''),
     );
+  }
+  for (const r of storm.runs) {
+    if (r.database.rows > r.database.migrationFiles) {
+      out.push(
+        `- **${DESIGN_NAMES[r.design]} at N = ${r.n}**: ${r.database.rows} knex_migrations rows for ${r.database.migrationFiles} migrations in ` +
+          `${r.database.batches} batches: a migration was executed twice.`,
+      );
+    }
   }
   const origin = f.runs('pid-mod-4', f.largest)[0];
   if (origin) {
@@ -238,7 +256,7 @@ function stormSection(storm) {
           r.allReady ? s(r.allReadyMs) : `**${r.readyCount}/${n} ready** by ${s(storm.settings.deadlineMs)}`,
           r.cpuFloorMs === undefined ? 'n/a' : `${s(r.cpuFloorMs)} (${r.cpuSeconds} CPU-s)`,
           r.sourceRequests,
-          `${r.migrationsApplied} (${db.rows} rows for ${db.migrationFiles} files${db.knexLockLeftSet ? ', knex lock left set' : ''})`,
+          `${r.migrationsApplied} (${db.rows} rows for ${db.migrationFiles} files${db.knexLockLeftSet ? ', knex lock left set' : ''}${db.knexLockRows > 1 ? `, ${db.knexLockRows} knex lock rows` : ''})`,
           r.failures,
           r.migrationLockedProcesses,
           design === 'pid-mod-4'
@@ -343,8 +361,11 @@ function warmSection(warm) {
     `Source requests during the warm restarts: **${warm.sourceRequests}** (goal 0: ${yes(warm.sourceRequests === 0)}); artifact origins: ${[...new Set(warm.artifactOrigins)].join(', ')}. ` +
       `The warm init takes ${warm.initOverBareNode}x a bare node start` +
       (warm.initStepSecondsMedian?.total !== undefined
-        ? `; init's own steps take ${round(warm.initStepSecondsMedian.total * 1000, 0)} ms of it (waitDb ${warm.initStepSecondsMedian.waitDb} s, ` +
-          `migrate ${warm.initStepSecondsMedian.migrate} s, models ${warm.initStepSecondsMedian.models} s), the rest is Node.js start and module loading.`
+        ? `. Init's own clock says ${round(warm.initStepSecondsMedian.total * 1000, 0)} ms, of which its steps take ` +
+          `${round((warm.initStepSecondsMedian.waitDb + warm.initStepSecondsMedian.migrate + warm.initStepSecondsMedian.models) * 1000, 0)} ms ` +
+          `(waitDb ${warm.initStepSecondsMedian.waitDb} s, migrate ${warm.initStepSecondsMedian.migrate} s, models ${warm.initStepSecondsMedian.models} s); ` +
+          "the time between the steps is the Kubernetes client being loaded for the ConfigMap, and the time outside init's clock is Node.js start " +
+          'and the loading of the other modules.'
         : '.') +
       (warm.moduleLoads
         ? ` Loading modules alone, timed the same way: ${warm.moduleLoads.map((/** @type {any} */ m) => `\`${m.what}\` ${m.medianMs} ms`).join(', ')}.`
@@ -393,7 +414,15 @@ function outageSection(outage) {
       rows,
     ),
     '',
-    `Every pod became ready in every case: ${yes(failing.every((/** @type {any} */ x) => x.allReady))}.`,
+    `Every pod became ready in every case: ${yes(failing.every((/** @type {any} */ x) => x.allReady))}. ` +
+      `The same time-to-ready as with a healthy source (read here as at most 1.5x, the storm's tolerance): ` +
+      failing
+        .map(
+          (/** @type {any} */ x) =>
+            `${x.name} ${yes(x.allReady && healthy?.allReadyMs && x.allReadyMs <= 1.5 * healthy.allReadyMs)}`,
+        )
+        .join(', ') +
+      '. The scenarios ran one after another on a shared machine, so ratios near 1 are within its noise.',
     ...outageFindings(outage),
     '',
     '![source outage](benchmarks/source-outage.svg)',
