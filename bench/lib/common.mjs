@@ -16,6 +16,10 @@ export const quick = process.env.BENCH_QUICK === '1';
 /** @param {number} ms */
 export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** A sleep that does not keep the process alive: for deadlines raced against something that does. */
+export const deadlineSleep = (/** @type {number} */ ms) =>
+  new Promise((resolve) => setTimeout(resolve, ms).unref());
+
 /** Milliseconds on a monotonic clock. */
 export const now = () => performance.now();
 

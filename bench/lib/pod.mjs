@@ -2,7 +2,7 @@
 // A "pod" as the kubelet runs it, with processes instead of containers: the init container (if any) runs to
 // completion, restarted after a failure with the kubelet's back-off; then the app container starts, is restarted
 // when it exits, and the pod counts as ready at its first 200 from the readiness URL.
-import { now, sleep } from './common.mjs';
+import { deadlineSleep, now, sleep } from './common.mjs';
 import { spawnNode, waitFor200 } from './processes.mjs';
 
 /** The kubelet's crash back-off: 10 s, doubling, capped at 5 min (BENCH_RESTART_BACKOFF scales the first step). */
@@ -38,7 +38,8 @@ export async function runPod(spec, deadline) {
       const child = spawnNode(`${spec.name}/init`, spec.init.args, spec.init.env);
       const exit = await Promise.race([
         child.exited,
-        sleep(Math.max(0, deadline - now())).then(() => undefined),
+        // The child keeps the process alive while it runs; the deadline timer must not once it has exited.
+        deadlineSleep(Math.max(0, deadline - now())).then(() => undefined),
       ]);
       /** @type {ContainerRun} */
       const run = { kind: 'init', pid: child.pid, startedAt: child.startedAt, output: '' };
@@ -89,7 +90,7 @@ export async function stopPod(pod, graceMs = 3000) {
   const child = pod.app;
   if (!child) return;
   child.kill('SIGTERM');
-  const exited = await Promise.race([child.exited, sleep(graceMs).then(() => undefined)]);
+  const exited = await Promise.race([child.exited, deadlineSleep(graceMs).then(() => undefined)]);
   if (!exited) {
     child.kill('SIGKILL');
     await child.exited;
