@@ -14,6 +14,8 @@ export const LOCK_KEYS = {
 export type LockName = keyof typeof LOCK_KEYS;
 
 export interface HeldLock {
+  /** True when another session held the lock first and this one waited for it. */
+  waited?: boolean;
   release(): Promise<void>;
 }
 
@@ -50,6 +52,7 @@ export async function acquireLock(options: AcquireOptions): Promise<HeldLock> {
       const waitedMs = clock.now() - started;
       logger.info({ lock, waitedMs }, 'advisory lock acquired');
       return {
+        waited: attempt > 0,
         release: async () => {
           await client.query('SELECT pg_advisory_unlock($1::bigint)', [LOCK_KEYS[lock]]);
           logger.info({ lock }, 'advisory lock released');

@@ -165,12 +165,31 @@ export function createResolver(deps: ResolveDeps) {
     async models(): Promise<ResolveResult> {
       let held = await readAll();
       let best = newest(held);
+      const seenBefore = best?.checkedAt;
       if (fresh(best)) return publish({ origin: 'reused', artifact: best }, held);
       const lock = await deps.lock();
       try {
         held = await readAll();
         best = newest(held);
+        const current = best;
         if (fresh(best)) return await publish({ origin: 'reused', artifact: best }, held);
+        // We waited while another init held the lock, and the cache is unchanged: its attempt at the source failed
+        // moments ago. Asking again would make every waiting pod pay the full timeout and retries in turn, one
+        // after the other; the flight's outcome is shared instead, like its success would have been.
+        if (
+          lock.waited &&
+          current &&
+          current.checkedAt === seenBefore &&
+          ageMs(current, clock.now()) <= deps.maxStaleMs
+        ) {
+          return await publish(
+            lastKnownGood(
+              current,
+              'another modelgate-init asked the source just now and did not get a catalog',
+            ),
+            held,
+          );
+        }
         let result: ResolveResult;
         try {
           result = await askSource(best);

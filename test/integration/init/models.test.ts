@@ -140,6 +140,45 @@ describe('modelgate-init models, refresh, all (real HTTP servers, real processes
     for (const podFile of files) expect(readArtifact(podFile)).toEqual(published);
   });
 
+  it('16 concurrent runs over a stale cache and a failing source: one request, all fall back to last-known-good', async () => {
+    const stale = artifactFrom('minimal.json', { url: source.url, ageMs: HOUR, etag: '"v1"' });
+    kube.put(NS, NAME, { [CONFIGMAP_KEY]: serializeArtifact(stale) });
+    // A slow failure, as from a source that hangs: it answers only once all 16 pods have read the cache (so all
+    // of them are queued on the models lock behind the one asking), then fails.
+    const readsOfTheCache = () => kube.requests.filter((r) => r.method === 'GET').length;
+    source.setHandler((_req, res) => {
+      const fail = () => {
+        res.writeHead(500, { 'content-type': 'application/json' });
+        res.end('{"error":"down"}');
+      };
+      const poll = setInterval(() => {
+        if (readsOfTheCache() < 16) return;
+        clearInterval(poll);
+        setTimeout(fail, 500);
+      }, 50);
+    });
+    const kubeconfig = kube.kubeconfig(dir);
+    const files = Array.from({ length: 16 }, (_, i) => path.join(dir, `pod-${i}`, 'models.json'));
+    const runs = await Promise.all(
+      files.map((podFile, i) =>
+        runInit(['models'], {
+          ...withConfigMap(),
+          KUBECONFIG: kubeconfig,
+          MODELS_FILE: podFile,
+          MODEL_SOURCE_RETRIES: '0',
+          HOSTNAME: `pod-${i}`,
+        }),
+      ),
+    );
+    for (const run of runs) expect({ code: run.code, stderr: run.stderr }).toEqual({ code: 0, stderr: '' });
+    // Without sharing the failure, each waiting pod would ask again in turn, paying the whole timeout each.
+    expect(source.requests).toHaveLength(1);
+    expect(runs.map((run) => summaryOf(run).artifact.origin)).toEqual(Array(16).fill('last-known-good'));
+    for (const podFile of files)
+      expect(readArtifact(podFile)).toMatchObject({ sha256: stale.sha256, stale: true });
+    expect(configMapArtifact()).toEqual(stale);
+  });
+
   it('exits 3 when another process holds the models lock past MODELS_LOCK_TIMEOUT', async () => {
     writeArtifact(file, artifactFrom('minimal.json', { url: source.url, ageMs: HOUR }));
     const holder = new pg.Client({ connectionString: testDb.url });
