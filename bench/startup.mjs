@@ -22,7 +22,7 @@ const RUNS = Number(process.env.BENCH_RUNS ?? 20);
 const MODELS = Number(process.env.BENCH_MODELS ?? 5000);
 const ADMIN_TOKEN = 'bench-startup-admin-token-0123456789abcdef';
 const resultsDir = path.join(root, 'bench', 'results');
-const appBin = path.join(root, 'dist', 'app', 'main.js');
+const appBin = path.join(root, 'dist', 'bin', 'modelgate-app.js');
 
 /** @param {string} message */
 const log = (message) => process.stderr.write(`[bench:startup] ${message}\n`);
@@ -133,10 +133,14 @@ async function main() {
     await admin.query('CREATE DATABASE bench');
     await admin.end();
     const databaseUrl = postgres.url.replace(/\/postgres$/, '/bench');
-    const migrate = spawnSync(process.execPath, [path.join(root, 'dist', 'init', 'main.js'), 'migrate'], {
-      env: { PATH: process.env.PATH, DATABASE_URL: databaseUrl, LOG_LEVEL: 'warn' },
-      stdio: ['ignore', 'ignore', 'inherit'],
-    });
+    const migrate = spawnSync(
+      process.execPath,
+      [path.join(root, 'dist', 'bin', 'modelgate-init.js'), 'migrate'],
+      {
+        env: { PATH: process.env.PATH, DATABASE_URL: databaseUrl, LOG_LEVEL: 'warn' },
+        stdio: ['ignore', 'ignore', 'inherit'],
+      },
+    );
     if (migrate.status !== 0) throw new Error(`modelgate-init migrate exited ${migrate.status}`);
     const modelsFile = path.join(scratch, 'run', 'models.json');
     fs.mkdirSync(path.dirname(modelsFile));

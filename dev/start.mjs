@@ -58,7 +58,7 @@ function refuseIfPostgresRunning() {
   }
 }
 
-for (const bin of ['dist/app/main.js', 'dist/init/main.js']) {
+for (const bin of ['dist/bin/modelgate-app.js', 'dist/bin/modelgate-init.js']) {
   if (!fs.existsSync(path.join(root, bin))) {
     fail(`${bin} is missing; run "npm run build" first (npm start does it for you).`);
     process.exit(1);
@@ -195,14 +195,14 @@ async function main() {
   };
   delete env.MODELS_CONFIGMAP;
   say(`Running modelgate-init all (migrations, models from ${modelSource})...`);
-  const init = run('dist/init/main.js', ['all'], env);
+  const init = run('dist/bin/modelgate-init.js', ['all'], env);
   forwardLogs(init);
   const initCode = await new Promise((resolve) => init.once('exit', resolve));
   if (initCode !== 0) throw new Error(`modelgate-init all exited with ${initCode}; see its log above`);
 
   // The launcher picks the port, so it knows where to look whatever LOG_LEVEL hides.
   const appPort = port === '0' ? await freePort() : Number(port);
-  app = run('dist/app/main.js', [], {
+  app = run('dist/bin/modelgate-app.js', [], {
     ...env,
     HOST: process.env.HOST || '127.0.0.1',
     PORT: String(appPort),

@@ -80,8 +80,8 @@ export const round = (value, digits = 3) => Math.round(value * 10 ** digits) / 1
 export const distDir = path.resolve(repoRoot, process.env.BENCH_DIST ?? 'dist');
 
 export const binaries = {
-  init: path.join(distDir, 'init', 'main.js'),
-  app: path.join(distDir, 'app', 'main.js'),
+  init: path.join(distDir, 'bin', 'modelgate-init.js'),
+  app: path.join(distDir, 'bin', 'modelgate-app.js'),
 };
 
 export function assertBuilt() {

@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 
 const root = path.join(__dirname, '..', '..');
-const bin = (name: 'app' | 'init') => path.join(root, 'dist', name, 'main.js');
+const bin = (name: 'app' | 'init') => path.join(root, 'dist', 'bin', `modelgate-${name}.js`);
 
 describe('binaries (built dist/)', () => {
   it.each(['app', 'init'] as const)('modelgate-%s --help prints usage and exits 0', (name) => {

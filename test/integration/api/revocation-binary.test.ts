@@ -8,7 +8,7 @@ import { createTestDatabase, type TestDatabase } from '../../harness/database';
 import { testModels } from './support/catalog';
 
 const ADMIN_TOKEN = 'binary-admin-token-0123456789abcdef012345';
-const main = path.join(__dirname, '..', '..', '..', 'dist', 'app', 'main.js');
+const main = path.join(__dirname, '..', '..', '..', 'dist', 'bin', 'modelgate-app.js');
 
 interface App {
   child: ChildProcess;

@@ -76,7 +76,7 @@ describe('modelgate-app process: SIGTERM under load', () => {
   it('fails no request, finishes open SSE streams and exits 0 before the deadline', async () => {
     const file = path.join(tempDir('sigterm'), 'models.json');
     writeArtifactFile(file, makeArtifact({ count: 3 }));
-    app = spawn(process.execPath, [path.join(root, 'dist', 'app', 'main.js')], {
+    app = spawn(process.execPath, [path.join(root, 'dist', 'bin', 'modelgate-app.js')], {
       env: {
         PATH: process.env.PATH,
         DATABASE_URL: testDb.url,

@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import type { InitReport } from '../../../../core/artifact/report';
 
-export const INIT_BIN = path.join(__dirname, '..', '..', '..', '..', 'dist', 'init', 'main.js');
+export const INIT_BIN = path.join(__dirname, '..', '..', '..', '..', 'dist', 'bin', 'modelgate-init.js');
 
 export interface InitRun {
   code: number | null;
