@@ -5,35 +5,38 @@
 # Runs as the numeric user 10001 and needs no writable path except the artifact directory (/var/run/modelgate,
 # an emptyDir in Kubernetes) and /tmp, so it works with a read-only root filesystem. See README "Container image".
 #
-# BASE_IMAGE: any Node LTS image laid out like the official one (node and npm on PATH, a /bin/sh). `npm run
-# image:check` builds this file against a base made locally by scripts/image/base.sh.
+# BASE_IMAGE: the runtime stage's base, any Node LTS image laid out like the official one (node on PATH, /bin/sh,
+# /usr/bin/env); it needs no npm. BUILD_IMAGE: the build stage's base, with npm as well; by default the same image.
+# `npm run image:check` builds this file against two bases made locally by scripts/image/base.sh (a runtime base
+# without npm, and the same plus npm for the build).
 ARG BASE_IMAGE=node:22-bookworm-slim
+ARG BUILD_IMAGE=${BASE_IMAGE}
 
-FROM ${BASE_IMAGE} AS build
+FROM ${BUILD_IMAGE} AS build
 # An npm mirror, when the build machine needs one (e.g. --build-arg NPM_CONFIG_REGISTRY=https://npm.example/).
 ARG NPM_CONFIG_REGISTRY
 ENV NPM_CONFIG_UPDATE_NOTIFIER=false NPM_CONFIG_FUND=false NPM_CONFIG_AUDIT=false
 WORKDIR /src
 COPY package.json package-lock.json ./
-# No install scripts: compiling needs none, and none of the production dependencies has one.
+# No install scripts: compiling and bundling need none (esbuild's native binary comes as an optional package).
 # Behind a TLS-intercepting proxy, hand its CA bundle in as a build secret: --secret id=npm-ca,src=<bundle.pem>
 # (docker buildx and buildah alike); it is used for this step only and never stored in a layer. npm's download
 # cache is a cache mount, so a changed lockfile does not download everything again.
 RUN --mount=type=secret,id=npm-ca --mount=type=cache,id=modelgate-npm,target=/root/.npm,sharing=locked \
     if [ -s /run/secrets/npm-ca ]; then export NODE_EXTRA_CA_CERTS=/run/secrets/npm-ca; fi \
  && npm ci --ignore-scripts
-# Sources: .dockerignore admits only what compiling needs (tsconfig files, scripts/postbuild.js, app/, init/, core/).
+# Sources: .dockerignore admits only what building needs (tsconfig files, scripts/build/, app/, init/, core/).
 COPY . .
-# The runtime gets only what it executes: compiled JavaScript (no source maps: their sources are not shipped),
-# the migrations (loaded from source at run time), package.json (version, package root) and production modules
-# without TypeScript sources, type declarations and source maps (node never loads them from node_modules).
+# `npm run build` type-checks, then bundles each executable with everything it imports into dist/bin, so the
+# runtime gets no node_modules at all: the launchers and bundles of dist/bin, their license notes, the
+# migrations (knex loads them from disk) and package.json (version, package root), plus the license texts of the
+# bundled packages. Not the code caches: the runtime stage writes them with its own node (below).
 RUN npm run build \
- && npm prune --omit=dev --ignore-scripts \
- && find dist -name '*.js.map' -type f -delete \
- && find node_modules -type f \( -name '*.ts' -o -name '*.mts' -o -name '*.cts' -o -name '*.map' \) -delete \
- && mkdir -p /out/app/core/db \
- && cp -a package.json dist node_modules /out/app/ \
- && cp -a core/db/migrations /out/app/core/db/
+ && mkdir -p /out/app/dist/bin /out/app/core/db \
+ && cp -a dist/bin/*.js dist/bin/*.LEGAL.txt /out/app/dist/bin/ \
+ && cp -a core/db/migrations /out/app/core/db/ \
+ && cp -a package.json /out/app/ \
+ && node scripts/image/third-party-notices.mjs /out/app/THIRD-PARTY-NOTICES.txt
 
 FROM ${BASE_IMAGE} AS runtime
 ARG BASE_IMAGE
@@ -54,9 +57,13 @@ ENV NODE_ENV=production
 WORKDIR /app
 # Owned by root and not writable by the app user: the code cannot be changed by the process running it.
 COPY --from=build --chown=0:0 /out/app /app
-# Both binaries on PATH; the artifact directory exists (owned by the app user) for runs without a volume.
-RUN ln -s /app/dist/init/main.js /usr/local/bin/modelgate-init \
- && ln -s /app/dist/app/main.js /usr/local/bin/modelgate-app \
+# The V8 code caches (dist/bin/*.bundle.cache) are made here, by the node that runs them: V8 accepts a cache only
+# from the same build of itself, and BASE_IMAGE may differ from BUILD_IMAGE. Both binaries go on PATH; the
+# artifact directory exists (owned by the app user) for runs without a volume.
+RUN MODELGATE_WRITE_CODE_CACHE=1 node dist/bin/modelgate-app.js --help >/dev/null \
+ && MODELGATE_WRITE_CODE_CACHE=1 node dist/bin/modelgate-init.js --help >/dev/null \
+ && ln -s /app/dist/bin/modelgate-init.js /usr/local/bin/modelgate-init \
+ && ln -s /app/dist/bin/modelgate-app.js /usr/local/bin/modelgate-app \
  && mkdir -p /var/run/modelgate \
  && chown 10001:10001 /var/run/modelgate
 USER 10001:10001

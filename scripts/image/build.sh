@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Builds the real Dockerfile with buildah (vfs storage, chroot isolation: no Docker engine, no container runtime).
-# Usage: scripts/image/build.sh <base image>   Prints the built image name on stdout.
+# Usage: scripts/image/build.sh <base image> [<build image>]   (BASE_IMAGE and BUILD_IMAGE of the Dockerfile; the
+# build image defaults to the base image there). Prints the built image name on stdout.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 image_require_root
-base="${1:?usage: build.sh <base image>}"
+base="${1:?usage: build.sh <base image> [<build image>]}"
+build_base="${2:-$base}"
 cd "$IMAGE_REPO_ROOT"
 
 version="$(node -p 'require("./package.json").version')"
@@ -25,6 +27,7 @@ bah rm --all >/dev/null 2>&1 || true
 bah bud --pull=never --layers=false --force-rm --isolation chroot \
   -f Dockerfile \
   --build-arg BASE_IMAGE="$base" \
+  --build-arg BUILD_IMAGE="$build_base" \
   --build-arg NPM_CONFIG_REGISTRY="$registry" \
   --build-arg VERSION="$version" \
   --build-arg REVISION="$revision" \

@@ -16,6 +16,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { freePort, startEmbeddedPostgres } from '../../dev/embedded-postgres.mjs';
+import { bundledPackages } from '../../scripts/image/third-party-notices.mjs';
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const sandbox = path.join(repo, 'scripts', 'image', 'sandbox.sh');
@@ -89,14 +90,37 @@ function walk(dir) {
     );
 }
 
+/** The files each executable of package.json "bin" brings into dist/bin, beside the shared launch.js. */
+const binFiles = (/** @type {string} */ name) => [
+  `${name}.js`,
+  `${name}.bundle.js`,
+  `${name}.bundle.js.LEGAL.txt`,
+  `${name}.bundle.cache`,
+];
+
+// Bundled although the lockfile marks them dev-only: debug (knex's) require()s supports-color when it is
+// installed, and esbuild bundles what the build stage installed (all dependencies). Harmless (terminal colours
+// for DEBUG output), but named here so that any other dev-only package in a bundle fails the check.
+const DEV_ONLY_BUNDLED = ['node_modules/has-flag', 'node_modules/supports-color'];
+
 function checkContents() {
-  for (const bin of ['modelgate-init', 'modelgate-app']) {
-    const link = inRoot(`/usr/local/bin/${bin}`);
-    check(fs.lstatSync(link).isSymbolicLink(), `/usr/local/bin/${bin} must be a symlink into /app/dist`);
-    check(fs.existsSync(inRoot(fs.readlinkSync(link))), `/usr/local/bin/${bin} points at a missing file`);
-  }
   const pkg = JSON.parse(fs.readFileSync(inRoot('/app/package.json'), 'utf8'));
   check(pkg.name === 'modelgate', '/app/package.json must be modelgate (packageRoot() looks for it)');
+  const bins = Object.keys(pkg.bin ?? {}).sort();
+  check(
+    JSON.stringify(bins) === JSON.stringify(['modelgate-app', 'modelgate-init']),
+    `package.json "bin" must name modelgate-app and modelgate-init, found ${bins.join(', ')}`,
+  );
+  for (const bin of bins) {
+    const link = inRoot(`/usr/local/bin/${bin}`);
+    check(fs.lstatSync(link).isSymbolicLink(), `/usr/local/bin/${bin} must be a symlink into /app/dist/bin`);
+    const target = fs.readlinkSync(link);
+    check(
+      target === path.posix.join('/app', pkg.bin[bin]),
+      `/usr/local/bin/${bin} must point at /app/${pkg.bin[bin]} (package.json "bin"), found ${target}`,
+    );
+    check(fs.existsSync(inRoot(target)), `/usr/local/bin/${bin} points at a missing file`);
+  }
 
   const migrations = (/** @type {string} */ dir) =>
     fs
@@ -110,39 +134,50 @@ function checkContents() {
     `/app/core/db/migrations must hold every migration: ${shipped.join(',')} vs ${source.join(',')}`,
   );
 
-  const top = fs.readdirSync(inRoot('/app')).sort();
-  check(
-    JSON.stringify(top) === JSON.stringify(['core', 'dist', 'node_modules', 'package.json']),
-    `/app must hold only core/, dist/, node_modules/, package.json; found ${top.join(', ')}`,
+  // The bundles need no node_modules: /app holds the bundles, the migrations, package.json and the notices.
+  const listing = (/** @type {string} */ dir) => fs.readdirSync(inRoot(dir)).sort().join(', ');
+  const expectOnly = (/** @type {string} */ dir, /** @type {string[]} */ names) =>
+    check(
+      listing(dir) === [...names].sort().join(', '),
+      `${dir} must hold only ${[...names].sort().join(', ')}; found ${listing(dir)}`,
+    );
+  expectOnly('/app', ['THIRD-PARTY-NOTICES.txt', 'core', 'dist', 'package.json']);
+  expectOnly('/app/dist', ['bin']);
+  expectOnly('/app/dist/bin', ['launch.js', ...bins.flatMap(binFiles)]);
+  expectOnly('/app/core', ['db']);
+  expectOnly('/app/core/db', ['migrations']);
+  const ownFiles = walk(inRoot('/app'));
+  const strays = ownFiles.filter(
+    (f) => /\.(ts|map)$/.test(f) || /(^|\/)(test|node_modules)\//.test(f) || /\.test\.js$/.test(f),
   );
-  const ownFiles = [
-    ...walk(inRoot('/app/dist')).map((f) => `dist/${f}`),
-    ...walk(inRoot('/app/core')).map((f) => `core/${f}`),
-  ];
-  const strays = ownFiles.filter((f) => /\.(ts|map)$/.test(f) || /(^|\/)test\//.test(f));
-  check(strays.length === 0, `sources, tests or source maps shipped: ${strays.slice(0, 5).join(', ')}`);
+  check(
+    strays.length === 0,
+    `sources, tests, source maps or modules shipped: ${strays.slice(0, 5).join(', ')}`,
+  );
 
-  // Every package the lockfile marks dev-only must be absent; every production one present.
+  // What the bundles hold: no dev-only package (beyond the one known above), and each package's license text in
+  // the notices. esbuild names every CommonJS module it bundles by its node_modules path.
   const lock = JSON.parse(fs.readFileSync(path.join(repo, 'package-lock.json'), 'utf8'));
-  const entries = Object.entries(lock.packages).filter(([key]) => key.startsWith('node_modules/'));
-  const devShipped = entries.filter(([key, meta]) => meta.dev && fs.existsSync(inRoot(`/app/${key}`)));
+  const bundles = bins.map((bin) => fs.readFileSync(inRoot(`/app/dist/bin/${bin}.bundle.js`), 'utf8'));
+  const bundled = [...bundledPackages(bundles)].sort();
+  const unknown = bundled.filter((key) => !lock.packages[key]);
+  check(unknown.length === 0, `bundled packages not in the lockfile: ${unknown.slice(0, 5).join(', ')}`);
+  const devBundled = bundled.filter((key) => lock.packages[key].dev && !DEV_ONLY_BUNDLED.includes(key));
+  check(devBundled.length === 0, `dev dependencies bundled: ${devBundled.slice(0, 5).join(', ')}`);
+  const notices = fs.readFileSync(inRoot('/app/THIRD-PARTY-NOTICES.txt'), 'utf8');
+  const production = Object.entries(lock.packages)
+    .filter(([key, meta]) => key.startsWith('node_modules/') && !meta.dev && !meta.optional)
+    .map(([key]) => key);
+  const noticed = (/** @type {string} */ key) =>
+    notices.includes(`\n${key.slice(key.lastIndexOf('node_modules/') + 13)}@${lock.packages[key].version} (`);
+  const unnoticed = [...new Set([...production, ...bundled])].filter((key) => !noticed(key));
   check(
-    devShipped.length === 0,
-    `dev dependencies shipped: ${devShipped
-      .slice(0, 5)
-      .map(([k]) => k)
-      .join(', ')}`,
+    unnoticed.length === 0,
+    `licenses missing from THIRD-PARTY-NOTICES.txt: ${unnoticed.slice(0, 5).join(', ')}`,
   );
-  const prodMissing = entries.filter(
-    ([key, meta]) => !meta.dev && !meta.optional && !fs.existsSync(inRoot(`/app/${key}`)),
-  );
-  check(
-    prodMissing.length === 0,
-    `production dependencies missing: ${prodMissing.map(([k]) => k).join(', ')}`,
-  );
-  const prod = entries.filter(([, meta]) => !meta.dev).length;
   say(
-    `contents ok: ${prod} production packages, none of the ${entries.length - prod} dev-only ones, ${shipped.length} migrations`,
+    `contents ok: no node_modules, ${bundled.length} packages named in the bundles (no dev-only one but ${DEV_ONLY_BUNDLED.join(', ')}), ` +
+      `licenses of ${production.length} production packages, ${shipped.length} migrations`,
   );
 }
 
@@ -248,6 +283,16 @@ async function checkSandbox(box) {
   say(`sandbox ok: uid ${seen.uid}, PID 1, root filesystem read-only, /tmp and /var/run/modelgate writable`);
 }
 
+/**
+ * The image's node must accept the code cache beside the bundle (it wrote it): a rejected one means every start
+ * compiles the bundle from source, which is most of a cold start.
+ * @param {string} bin @param {string} output
+ */
+function checkCodeCacheAccepted(bin, output) {
+  const rejected = output.split('\n').find((line) => /code cache .* rejected/.test(line));
+  check(!rejected, `${bin} started without its code cache: ${rejected}`);
+}
+
 /** @param {string} url @param {number} ms */
 async function waitForReady(url, ms) {
   const deadline = Date.now() + ms;
@@ -314,6 +359,8 @@ async function main() {
       DATABASE_URL: postgres.url.replace(/\/postgres$/, '/modelgate'),
       MODEL_SOURCE_URL: source.url,
       HOSTNAME: 'image-check',
+      // The launcher says so on stderr when V8 rejects the code cache written in the runtime stage.
+      MODELGATE_DEBUG_CODE_CACHE: '1',
     };
     const box = { artifacts, env, user, workdir: /** @type {string} */ (config.WorkingDir) };
     await checkSandbox(box);
@@ -323,6 +370,7 @@ async function main() {
     running.push(init.child);
     const initCode = await within(init.exited, INIT_TIMEOUT_MS, 'modelgate-init all');
     check(initCode === 0, `modelgate-init all exited ${initCode}:\n${init.output()}`);
+    checkCodeCacheAccepted('modelgate-init', init.output());
     const artifactFile = path.join(artifacts, 'models.json');
     check(fs.existsSync(artifactFile), `modelgate-init all wrote no ${env.MODELS_FILE ?? 'models.json'}`);
     check(fs.statSync(artifactFile).uid === uid, 'the artifact must be owned by the image user');
@@ -364,6 +412,8 @@ async function main() {
     const appCode = await within(app.exited, STOP_TIMEOUT_MS, 'modelgate-app shutdown after SIGTERM');
     check(appCode === 0, `modelgate-app exited ${appCode} after SIGTERM:\n${app.output()}`);
     say('modelgate-app stopped on SIGTERM with exit 0');
+    checkCodeCacheAccepted('modelgate-app', app.output());
+    say('code caches accepted by the image\'s node (no "rejected" line with MODELGATE_DEBUG_CODE_CACHE=1)');
   } finally {
     await stopAll();
   }
