@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Debian packages the test suites use: promtool and prometheus for metrics checks, buildah/mmdebstrap for the
-# image, openssl for the https source test.
+# image (binutils: strip, for the node binary of the local base), openssl for the https source test.
 set -euo pipefail
-wanted=(prometheus buildah mmdebstrap uidmap openssl)
+wanted=(prometheus buildah mmdebstrap uidmap openssl binutils)
 missing=()
 for pkg in "${wanted[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")

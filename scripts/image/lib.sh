@@ -28,7 +28,7 @@ image_require_root() {
     exit 1
   fi
   local tool
-  for tool in buildah mmdebstrap unshare chroot; do
+  for tool in buildah mmdebstrap unshare chroot strip; do
     if ! command -v "$tool" >/dev/null 2>&1; then
       echo "image: $tool not found; install it with: bash scripts/ci/system-packages.sh" >&2
       exit 1
