@@ -6,7 +6,8 @@
 # an emptyDir in Kubernetes) and /tmp, so it works with a read-only root filesystem. See README "Container image".
 #
 # BASE_IMAGE: the runtime stage's base, any Node LTS image laid out like the official one (node on PATH, /bin/sh,
-# /usr/bin/env); it needs no npm. BUILD_IMAGE: the build stage's base, with npm as well; by default the same image.
+# /usr/bin/env); it needs no npm. BUILD_IMAGE: the build stage's base, with npm as well and the very same node
+# binary (the build writes V8 code caches that only that binary accepts); by default the same image.
 # `npm run image:check` builds this file against two bases made locally by scripts/image/base.sh (a runtime base
 # without npm, and the same plus npm for the build).
 ARG BASE_IMAGE=node:22-bookworm-slim
@@ -27,13 +28,13 @@ RUN --mount=type=secret,id=npm-ca --mount=type=cache,id=modelgate-npm,target=/ro
  && npm ci --ignore-scripts
 # Sources: .dockerignore admits only what building needs (tsconfig files, scripts/build/, app/, init/, core/).
 COPY . .
-# `npm run build` type-checks, then bundles each executable with everything it imports into dist/bin, so the
-# runtime gets no node_modules at all: the launchers and bundles of dist/bin, their license notes, the
-# migrations (knex loads them from disk) and package.json (version, package root), plus the license texts of the
-# bundled packages. Not the code caches: the runtime stage writes them with its own node (below).
+# `npm run build` type-checks, then bundles each executable with everything it imports into dist/bin, with a V8
+# code cache made by this node. The runtime gets no node_modules at all: the launchers, bundles, code caches and
+# license notes of dist/bin, the migrations (knex loads them from disk) and package.json (version, package root),
+# plus the license texts of the bundled packages.
 RUN npm run build \
  && mkdir -p /out/app/dist/bin /out/app/core/db \
- && cp -a dist/bin/*.js dist/bin/*.LEGAL.txt /out/app/dist/bin/ \
+ && cp -a dist/bin/*.js dist/bin/*.bundle.cache dist/bin/*.LEGAL.txt /out/app/dist/bin/ \
  && cp -a core/db/migrations /out/app/core/db/ \
  && cp -a package.json /out/app/ \
  && node scripts/image/third-party-notices.mjs /out/app/THIRD-PARTY-NOTICES.txt
@@ -57,11 +58,15 @@ ENV NODE_ENV=production
 WORKDIR /app
 # Owned by root and not writable by the app user: the code cannot be changed by the process running it.
 COPY --from=build --chown=0:0 /out/app /app
-# The V8 code caches (dist/bin/*.bundle.cache) are made here, by the node that runs them: V8 accepts a cache only
-# from the same build of itself, and BASE_IMAGE may differ from BUILD_IMAGE. Both binaries go on PATH; the
-# artifact directory exists (owned by the app user) for runs without a volume.
-RUN MODELGATE_WRITE_CODE_CACHE=1 node dist/bin/modelgate-app.js --help >/dev/null \
- && MODELGATE_WRITE_CODE_CACHE=1 node dist/bin/modelgate-init.js --help >/dev/null \
+# V8 accepts a code cache only from the same build of itself; a rejected one would make every start compile the
+# bundle from source, silently. So a BASE_IMAGE whose node differs from BUILD_IMAGE's stops the build here. Both
+# binaries go on PATH; the artifact directory exists (owned by the app user) for runs without a volume.
+RUN for bin in modelgate-app modelgate-init; do \
+      if MODELGATE_DEBUG_CODE_CACHE=1 node "dist/bin/$bin.js" --help 2>&1 >/dev/null | grep 'code cache'; then \
+        echo "BASE_IMAGE's node ($(node --version)) rejects the code cache of BUILD_IMAGE's: use images with the same node build" >&2; \
+        exit 1; \
+      fi; \
+    done \
  && ln -s /app/dist/bin/modelgate-init.js /usr/local/bin/modelgate-init \
  && ln -s /app/dist/bin/modelgate-app.js /usr/local/bin/modelgate-app \
  && mkdir -p /var/run/modelgate \

@@ -284,8 +284,8 @@ async function checkSandbox(box) {
 }
 
 /**
- * The image's node must accept the code cache beside the bundle (it wrote it): a rejected one means every start
- * compiles the bundle from source, which is most of a cold start.
+ * The image's node must accept the code cache beside the bundle (the build stage's node wrote it; the runtime's
+ * must be the same build): a rejected one means every start compiles the bundle from source, most of a cold start.
  * @param {string} bin @param {string} output
  */
 function checkCodeCacheAccepted(bin, output) {
