@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 /** PostgreSQL text cannot hold NUL; such input is refused with a 400 instead of failing in the database. */
 export const safeText = (max: number) =>

@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { z } from 'zod';
+import * as z from 'zod';
 
 /**
  * The report every modelgate-init run writes beside the artifact file (and logs as its last line); the app

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { z } from 'zod';
+import * as z from 'zod';
 
 /**
  * The model-artifact contract between modelgate-init (writer) and modelgate-app (reader).

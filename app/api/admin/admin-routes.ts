@@ -1,5 +1,5 @@
 import { Router, type RequestHandler } from 'express';
-import { z } from 'zod';
+import * as z from 'zod';
 import { NotFoundError, UnauthorizedError } from '../errors';
 import { bearerToken, tokensEqual } from '../keys/key-format';
 import { keyJson } from '../keys/key-routes';

@@ -1,5 +1,5 @@
 import { Router, type RequestHandler } from 'express';
-import { z } from 'zod';
+import * as z from 'zod';
 import { parseInput } from '../validation';
 import type { ChatCompletionService } from './chat-completion-service';
 import type { UpstreamProxy } from './upstream-proxy';

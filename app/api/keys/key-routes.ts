@@ -1,5 +1,5 @@
 import { Router, type RequestHandler } from 'express';
-import { z } from 'zod';
+import * as z from 'zod';
 import { isUuid, iso, listBody, pageQuery, safeText } from '../schemas';
 import { parseInput } from '../validation';
 import { principal } from '../principal';

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { z } from 'zod';
+import * as z from 'zod';
 import { AdminService } from '../../../app/api/admin/admin-service';
 import { FakeUserStore } from '../../../app/api/admin/user-store-fake';
 import { ChatService } from '../../../app/api/chat-history/chat-service';
