@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import '../core/navigator-shim';
 import { loadConfigOrExit } from '../core/config';
 import { createLogger } from '../core/logger';
 import { packageVersion } from '../core/package-root';

@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import '../core/navigator-shim';
 import pino from 'pino';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { loadConfigOrExit } from '../core/config';
