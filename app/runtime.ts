@@ -89,13 +89,29 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
   });
   // Readiness is evaluated on probes, and also whenever an input changes, so the log says when it happened.
   let probesRef: Probes | undefined = undefined;
+  // The API's background work (the revocation listener's own connection) waits for the first schema check, so it
+  // does not compete with the connection readiness is waiting on.
+  let listening = false;
+  let schemaChecked = false;
+  let apiStarted = false;
+  const startApi = () => {
+    if (apiStarted || !listening || !schemaChecked || !api) return;
+    apiStarted = true;
+    api.start().catch((error: unknown) => {
+      logger.error({ err: error }, 'the API failed to start its background work');
+    });
+  };
   const schema = createSchemaMonitor({
     db,
     databaseUrl: config.database.url,
     logger: componentLogger(logger, 'schema'),
     metrics,
     retryMs: options.schemaRetryMs,
-    onCheck: () => void probesRef?.readiness(),
+    onCheck: () => {
+      void probesRef?.readiness();
+      schemaChecked = true;
+      startApi();
+    },
   });
   schema.start();
   const loaded = Promise.all([store.reload(), initReport.reload()]);
@@ -175,11 +191,8 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
     { host: config.http.host, port, sinceStartMs: Math.round(process.uptime() * 1000) },
     'modelgate-app listening',
   );
-  if (api) {
-    api.start().catch((error: unknown) => {
-      logger.error({ err: error }, 'the API failed to start its background work');
-    });
-  }
+  listening = true;
+  startApi();
   await loaded;
   probes.readiness();
   const problem = store.problem();
