@@ -20,8 +20,9 @@ function readCache(file) {
 }
 
 /**
- * Compiles and runs `<dir>/<name>.bundle.js` as the CommonJS module it is. With MODELGATE_WRITE_CODE_CACHE=1
- * (the build does this, running `--help`), writes the code cache after the bundle's modules have been loaded.
+ * Compiles and runs `<dir>/<name>.bundle.js` as the CommonJS module it is. With MODELGATE_WRITE_CODE_CACHE=1 (the
+ * build's training run), writes the code cache when the process exits: it then holds every function that run
+ * compiled, so a real start deserializes them instead of compiling them lazily on the way to ready.
  * @param {string} dir
  * @param {string} name
  */
@@ -42,9 +43,9 @@ function launch(dir, name) {
     process.stderr.write(`${name}: code cache ${cacheFile} rejected by this Node; compiled from source\n`);
   const bundle = new Module(file, /** @type {NodeJS.Module} */ (/** @type {unknown} */ (module)));
   bundle.filename = file;
+  if (writing) process.once('exit', () => fs.writeFileSync(cacheFile, script.createCachedData()));
   const run = script.runInThisContext();
   run.call(bundle.exports, bundle.exports, Module.createRequire(file), bundle, file, dir);
-  if (writing) fs.writeFileSync(cacheFile, script.createCachedData());
 }
 
 module.exports = { launch };
