@@ -11,8 +11,8 @@ import { systemClock } from './backoff';
 import { runInit } from './run';
 
 async function loadKubeConfig(): Promise<KubeConfig> {
-  // Loaded on demand: the Kubernetes client adds about a second to start-up, and most runs reuse the cache.
-  const { KubeConfig } = await import('@kubernetes/client-node');
+  // Loaded on demand (kube/client): only runs with MODELS_CONFIGMAP talk to the API server.
+  const { KubeConfig } = await import('./kube/client.js');
   const kubeConfig = new KubeConfig();
   kubeConfig.loadFromDefault();
   return kubeConfig;

@@ -95,10 +95,10 @@ export function createConfigMapSink(options: ConfigMapSinkOptions): ArtifactSink
   const { kubeConfig, namespace, name, logger } = options;
   const gzipAboveBytes = options.gzipAboveBytes ?? DEFAULT_GZIP_ABOVE_BYTES;
   let client: CoreV1Api | undefined;
-  // The Kubernetes client is loaded on first use: it adds about a second to start-up, and most runs never need it.
+  // The Kubernetes client is loaded on first use (kube/client): runs without a ConfigMap never need it.
   const api = async (): Promise<CoreV1Api> => {
     if (!client) {
-      const { CoreV1Api } = await import('@kubernetes/client-node');
+      const { CoreV1Api } = await import('../../kube/client.js');
       client = kubeConfig.makeApiClient(CoreV1Api);
     }
     return client;
