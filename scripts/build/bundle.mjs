@@ -74,20 +74,54 @@ async function trainApp(bin) {
   }
 }
 
-/** @param {string} bin */
-async function trainHelp(bin) {
-  // Loading the modules for --help is what every command shares.
-  const made = spawnSync(process.execPath, [bin, '--help'], {
-    env: { ...process.env, MODELGATE_WRITE_CODE_CACHE: '1' },
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
-  if (made.status !== 0) throw new Error(`${bin} --help exited ${made.status} while writing its code cache`);
+/**
+ * Runs `modelgate-init models` with a ConfigMap cache on an API server that is not there: it loads the Kubernetes
+ * client (most of an init container's start-up), builds and sends the request, and fails as it should (exit 1,
+ * "cannot reach"), writing its summary. What a real run adds (queries, the source fetch) compiles lazily.
+ * @param {string} bin
+ */
+async function trainInit(bin) {
+  const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'modelgate-build-'));
+  try {
+    const kubeconfig = path.join(scratch, 'kubeconfig');
+    const cluster = { server: 'https://127.0.0.1:9', 'insecure-skip-tls-verify': true };
+    fs.writeFileSync(
+      kubeconfig,
+      JSON.stringify({
+        apiVersion: 'v1',
+        kind: 'Config',
+        clusters: [{ name: 'training', cluster }],
+        users: [{ name: 'training', user: { token: 'training' } }],
+        contexts: [{ name: 'training', context: { cluster: 'training', user: 'training' } }],
+        'current-context': 'training',
+      }),
+    );
+    const made = spawnSync(process.execPath, [bin, 'models'], {
+      env: {
+        PATH: process.env.PATH,
+        MODELGATE_WRITE_CODE_CACHE: '1',
+        KUBECONFIG: kubeconfig,
+        MODELS_CONFIGMAP: 'training/modelgate-models',
+        MODEL_SOURCE_URL: `file://${path.join(root, 'examples', 'models.morpheus.json')}`,
+        DATABASE_URL: 'postgres://modelgate@127.0.0.1:9/training',
+        MODELS_FILE: path.join(scratch, 'models.json'),
+        LOG_LEVEL: 'info',
+      },
+      encoding: 'utf8',
+    });
+    if (made.status !== 1 || !made.stdout.includes('cannot reach https://127.0.0.1:9'))
+      throw new Error(
+        `the training run of modelgate-init ended unexpectedly (${made.status}):\n${made.stdout}${made.stderr}`,
+      );
+  } finally {
+    fs.rmSync(scratch, { recursive: true, force: true });
+  }
 }
 
 /** The executables: name in package.json's "bin", TypeScript entry point, how its code cache is trained. */
 const executables = [
   { name: 'modelgate-app', entry: 'app/main.ts', train: trainApp },
-  { name: 'modelgate-init', entry: 'init/main.ts', train: trainHelp },
+  { name: 'modelgate-init', entry: 'init/main.ts', train: trainInit },
 ];
 
 // knex requires every SQL driver it knows by name; modelgate only ever uses pg. pg-native is pg's optional
