@@ -1,5 +1,5 @@
 import type { RunContext } from '../context';
-import { acquireLock } from '../db/advisory-lock';
+import { acquireLock, awaitLockRelease, tryAcquireLock, type AcquireOptions } from '../db/advisory-lock';
 import { UsageError } from '../errors';
 import { createResolver } from '../models/resolve';
 import { fetchSource } from '../models/source';
@@ -14,6 +14,14 @@ async function resolver(ctx: RunContext, command: 'models' | 'refresh') {
   }
   const logger = ctx.logger.child({ step: 'models' });
   const { config, deps } = ctx;
+  const lockOptions = async (): Promise<AcquireOptions> => ({
+    client: await ctx.database(),
+    lock: 'models',
+    timeoutMs: config.models.lockTimeoutMs,
+    timeoutVariable: 'MODELS_LOCK_TIMEOUT',
+    logger,
+    clock: deps.clock,
+  });
   return createResolver({
     sourceUrl,
     maxAgeMs: config.models.maxAgeMs,
@@ -22,15 +30,11 @@ async function resolver(ctx: RunContext, command: 'models' | 'refresh') {
     file: command === 'models' ? ctx.fileSink() : undefined,
     logger,
     clock: deps.clock,
-    lock: async () =>
-      acquireLock({
-        client: await ctx.database(),
-        lock: 'models',
-        timeoutMs: config.models.lockTimeoutMs,
-        timeoutVariable: 'MODELS_LOCK_TIMEOUT',
-        logger,
-        clock: deps.clock,
-      }),
+    lock: {
+      acquire: async () => acquireLock(await lockOptions()),
+      tryAcquire: async () => tryAcquireLock(await lockOptions()),
+      awaitRelease: async () => awaitLockRelease(await lockOptions()),
+    },
     fetch: (request) =>
       fetchSource(request, {
         timeoutMs: config.modelSource.timeoutMs,

@@ -38,6 +38,52 @@ export async function tryLock(client: pg.Client, lock: LockName): Promise<boolea
   return result.rows[0]?.locked === true;
 }
 
+function timeoutMessage(options: AcquireOptions): string {
+  const { lock, timeoutMs, timeoutVariable } = options;
+  return `the ${lock} lock was not acquired within ${timeoutVariable} (${timeoutMs} ms): another modelgate-init is still working or stuck; check the other init containers and pg_locks (advisory lock ${LOCK_KEYS[lock]}), or raise ${timeoutVariable}`;
+}
+
+/** Takes the lock when it is free; undefined, at once, when another session holds it. */
+export async function tryAcquireLock(options: AcquireOptions): Promise<HeldLock | undefined> {
+  const { client, lock, logger } = options;
+  if (!(await tryLock(client, lock))) return undefined;
+  logger.info({ lock, waitedMs: 0 }, 'advisory lock acquired');
+  return {
+    waited: false,
+    release: async () => {
+      await client.query('SELECT pg_advisory_unlock($1::bigint)', [LOCK_KEYS[lock]]);
+      logger.info({ lock }, 'advisory lock released');
+    },
+  };
+}
+
+/**
+ * Waits until the session holding the lock releases it, without keeping it: the shared form of the lock is granted
+ * to every waiter at the same moment, the moment the holder lets go, and is dropped at once. So pods waiting on
+ * another's fetch all go on together instead of taking the lock one after the other. Bounded by `timeoutMs`
+ * (PostgreSQL's lock_timeout, for this wait only).
+ */
+export async function awaitLockRelease(options: AcquireOptions): Promise<void> {
+  const { client, lock, timeoutMs, logger, clock } = options;
+  const started = clock.now();
+  const key = LOCK_KEYS[lock];
+  logger.info({ lock }, 'another modelgate-init holds the lock, waiting for its outcome');
+  await client.query("SELECT set_config('lock_timeout', $1, false)", [
+    `${Math.max(1, Math.ceil(timeoutMs))}ms`,
+  ]);
+  try {
+    await client.query('SELECT pg_advisory_lock_shared($1::bigint)', [key]);
+    await client.query('SELECT pg_advisory_unlock_shared($1::bigint)', [key]);
+  } catch (error) {
+    // 55P03 lock_not_available: lock_timeout ran out.
+    if ((error as { code?: unknown }).code === '55P03') throw new LockTimeoutError(timeoutMessage(options));
+    throw error;
+  } finally {
+    await client.query("SELECT set_config('lock_timeout', '0', false)");
+  }
+  logger.info({ lock, waitedMs: clock.now() - started }, 'the lock holder has finished');
+}
+
 /**
  * Takes a session advisory lock on one dedicated connection, polling pg_try_advisory_lock with jittered backoff so
  * the wait is bounded and never ties up a server-side lock queue. The lock dies with the connection, so a killed
@@ -61,11 +107,7 @@ export async function acquireLock(options: AcquireOptions): Promise<HeldLock> {
     }
     if (attempt === 0) logger.info({ lock }, 'another modelgate-init holds the lock, waiting');
     const left = deadline - clock.now();
-    if (left <= 0) {
-      throw new LockTimeoutError(
-        `the ${lock} lock was not acquired within ${options.timeoutVariable} (${timeoutMs} ms): another modelgate-init is still working or stuck; check the other init containers and pg_locks (advisory lock ${LOCK_KEYS[lock]}), or raise ${options.timeoutVariable}`,
-      );
-    }
+    if (left <= 0) throw new LockTimeoutError(timeoutMessage(options));
     await clock.sleep(Math.min(left, backoffDelay(attempt, { baseMs: 100, maxMs: 1_000 }, clock.random)));
   }
 }

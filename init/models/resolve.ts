@@ -16,8 +16,15 @@ export interface ResolveDeps {
   configMap: ArtifactSink | undefined;
   /** MODELS_FILE; undefined for `refresh`, which never touches the local file. */
   file: ArtifactSink | undefined;
-  /** Takes the single-flight lock (the second advisory lock). */
-  lock(): Promise<HeldLock>;
+  /** The single-flight lock (the second advisory lock). */
+  lock: {
+    /** Waits for it (bounded by MODELS_LOCK_TIMEOUT). */
+    acquire(): Promise<HeldLock>;
+    /** Takes it if it is free, else undefined at once. */
+    tryAcquire(): Promise<HeldLock | undefined>;
+    /** Waits until its holder releases it, without taking it (bounded by MODELS_LOCK_TIMEOUT). */
+    awaitRelease(): Promise<void>;
+  };
   fetch(request: SourceRequest): Promise<SourceResponse>;
   logger: Logger;
   clock: Clock;
@@ -67,12 +74,9 @@ export function createResolver(deps: ResolveDeps) {
 
   /** Reusable without asking the source: recent, not a fallback, and from the configured source (a changed
    * MODEL_SOURCE_URL takes effect at once). */
-  function fresh(artifact: Artifact | undefined): artifact is Artifact {
+  function fresh(artifact: Artifact): boolean {
     return (
-      artifact !== undefined &&
-      !artifact.stale &&
-      artifact.source.url === shownUrl &&
-      ageMs(artifact, clock.now()) <= deps.maxAgeMs
+      !artifact.stale && artifact.source.url === shownUrl && ageMs(artifact, clock.now()) <= deps.maxAgeMs
     );
   }
 
@@ -160,36 +164,46 @@ export function createResolver(deps: ResolveDeps) {
     );
   }
 
+  /**
+   * After waiting on another init's flight: the cache unchanged means that flight failed moments ago. Asking again
+   * would make every waiting pod pay the full timeout and retries in turn; the flight's outcome is shared instead
+   * (last-known-good), like its success would have been.
+   */
+  function flightFailed(
+    held: Artifact | undefined,
+    seenBefore: string | undefined,
+  ): ResolveResult | undefined {
+    if (!held || held.checkedAt !== seenBefore || ageMs(held, clock.now()) > deps.maxStaleMs)
+      return undefined;
+    return lastKnownGood(held, 'another modelgate-init asked the source just now and did not get a catalog');
+  }
+
   return {
     /** `models`: reuse a fresh cached artifact, else fetch once per cluster (single-flight), else last-known-good. */
     async models(): Promise<ResolveResult> {
       let held = await readAll();
       let best = newest(held);
       const seenBefore = best?.checkedAt;
-      if (fresh(best)) return publish({ origin: 'reused', artifact: best }, held);
-      const lock = await deps.lock();
+      if (best && fresh(best)) return publish({ origin: 'reused', artifact: best }, held);
+      let lock = await deps.lock.tryAcquire();
+      if (!lock) {
+        // Another init is asking the source. Wait for its outcome beside every other waiting pod, then read the
+        // cache together: taking the lock in turn just to read would put N pods' reads one after the other.
+        await deps.lock.awaitRelease();
+        held = await readAll();
+        const after = newest(held);
+        if (after && fresh(after)) return publish({ origin: 'reused', artifact: after }, held);
+        const shared = flightFailed(after, seenBefore);
+        if (shared) return publish(shared, held);
+        // Nothing to share: ask the source, one init at a time.
+        lock = await deps.lock.acquire();
+      }
       try {
         held = await readAll();
         best = newest(held);
-        const current = best;
-        if (fresh(best)) return await publish({ origin: 'reused', artifact: best }, held);
-        // We waited while another init held the lock, and the cache is unchanged: its attempt at the source failed
-        // moments ago. Asking again would make every waiting pod pay the full timeout and retries in turn, one
-        // after the other; the flight's outcome is shared instead, like its success would have been.
-        if (
-          lock.waited &&
-          current &&
-          current.checkedAt === seenBefore &&
-          ageMs(current, clock.now()) <= deps.maxStaleMs
-        ) {
-          return await publish(
-            lastKnownGood(
-              current,
-              'another modelgate-init asked the source just now and did not get a catalog',
-            ),
-            held,
-          );
-        }
+        if (best && fresh(best)) return await publish({ origin: 'reused', artifact: best }, held);
+        const shared = lock.waited ? flightFailed(best, seenBefore) : undefined;
+        if (shared) return await publish(shared, held);
         let result: ResolveResult;
         try {
           result = await askSource(best);
@@ -207,7 +221,7 @@ export function createResolver(deps: ResolveDeps) {
 
     /** `refresh`: always ask the source (conditionally) and update the ConfigMap; a failure leaves it untouched. */
     async refresh(): Promise<ResolveResult> {
-      const lock = await deps.lock();
+      const lock = await deps.lock.acquire();
       try {
         const held = await readAll();
         const best = newest(held);

@@ -135,6 +135,13 @@ describe('modelgate-init models, refresh, all (real HTTP servers, real processes
     expect(source.requests[0]!.headers['if-none-match']).toBe('"v1"');
     const origins = runs.map((run) => summaryOf(run).artifact.origin).sort();
     expect(origins).toEqual(['fetched', ...Array(15).fill('reused')]);
+    // Those that waited for the fetch read its result together: none of them took the lock afterwards (each in
+    // turn would put their reads one after the other). A late starter may still find the lock free and take it.
+    const logged = (run: (typeof runs)[number], msg: string) =>
+      run.lines.some((l) => l.msg === msg && l.lock === 'models');
+    const waited = runs.filter((run) => logged(run, 'the lock holder has finished'));
+    expect(waited.length).toBeGreaterThan(0);
+    expect(waited.filter((run) => logged(run, 'advisory lock acquired'))).toEqual([]);
     const published = configMapArtifact()!;
     expect(published.models).toHaveLength(3);
     for (const podFile of files) expect(readArtifact(podFile)).toEqual(published);

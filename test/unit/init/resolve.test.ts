@@ -62,20 +62,32 @@ function setup(options: {
   configMap?: Artifact;
   file?: Artifact;
   answer?: (request: SourceRequest) => SourceResponse;
+  /** Another init holds the lock; what its flight leaves in the ConfigMap when it releases (undefined: nothing). */
+  otherFlight?: { publishes: Artifact | undefined };
 }) {
   const configMap = memorySink('configmap', options.configMap);
   const file = memorySink('file', options.file);
   const requests: SourceRequest[] = [];
   let locks = 0;
+  let otherHolds = options.otherFlight !== undefined;
+  const take = () => {
+    locks++;
+    return { release: async () => undefined };
+  };
   const deps: ResolveDeps = {
     sourceUrl: URL,
     maxAgeMs: 10 * MIN,
     maxStaleMs: 60 * MIN,
     configMap,
     file,
-    lock: async () => {
-      locks++;
-      return { release: async () => undefined };
+    lock: {
+      acquire: async () => take(),
+      tryAcquire: async () => (otherHolds ? undefined : take()),
+      awaitRelease: async () => {
+        const published = options.otherFlight?.publishes;
+        if (published) await configMap.write(published);
+        otherHolds = false;
+      },
     },
     fetch: async (request) => {
       requests.push(request);
@@ -172,6 +184,31 @@ describe('model resolution', () => {
     expect(t.configMap.writes).toEqual([newer]);
   });
 
+  it("waits out another init's flight without taking the lock, and reuses what it published", async () => {
+    const t = setup({ configMap: artifact(30 * MIN), otherFlight: { publishes: artifact(0) } });
+    await expect(t.resolver.models()).resolves.toMatchObject({ origin: 'reused' });
+    expect(t.locks()).toBe(0);
+    expect(t.requests).toEqual([]);
+    expect(t.file.writes).toHaveLength(1);
+  });
+
+  it("shares the failure of another init's flight: last-known-good, no lock, no request of its own", async () => {
+    const t = setup({ configMap: artifact(30 * MIN), otherFlight: { publishes: undefined } });
+    await expect(t.resolver.models()).resolves.toMatchObject({
+      origin: 'last-known-good',
+      artifact: { stale: true },
+    });
+    expect(t.locks()).toBe(0);
+    expect(t.requests).toEqual([]);
+  });
+
+  it('with nothing to share after a failed flight, takes the lock and asks the source itself', async () => {
+    const t = setup({ otherFlight: { publishes: undefined }, answer: ok });
+    await expect(t.resolver.models()).resolves.toMatchObject({ origin: 'fetched' });
+    expect(t.locks()).toBe(1);
+    expect(t.requests).toHaveLength(1);
+  });
+
   it('refresh always asks the source and never touches the file', async () => {
     const t = setup({ configMap: artifact(1 * MIN), answer: ok });
     const resolver = createResolver({
@@ -180,7 +217,11 @@ describe('model resolution', () => {
       maxStaleMs: 60 * MIN,
       configMap: t.configMap,
       file: undefined,
-      lock: async () => ({ release: async () => undefined }),
+      lock: {
+        acquire: async () => ({ release: async () => undefined }),
+        tryAcquire: async () => ({ release: async () => undefined }),
+        awaitRelease: async () => undefined,
+      },
       fetch: async () => ok(),
       logger: silentLogger(),
       clock,
