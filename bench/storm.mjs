@@ -10,7 +10,15 @@ import { runPod, stopPod, RESTART_BACKOFF_MS } from './lib/pod.mjs';
 import { cpuSecondsOf, freePort, stopAll } from './lib/processes.mjs';
 import { migrationsDirectory } from './lib/migrations.mjs';
 
-export const STORM_SIZES = quick ? [1, 4] : [1, 4, 16, 32];
+/** BENCH_STORM_SIZES (e.g. 1,32) and BENCH_STORM_DESIGNS (e.g. modelgate) narrow a run while working on one part. */
+export const STORM_SIZES = process.env.BENCH_STORM_SIZES
+  ? process.env.BENCH_STORM_SIZES.split(',').map(Number)
+  : quick
+    ? [1, 4]
+    : [1, 4, 16, 32];
+const STORM_DESIGNS = process.env.BENCH_STORM_DESIGNS
+  ? DESIGNS.filter((design) => process.env.BENCH_STORM_DESIGNS?.split(',').includes(design))
+  : DESIGNS;
 /** How long a storm may take before the pods still not ready are counted as never ready. */
 export const STORM_DEADLINE_MS = Number(process.env.BENCH_STORM_DEADLINE_MS ?? (quick ? 45_000 : 150_000));
 /** Gunicorn's default worker timeout, kept at 30 s (the origin's setting). */
@@ -27,12 +35,16 @@ const LOCKED = /already locked|MigrationLocked/i;
  */
 function cpuAccount(pods) {
   let total = 0;
+  /** @type {Record<string, number>} */
+  const byKind = {};
   for (const pod of pods) {
     const running = pod.app && !pod.app.done ? pod.app : undefined;
     for (const run of pod.runs) {
       const output = running && run.pid === running.pid ? running.output() : run.output;
       const lines = jsonLines(output);
-      total += lines.reduce((sum, line) => sum + (line.benchCpuSeconds ?? 0), 0);
+      const seconds = lines.reduce((sum, line) => sum + (line.benchCpuSeconds ?? 0), 0);
+      total += seconds;
+      byKind[run.kind] = (byKind[run.kind] ?? 0) + seconds;
       if (running && run.pid === running.pid) {
         const exited = new Set(
           lines.filter((line) => line.benchCpuSeconds !== undefined).map((line) => line.pid),
@@ -41,11 +53,16 @@ function cpuAccount(pods) {
           running.pid,
           ...lines.filter((l) => l.event === 'worker-boot').map((l) => l.pid),
         ]);
-        for (const pid of live) if (!exited.has(pid)) total += cpuSecondsOf(pid);
+        for (const pid of live) {
+          if (exited.has(pid)) continue;
+          const seconds = cpuSecondsOf(pid);
+          total += seconds;
+          byKind[run.kind] = (byKind[run.kind] ?? 0) + seconds;
+        }
       }
     }
   }
-  return total;
+  return { total, byKind };
 }
 
 /** @param {number[]} values */
@@ -94,7 +111,7 @@ export async function stormOnce(env, design, n, repeat) {
   const deadline = t0 + STORM_DEADLINE_MS;
   const pods = await Promise.all(specs.map((spec) => runPod(spec, deadline)));
   const endedAt = now();
-  const cpuSeconds = cpuAccount(pods);
+  const { total: cpuSeconds, byKind } = cpuAccount(pods);
   await Promise.all(pods.map((pod) => stopPod(pod)));
   await stopAll();
   const sourceRequests = env.source.requests();
@@ -121,6 +138,10 @@ export async function stormOnce(env, design, n, repeat) {
     elapsedMs: round(endedAt - t0, 0),
     sourceRequests,
     cpuSeconds: round(cpuSeconds, 2),
+    /** Per pod and process kind (modelgate: its init container and its app), what one pod costs. */
+    cpuSecondsPerPod: Object.fromEntries(
+      Object.entries(byKind).map(([kind, seconds]) => [kind, round(seconds / n, 3)]),
+    ),
     /** What the processes' CPU time alone takes on this machine's cores, ready or not: a floor under allReadyMs. */
     cpuFloorMs: round((cpuSeconds / os.cpus().length) * 1000, 0),
     /** Processes whose output shows knex's MigrationLocked error. */
@@ -225,7 +246,7 @@ function designCounts(design, pods, events) {
 export async function runStorm(env) {
   const runs = [];
   for (const n of STORM_SIZES) {
-    for (const design of DESIGNS) {
+    for (const design of STORM_DESIGNS) {
       for (let repeat = 0; repeat < REPEATS[design]; repeat++) {
         log(`storm: ${design}, N=${n}, run ${repeat + 1}/${REPEATS[design]}`);
         const result = await stormOnce(env, design, n, repeat);
