@@ -126,7 +126,7 @@ const executables = [
 
 // knex requires every SQL driver it knows by name; modelgate only ever uses pg. pg-native is pg's optional
 // libpq binding, which modelgate does not enable.
-const unusedDrivers = [
+const notBundled = [
   'better-sqlite3',
   'mariadb',
   'mysql',
@@ -136,6 +136,9 @@ const unusedDrivers = [
   'pg-query-stream',
   'sqlite3',
   'tedious',
+  // debug (knex's) colours its DEBUG output when supports-color is installed, and runs fine without it: a dev
+  // dependency here, so it stays out of the bundles and the image.
+  'supports-color',
 ];
 
 /** @param {string} name */
@@ -162,7 +165,7 @@ for (const { name, entry, train } of executables) {
     minifyWhitespace: true,
     minifySyntax: true,
     legalComments: 'linked',
-    external: unusedDrivers,
+    external: notBundled,
     logLevel: 'warning',
   });
   const bin = path.join(outDir, `${name}.js`);

@@ -5,7 +5,7 @@
 // marked as legal, so without this file the licenses that ask to travel with the code (MIT, ISC, BSD, Apache-2.0)
 // would not. It covers every production package of the lockfile (a superset of what the bundles contain) and any
 // other package a bundle names as a CommonJS module (esbuild bundles an optional require() of a package that only
-// a dev dependency installed, e.g. debug's supports-color).
+// a dev dependency installed).
 //
 // Usage: node scripts/image/third-party-notices.mjs <out-file>   (from the repository root, after npm run build)
 import fs from 'node:fs';
