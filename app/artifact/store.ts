@@ -2,7 +2,7 @@ import type { Logger } from '../../core/logger';
 import { isNewer, type Artifact } from '../../core/artifact/schema';
 import { createSnapshot, type Catalog, type CatalogSnapshot } from '../catalog/catalog';
 import type { Metrics } from '../metrics';
-import { parseArtifactFast } from './fast-parse';
+import { parseArtifactFast } from '../../core/artifact/fast-parse';
 import { publicSourceUrl } from './public-url';
 import { readLocation, type ArtifactLocation, type ReadResult } from './sources';
 

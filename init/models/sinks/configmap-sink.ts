@@ -1,7 +1,8 @@
 import { gunzipSync, gzipSync } from 'node:zlib';
 import type { CoreV1Api, KubeConfig, V1ConfigMap } from '@kubernetes/client-node';
 import type { Logger } from '../../../core/logger';
-import { isNewer, parseArtifact, serializeArtifact, type Artifact } from '../../../core/artifact/schema';
+import { parseArtifactFast } from '../../../core/artifact/fast-parse';
+import { isNewer, serializeArtifact, type Artifact } from '../../../core/artifact/schema';
 import { InitError } from '../../errors';
 import { describeIdentity } from './kube-identity';
 import type { ArtifactSink, SinkRead, WriteOutcome } from './sink';
@@ -64,7 +65,7 @@ export function decodeConfigMap(configMap: V1ConfigMap): SinkRead {
     }
   }
   if (text === undefined || text.trim() === '') return { state: 'missing' };
-  const parsed = parseArtifact(text);
+  const parsed = parseArtifactFast(text);
   return parsed.ok
     ? { state: 'valid', artifact: parsed.artifact }
     : { state: 'invalid', reason: parsed.reason };

@@ -1,7 +1,8 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { parseArtifact, serializeArtifact, type Artifact } from '../../../core/artifact/schema';
+import { parseArtifactFast } from '../../../core/artifact/fast-parse';
+import { serializeArtifact, type Artifact } from '../../../core/artifact/schema';
 import type { ArtifactSink, SinkRead, WriteOutcome } from './sink';
 
 /** Writes text atomically: a temp file in the same directory, fsync, rename, fsync of the directory. */
@@ -42,7 +43,7 @@ export function createFileSink(file: string): ArtifactSink {
         if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { state: 'missing' };
         return { state: 'invalid', reason: `cannot read ${file}: ${(error as Error).message}` };
       }
-      const parsed = parseArtifact(text);
+      const parsed = parseArtifactFast(text);
       return parsed.ok
         ? { state: 'valid', artifact: parsed.artifact }
         : { state: 'invalid', reason: parsed.reason };

@@ -6,12 +6,12 @@ import {
   type Artifact,
   type ArtifactModel,
   type ParseResult,
-} from '../../core/artifact/schema';
+} from './schema';
 
 /**
- * The app reads the artifact on every start and reload; checking 5,000 models with zod costs around 100 ms of a
- * start-up budget measured in tens of milliseconds. This checks the same rules by hand, as strictly as the zod
- * schema in core/artifact/schema.ts or more so: whatever it does not accept outright goes to `parseArtifact`, whose
+ * The app reads the artifact on every start and reload, and every init container reads the cache; checking 5,000
+ * models with zod costs around 100 ms of a start-up budget measured in tens of milliseconds. This checks the same
+ * rules by hand, as strictly as the zod schema in schema.ts or more so: whatever it does not accept outright goes to `parseArtifact`, whose
  * verdict (and error message) stands. A property test holds the two to the same results.
  */
 export function parseArtifactFast(text: string): ParseResult {
