@@ -199,12 +199,17 @@ function stormFindings(storm, f) {
   const perPod = DESIGNS.map((design) => {
     const r = f.runs(design, f.largest)[0];
     return r && typeof r.cpuSeconds === 'number'
-      ? { design, cpu: r.cpuSeconds / r.n, ready: f.allReady(design, f.largest) }
+      ? { design, cpu: r.cpuSeconds / r.n, kinds: r.cpuSecondsPerPod, ready: f.allReady(design, f.largest) }
       : undefined;
   }).filter((x) => x !== undefined);
+  /** modelgate's pod is two processes: say what each costs. @param {Record<string, number> | undefined} kinds */
+  const split = (kinds) =>
+    kinds && kinds.init !== undefined && kinds.app !== undefined
+      ? ` (init ${round(kinds.init, 2)}, app ${round(kinds.app, 2)})`
+      : '';
   if (perPod.length > 1) {
     out.push(
-      `- **CPU per pod at N = ${f.largest}**: ${perPod.map((p) => `${DESIGN_NAMES[p.design]} ${round(p.cpu, 2)} CPU-s`).join(', ')}. ` +
+      `- **CPU per pod at N = ${f.largest}**: ${perPod.map((p) => `${DESIGN_NAMES[p.design]} ${round(p.cpu, 2)} CPU-s${split(p.kinds)}`).join(', ')}. ` +
         'Where a design does less CPU work per pod, it gets every pod ready sooner on a CPU-starved machine even when it coordinates badly: ' +
         'wall time here ranks designs by CPU cost as much as by coordination. Source requests, migration executions and failures do not depend on ' +
         'the machine; they are the coordination result.',
