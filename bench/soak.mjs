@@ -1,7 +1,7 @@
 // @ts-check
 // Soak: the maximum requests/s of authenticated GET /api/v1/models is measured, then the app is driven at 70% of
-// it for 10 minutes (30 s with BENCH_QUICK=1) while its RSS is sampled from /proc. Reports RSS over time, the
-// least-squares slope after a warm-up, and the error count.
+// it for 10 minutes (30 s with BENCH_QUICK=1) while its RSS is sampled from /proc and its V8 heap in use from its
+// own /metrics. Reports both over time, their least-squares slopes after a warm-up, and the error count.
 import fs from 'node:fs';
 import { log, now, quick, round, sleep } from './lib/common.mjs';
 import { startLoad } from './lib/load.mjs';
@@ -14,6 +14,20 @@ const MAX_PROBE_SECONDS = quick ? 5 : 15;
 const SAMPLE_EVERY_MS = quick ? 1000 : 5000;
 /** Samples before this are warm-up (JIT, pools, caches) and not part of the slope. */
 const WARMUP_SECONDS = quick ? 5 : 60;
+
+/**
+ * The app's V8 heap in use (nodejs_heap_size_used_bytes on its /metrics), or undefined when it did not answer.
+ * @param {string} base
+ */
+async function heapUsedOf(base) {
+  try {
+    const text = await (await fetch(`${base}/metrics`)).text();
+    const match = /^nodejs_heap_size_used_bytes(?:\{[^}]*\})? (\S+)$/m.exec(text);
+    return match ? Number(match[1]) : undefined;
+  } catch {
+    return undefined;
+  }
+}
 
 /** @param {{ pg: import('./lib/postgres.mjs').BenchPostgres, source: import('./lib/model-source.mjs').ModelSource }} env */
 export async function runSoak(env) {
@@ -35,8 +49,13 @@ export async function runSoak(env) {
   loadDone.then(() => (finished = true));
   while (!finished) {
     const rss = rssOf(app.child.pid);
+    const heap = await heapUsedOf(app.base);
     if (rss !== undefined)
-      samples.push({ t: round((now() - started) / 1000, 1), rssMiB: round(rss / 2 ** 20, 2) });
+      samples.push({
+        t: round((now() - started) / 1000, 1),
+        rssMiB: round(rss / 2 ** 20, 2),
+        heapUsedMiB: heap === undefined ? null : round(heap / 2 ** 20, 2),
+      });
     await Promise.race([sleep(SAMPLE_EVERY_MS), loadDone]);
   }
   const result = await loadDone;
@@ -48,6 +67,11 @@ export async function runSoak(env) {
   const fit = leastSquares(
     fitted.map((s) => s.t),
     fitted.map((s) => s.rssMiB),
+  );
+  const heapSamples = fitted.filter((s) => s.heapUsedMiB !== null);
+  const heapFit = leastSquares(
+    heapSamples.map((s) => s.t),
+    heapSamples.map((s) => /** @type {number} */ (s.heapUsedMiB)),
   );
   const summary = {
     seconds: SOAK_SECONDS,
@@ -80,6 +104,17 @@ export async function runSoak(env) {
       residualStdMiB: round(fit.residualStd, 3),
       /** The fitted growth over the measured window, to set beside the noise (residual standard deviation). */
       fittedGrowthMiB: round(fit.slope * ((fitted.at(-1)?.t ?? 0) - (fitted[0]?.t ?? 0)), 3),
+    },
+    /** The V8 heap in use, from the app's own metrics: whether RSS growth is JavaScript objects or outside them. */
+    heapUsed: {
+      samples: heapSamples.length,
+      slopeMiBPerMinute: round(heapFit.slope * 60, 4),
+      slopeCi95MiBPerMinute: [
+        round((heapFit.slope - 1.96 * heapFit.slopeStdErr) * 60, 4),
+        round((heapFit.slope + 1.96 * heapFit.slopeStdErr) * 60, 4),
+      ],
+      minMiB: Math.min(...heapSamples.map((s) => /** @type {number} */ (s.heapUsedMiB))),
+      maxMiB: Math.max(...heapSamples.map((s) => /** @type {number} */ (s.heapUsedMiB))),
     },
   };
   log(
