@@ -68,18 +68,21 @@ export async function awaitLockRelease(options: AcquireOptions): Promise<void> {
   const started = clock.now();
   const key = LOCK_KEYS[lock];
   logger.info({ lock }, 'another modelgate-init holds the lock, waiting for its outcome');
-  await client.query("SELECT set_config('lock_timeout', $1, false)", [
-    `${Math.max(1, Math.ceil(timeoutMs))}ms`,
-  ]);
+  // In a transaction so that the bound (SET LOCAL) ends with it, whatever lock_timeout the session had. The shared
+  // lock itself is session-level, and released before the transaction ends.
+  await client.query('BEGIN');
   try {
+    await client.query("SELECT set_config('lock_timeout', $1, true)", [
+      `${Math.max(1, Math.ceil(timeoutMs))}ms`,
+    ]);
     await client.query('SELECT pg_advisory_lock_shared($1::bigint)', [key]);
     await client.query('SELECT pg_advisory_unlock_shared($1::bigint)', [key]);
+    await client.query('COMMIT');
   } catch (error) {
+    await client.query('ROLLBACK').catch(() => undefined);
     // 55P03 lock_not_available: lock_timeout ran out.
     if ((error as { code?: unknown }).code === '55P03') throw new LockTimeoutError(timeoutMessage(options));
     throw error;
-  } finally {
-    await client.query("SELECT set_config('lock_timeout', '0', false)");
   }
   logger.info({ lock, waitedMs: clock.now() - started }, 'the lock holder has finished');
 }
