@@ -11,8 +11,8 @@ import {
 /**
  * The app reads the artifact on every start and reload, and every init container reads the cache; checking 5,000
  * models with zod costs around 100 ms of a start-up budget measured in tens of milliseconds. This checks the same
- * rules by hand, as strictly as the zod schema in schema.ts or more so: whatever it does not accept outright goes to `parseArtifact`, whose
- * verdict (and error message) stands. A property test holds the two to the same results.
+ * rules by hand, as strictly as the zod schema in schema.ts or more so: whatever it does not accept outright goes
+ * to `parseArtifact`, whose verdict (and error message) stands. A property test holds the two to the same results.
  */
 export function parseArtifactFast(text: string): ParseResult {
   let json: unknown;
