@@ -117,31 +117,34 @@ describe('modelgate-init models, refresh, all (real HTTP servers, real processes
   it('16 concurrent runs over a stale cache: exactly one request reaches the source, all get its result', async () => {
     const stale = artifactFrom('minimal.json', { url: source.url, ageMs: HOUR, etag: '"v1"' });
     kube.put(NS, NAME, { [CONFIGMAP_KEY]: serializeArtifact(stale) });
-    source.setHandler(json(fixture('updated.json'), { etag: '"v2"' }));
-    const kubeconfig = kube.kubeconfig(dir);
+    // The source answers once all 16 have read the cache, so the others are waiting on the one asking.
+    const readsBefore = kube.requests.filter((r) => r.method === 'GET').length;
+    const answer = json(fixture('updated.json'), { etag: '"v2"' });
+    source.setHandler((...request) => {
+      const poll = setInterval(() => {
+        if (kube.requests.filter((r) => r.method === 'GET').length - readsBefore < 16) return;
+        clearInterval(poll);
+        answer(...request);
+      }, 50);
+    });
+    // One kubeconfig for all: writing it again while a started process reads it would hand that one a torn file.
+    const env = withConfigMap();
     const files = Array.from({ length: 16 }, (_, i) => path.join(dir, `pod-${i}`, 'models.json'));
     const runs = await Promise.all(
-      files.map((podFile, i) =>
-        runInit(['models'], {
-          ...withConfigMap(),
-          KUBECONFIG: kubeconfig,
-          MODELS_FILE: podFile,
-          HOSTNAME: `pod-${i}`,
-        }),
-      ),
+      files.map((podFile, i) => runInit(['models'], { ...env, MODELS_FILE: podFile, HOSTNAME: `pod-${i}` })),
     );
     for (const run of runs) expect({ code: run.code, stderr: run.stderr }).toEqual({ code: 0, stderr: '' });
     expect(source.requests).toHaveLength(1);
     expect(source.requests[0]!.headers['if-none-match']).toBe('"v1"');
     const origins = runs.map((run) => summaryOf(run).artifact.origin).sort();
     expect(origins).toEqual(['fetched', ...Array(15).fill('reused')]);
-    // Those that waited for the fetch read its result together: none of them took the lock afterwards (each in
-    // turn would put their reads one after the other). A late starter may still find the lock free and take it.
+    // Those that waited for the fetch read its result together instead of taking the lock in turn (which would put
+    // their reads one after the other; before the shared wait, all 16 took it). A waiter whose re-read fails takes
+    // it to read again: a few, never most.
     const logged = (run: (typeof runs)[number], msg: string) =>
       run.lines.some((l) => l.msg === msg && l.lock === 'models');
-    const waited = runs.filter((run) => logged(run, 'the lock holder has finished'));
-    expect(waited.length).toBeGreaterThan(0);
-    expect(waited.filter((run) => logged(run, 'advisory lock acquired'))).toEqual([]);
+    expect(runs.filter((run) => logged(run, 'the lock holder has finished')).length).toBeGreaterThan(0);
+    expect(runs.filter((run) => logged(run, 'advisory lock acquired')).length).toBeLessThanOrEqual(3);
     const published = configMapArtifact()!;
     expect(published.models).toHaveLength(3);
     for (const podFile of files) expect(readArtifact(podFile)).toEqual(published);
@@ -164,13 +167,12 @@ describe('modelgate-init models, refresh, all (real HTTP servers, real processes
         setTimeout(fail, 500);
       }, 50);
     });
-    const kubeconfig = kube.kubeconfig(dir);
+    const env = withConfigMap();
     const files = Array.from({ length: 16 }, (_, i) => path.join(dir, `pod-${i}`, 'models.json'));
     const runs = await Promise.all(
       files.map((podFile, i) =>
         runInit(['models'], {
-          ...withConfigMap(),
-          KUBECONFIG: kubeconfig,
+          ...env,
           MODELS_FILE: podFile,
           MODEL_SOURCE_RETRIES: '0',
           HOSTNAME: `pod-${i}`,
