@@ -587,21 +587,25 @@ function soakSection(soak) {
         : `The slope over the whole window is ${r.slopeMiBPerMinute > 0 ? 'positive' : 'negative'} beyond its confidence interval ` +
           `(${withinNoise ? 'the goal is met by the second test only' : 'growth beyond noise'}); split in two halves it is ${firstHalf} then ` +
           `${secondHalf} MiB/min${secondHalf <= 0 && firstHalf > 0 ? ': RSS rose while the heap settled and then stopped growing, consistent with warm-up rather than a leak; a longer soak would tell for sure' : ''}.`),
-    ...(soak.heapUsed ? ['', heapSentence(soak.heapUsed)] : []),
+    ...(soak.heapUsed ? ['', heapSentence(soak.heapUsed, !flat)] : []),
     '',
     '![soak RSS](benchmarks/soak-rss.svg)',
   ].join('\n');
 }
 
-/** What the V8 heap did beside the RSS: where a growth of RSS lives. @param {any} heap */
-function heapSentence(heap) {
+/**
+ * What the V8 heap did beside the RSS: where a growth of RSS lives.
+ * @param {any} heap @param {boolean} soakRssRose
+ */
+function heapSentence(heap, soakRssRose) {
   const [low, high] = heap.slopeCi95MiBPerMinute;
   const flat = low <= 0 && high >= 0;
   return (
     `The V8 heap in use (the app's \`nodejs_heap_size_used_bytes\`, ${heap.samples} samples beside the RSS, between ${heap.minMiB} and ${heap.maxMiB} MiB as collections come and go): ` +
     `slope ${heap.slopeMiBPerMinute} MiB/min (95% CI ${low} to ${high}). ` +
     (flat
-      ? 'JavaScript objects did not accumulate: what RSS gained is outside the heap (allocator arenas, buffers, code).'
+      ? 'JavaScript objects did not accumulate' +
+        (soakRssRose ? ': what RSS gained is outside the heap (allocator arenas, buffers, code).' : '.')
       : high < 0
         ? 'The heap shrank over the window.'
         : 'The heap grew too: objects accumulated over the window.')
