@@ -60,9 +60,16 @@ async function trainApp(bin) {
       child.stdout.on('data', (chunk) => {
         buffered += chunk;
         const match = /"port":(\d+)[^\n]*"msg":"modelgate-app listening"/.exec(buffered);
-        if (match) resolve(Number(match[1]));
+        if (!match) return;
+        clearTimeout(timer);
+        resolve(Number(match[1]));
       });
       void exited.then((code) => reject(new Error(`the training run of modelgate-app exited ${code}`)));
+      // A build never hangs on it: a start that does not listen within 30 s fails the build, with what it printed.
+      const timer = setTimeout(() => {
+        child.kill('SIGKILL');
+        reject(new Error(`the training run of modelgate-app did not listen within 30 s:\n${buffered}`));
+      }, 30_000).unref();
     });
     for (const route of ['/livez', '/readyz', '/readyz', '/status', '/metrics', '/api/v1/models'])
       await (await fetch(`http://127.0.0.1:${port}${route}`)).arrayBuffer();
@@ -108,6 +115,8 @@ async function trainInit(bin) {
         LOG_LEVEL: 'info',
       },
       encoding: 'utf8',
+      // A build never hangs on it (the training run normally takes well under a second).
+      timeout: 60_000,
     });
     if (made.status !== 1 || !made.stdout.includes('cannot reach https://127.0.0.1:9'))
       throw new Error(
