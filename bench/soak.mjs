@@ -29,6 +29,20 @@ async function heapUsedOf(base) {
   }
 }
 
+/**
+ * A fitted slope (MiB per second) as MiB per minute, with its 95% confidence interval.
+ * @param {{ slope: number, slopeStdErr: number }} fit
+ */
+function perMinute(fit) {
+  return {
+    slopeMiBPerMinute: round(fit.slope * 60, 4),
+    slopeCi95MiBPerMinute: [
+      round((fit.slope - 1.96 * fit.slopeStdErr) * 60, 4),
+      round((fit.slope + 1.96 * fit.slopeStdErr) * 60, 4),
+    ],
+  };
+}
+
 /** @param {{ pg: import('./lib/postgres.mjs').BenchPostgres, source: import('./lib/model-source.mjs').ModelSource }} env */
 export async function runSoak(env) {
   const pod = await preparePod(env.pg, env.source.url, 'soak');
@@ -95,11 +109,7 @@ export async function runSoak(env) {
       lastMiB: samples.at(-1)?.rssMiB,
       minMiB: Math.min(...samples.map((s) => s.rssMiB)),
       maxMiB: Math.max(...samples.map((s) => s.rssMiB)),
-      slopeMiBPerMinute: round(fit.slope * 60, 4),
-      slopeCi95MiBPerMinute: [
-        round((fit.slope - 1.96 * fit.slopeStdErr) * 60, 4),
-        round((fit.slope + 1.96 * fit.slopeStdErr) * 60, 4),
-      ],
+      ...perMinute(fit),
       interceptMiB: round(fit.intercept, 2),
       residualStdMiB: round(fit.residualStd, 3),
       /** The fitted growth over the measured window, to set beside the noise (residual standard deviation). */
@@ -108,11 +118,7 @@ export async function runSoak(env) {
     /** The V8 heap in use, from the app's own metrics: whether RSS growth is JavaScript objects or outside them. */
     heapUsed: {
       samples: heapSamples.length,
-      slopeMiBPerMinute: round(heapFit.slope * 60, 4),
-      slopeCi95MiBPerMinute: [
-        round((heapFit.slope - 1.96 * heapFit.slopeStdErr) * 60, 4),
-        round((heapFit.slope + 1.96 * heapFit.slopeStdErr) * 60, 4),
-      ],
+      ...perMinute(heapFit),
       minMiB: Math.min(...heapSamples.map((s) => /** @type {number} */ (s.heapUsedMiB))),
       maxMiB: Math.max(...heapSamples.map((s) => /** @type {number} */ (s.heapUsedMiB))),
     },

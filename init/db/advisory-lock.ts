@@ -43,18 +43,22 @@ function timeoutMessage(options: AcquireOptions): string {
   return `the ${lock} lock was not acquired within ${timeoutVariable} (${timeoutMs} ms): another modelgate-init is still working or stuck; check the other init containers and pg_locks (advisory lock ${LOCK_KEYS[lock]}), or raise ${timeoutVariable}`;
 }
 
-/** Takes the lock when it is free; undefined, at once, when another session holds it. */
-export async function tryAcquireLock(options: AcquireOptions): Promise<HeldLock | undefined> {
+/** The lock just taken by this session; `waited` when another held it first. */
+function held(options: AcquireOptions, waitedMs: number, waited: boolean): HeldLock {
   const { client, lock, logger } = options;
-  if (!(await tryLock(client, lock))) return undefined;
-  logger.info({ lock, waitedMs: 0 }, 'advisory lock acquired');
+  logger.info({ lock, waitedMs }, 'advisory lock acquired');
   return {
-    waited: false,
+    waited,
     release: async () => {
       await client.query('SELECT pg_advisory_unlock($1::bigint)', [LOCK_KEYS[lock]]);
       logger.info({ lock }, 'advisory lock released');
     },
   };
+}
+
+/** Takes the lock when it is free; undefined, at once, when another session holds it. */
+export async function tryAcquireLock(options: AcquireOptions): Promise<HeldLock | undefined> {
+  return (await tryLock(options.client, options.lock)) ? held(options, 0, false) : undefined;
 }
 
 /**
@@ -97,17 +101,7 @@ export async function acquireLock(options: AcquireOptions): Promise<HeldLock> {
   const started = clock.now();
   const deadline = started + timeoutMs;
   for (let attempt = 0; ; attempt++) {
-    if (await tryLock(client, lock)) {
-      const waitedMs = clock.now() - started;
-      logger.info({ lock, waitedMs }, 'advisory lock acquired');
-      return {
-        waited: attempt > 0,
-        release: async () => {
-          await client.query('SELECT pg_advisory_unlock($1::bigint)', [LOCK_KEYS[lock]]);
-          logger.info({ lock }, 'advisory lock released');
-        },
-      };
-    }
+    if (await tryLock(client, lock)) return held(options, clock.now() - started, attempt > 0);
     if (attempt === 0) logger.info({ lock }, 'another modelgate-init holds the lock, waiting');
     const left = deadline - clock.now();
     if (left <= 0) throw new LockTimeoutError(timeoutMessage(options));

@@ -19,112 +19,102 @@ const outDir = path.join(root, 'dist', 'bin');
  * Runs modelgate-app once the way a pod starts it, so the code cache holds what start-up compiles: read an artifact,
  * try the database (nothing listens on the port: the schema check fails fast), listen, answer the probes, the
  * metrics and an unauthenticated API call, then drain on SIGTERM. Needs no database and no network.
- * @param {string} bin
+ * @param {string} bin @param {string} scratch
  */
-async function trainApp(bin) {
-  const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'modelgate-build-'));
-  try {
-    const { buildArtifact, serializeArtifact } = createRequire(import.meta.url)(
-      path.join(root, 'dist', 'core', 'artifact', 'schema.js'),
-    );
-    const models = Array.from({ length: 50 }, (_, i) => ({
-      id: `training-model-${i}`,
-      upstreamId: `0x${i.toString(16).padStart(64, '0')}`,
-      tags: ['LLM'],
-      type: 'LLM',
-      createdAt: 1_745_330_395 + i,
-      owner: null,
-      stake: '1',
-      fee: null,
-    }));
-    const modelsFile = path.join(scratch, 'models.json');
-    const fetchedAt = new Date().toISOString();
-    const source = { url: 'file:///training/models.json', etag: null, lastModified: null };
-    fs.writeFileSync(modelsFile, serializeArtifact(buildArtifact({ models, source, fetchedAt })));
-    const child = spawn(process.execPath, [bin], {
-      env: {
-        PATH: process.env.PATH,
-        MODELGATE_WRITE_CODE_CACHE: '1',
-        DATABASE_URL: 'postgres://modelgate@127.0.0.1:9/training',
-        MODELS_FILE: modelsFile,
-        HOST: '127.0.0.1',
-        PORT: '0',
-        SHUTDOWN_DELAY: '0s',
-        LOG_LEVEL: 'info',
-      },
-      stdio: ['ignore', 'pipe', 'inherit'],
+async function trainApp(bin, scratch) {
+  const { buildArtifact, serializeArtifact } = createRequire(import.meta.url)(
+    path.join(root, 'dist', 'core', 'artifact', 'schema.js'),
+  );
+  const models = Array.from({ length: 50 }, (_, i) => ({
+    id: `training-model-${i}`,
+    upstreamId: `0x${i.toString(16).padStart(64, '0')}`,
+    tags: ['LLM'],
+    type: 'LLM',
+    createdAt: 1_745_330_395 + i,
+    owner: null,
+    stake: '1',
+    fee: null,
+  }));
+  const modelsFile = path.join(scratch, 'models.json');
+  const fetchedAt = new Date().toISOString();
+  const source = { url: 'file:///training/models.json', etag: null, lastModified: null };
+  fs.writeFileSync(modelsFile, serializeArtifact(buildArtifact({ models, source, fetchedAt })));
+  const child = spawn(process.execPath, [bin], {
+    env: {
+      PATH: process.env.PATH,
+      MODELGATE_WRITE_CODE_CACHE: '1',
+      DATABASE_URL: 'postgres://modelgate@127.0.0.1:9/training',
+      MODELS_FILE: modelsFile,
+      HOST: '127.0.0.1',
+      PORT: '0',
+      SHUTDOWN_DELAY: '0s',
+      LOG_LEVEL: 'info',
+    },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const exited = new Promise((resolve) => child.once('exit', (code) => resolve(code)));
+  const port = await new Promise((resolve, reject) => {
+    let buffered = '';
+    child.stdout.on('data', (chunk) => {
+      buffered += chunk;
+      const match = /"port":(\d+)[^\n]*"msg":"modelgate-app listening"/.exec(buffered);
+      if (!match) return;
+      clearTimeout(timer);
+      resolve(Number(match[1]));
     });
-    const exited = new Promise((resolve) => child.once('exit', (code) => resolve(code)));
-    const port = await new Promise((resolve, reject) => {
-      let buffered = '';
-      child.stdout.on('data', (chunk) => {
-        buffered += chunk;
-        const match = /"port":(\d+)[^\n]*"msg":"modelgate-app listening"/.exec(buffered);
-        if (!match) return;
-        clearTimeout(timer);
-        resolve(Number(match[1]));
-      });
-      void exited.then((code) => reject(new Error(`the training run of modelgate-app exited ${code}`)));
-      // A build never hangs on it: a start that does not listen within 30 s fails the build, with what it printed.
-      const timer = setTimeout(() => {
-        child.kill('SIGKILL');
-        reject(new Error(`the training run of modelgate-app did not listen within 30 s:\n${buffered}`));
-      }, 30_000).unref();
-    });
-    for (const route of ['/livez', '/readyz', '/readyz', '/status', '/metrics', '/api/v1/models'])
-      await (await fetch(`http://127.0.0.1:${port}${route}`)).arrayBuffer();
-    child.kill('SIGTERM');
-    const code = await exited;
-    if (code !== 0) throw new Error(`the training run of modelgate-app exited ${code} after SIGTERM`);
-  } finally {
-    fs.rmSync(scratch, { recursive: true, force: true });
-  }
+    void exited.then((code) => reject(new Error(`the training run of modelgate-app exited ${code}`)));
+    // A build never hangs on it: a start that does not listen within 30 s fails the build, with what it printed.
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`the training run of modelgate-app did not listen within 30 s:\n${buffered}`));
+    }, 30_000).unref();
+  });
+  for (const route of ['/livez', '/readyz', '/readyz', '/status', '/metrics', '/api/v1/models'])
+    await (await fetch(`http://127.0.0.1:${port}${route}`)).arrayBuffer();
+  child.kill('SIGTERM');
+  const code = await exited;
+  if (code !== 0) throw new Error(`the training run of modelgate-app exited ${code} after SIGTERM`);
 }
 
 /**
  * Runs `modelgate-init models` with a ConfigMap cache on an API server that is not there: it loads the Kubernetes
  * client (most of an init container's start-up), builds and sends the request, and fails as it should (exit 1,
  * "cannot reach"), writing its summary. What a real run adds (queries, the source fetch) compiles lazily.
- * @param {string} bin
+ * @param {string} bin @param {string} scratch
  */
-async function trainInit(bin) {
-  const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'modelgate-build-'));
-  try {
-    const kubeconfig = path.join(scratch, 'kubeconfig');
-    const cluster = { server: 'https://127.0.0.1:9', 'insecure-skip-tls-verify': true };
-    fs.writeFileSync(
-      kubeconfig,
-      JSON.stringify({
-        apiVersion: 'v1',
-        kind: 'Config',
-        clusters: [{ name: 'training', cluster }],
-        users: [{ name: 'training', user: { token: 'training' } }],
-        contexts: [{ name: 'training', context: { cluster: 'training', user: 'training' } }],
-        'current-context': 'training',
-      }),
+async function trainInit(bin, scratch) {
+  const kubeconfig = path.join(scratch, 'kubeconfig');
+  const cluster = { server: 'https://127.0.0.1:9', 'insecure-skip-tls-verify': true };
+  fs.writeFileSync(
+    kubeconfig,
+    JSON.stringify({
+      apiVersion: 'v1',
+      kind: 'Config',
+      clusters: [{ name: 'training', cluster }],
+      users: [{ name: 'training', user: { token: 'training' } }],
+      contexts: [{ name: 'training', context: { cluster: 'training', user: 'training' } }],
+      'current-context': 'training',
+    }),
+  );
+  const made = spawnSync(process.execPath, [bin, 'models'], {
+    env: {
+      PATH: process.env.PATH,
+      MODELGATE_WRITE_CODE_CACHE: '1',
+      KUBECONFIG: kubeconfig,
+      MODELS_CONFIGMAP: 'training/modelgate-models',
+      MODEL_SOURCE_URL: `file://${path.join(root, 'examples', 'models.morpheus.json')}`,
+      DATABASE_URL: 'postgres://modelgate@127.0.0.1:9/training',
+      MODELS_FILE: path.join(scratch, 'models.json'),
+      LOG_LEVEL: 'info',
+    },
+    encoding: 'utf8',
+    // A build never hangs on it (the training run normally takes well under a second).
+    timeout: 60_000,
+  });
+  if (made.status !== 1 || !made.stdout.includes('cannot reach https://127.0.0.1:9'))
+    throw new Error(
+      `the training run of modelgate-init ended unexpectedly (${made.status}):\n${made.stdout}${made.stderr}`,
     );
-    const made = spawnSync(process.execPath, [bin, 'models'], {
-      env: {
-        PATH: process.env.PATH,
-        MODELGATE_WRITE_CODE_CACHE: '1',
-        KUBECONFIG: kubeconfig,
-        MODELS_CONFIGMAP: 'training/modelgate-models',
-        MODEL_SOURCE_URL: `file://${path.join(root, 'examples', 'models.morpheus.json')}`,
-        DATABASE_URL: 'postgres://modelgate@127.0.0.1:9/training',
-        MODELS_FILE: path.join(scratch, 'models.json'),
-        LOG_LEVEL: 'info',
-      },
-      encoding: 'utf8',
-      // A build never hangs on it (the training run normally takes well under a second).
-      timeout: 60_000,
-    });
-    if (made.status !== 1 || !made.stdout.includes('cannot reach https://127.0.0.1:9'))
-      throw new Error(
-        `the training run of modelgate-init ended unexpectedly (${made.status}):\n${made.stdout}${made.stderr}`,
-      );
-  } finally {
-    fs.rmSync(scratch, { recursive: true, force: true });
-  }
 }
 
 /** The executables: name in package.json's "bin", TypeScript entry point, how its code cache is trained. */
@@ -179,7 +169,12 @@ for (const { name, entry, train } of executables) {
   });
   const bin = path.join(outDir, `${name}.js`);
   fs.writeFileSync(bin, launcher(name), { mode: 0o755 });
-  await train(bin);
+  const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'modelgate-build-'));
+  try {
+    await train(bin, scratch);
+  } finally {
+    fs.rmSync(scratch, { recursive: true, force: true });
+  }
   const size = (/** @type {string} */ file) => `${(fs.statSync(file).size / 1024 / 1024).toFixed(1)} MiB`;
   process.stdout.write(
     `bundled ${name}: ${path.relative(root, bundle)} ${size(bundle)}, code cache ${size(bundle.replace(/\.js$/, '.cache'))}\n`,
