@@ -7,7 +7,7 @@ import os from 'node:os';
 import { log, median, now, quick, round, scratchDir } from './lib/common.mjs';
 import { DESIGNS, jsonLines, podSpec } from './lib/designs.mjs';
 import { runPod, stopPod, RESTART_BACKOFF_MS } from './lib/pod.mjs';
-import { cpuSecondsOf, freePort, stopAll } from './lib/processes.mjs';
+import { cpuSecondsOf, freePort, machineBusySeconds, stopAll } from './lib/processes.mjs';
 import { migrationsDirectory } from './lib/migrations.mjs';
 
 /** BENCH_STORM_SIZES (e.g. 1,32) and BENCH_STORM_DESIGNS (e.g. modelgate) narrow a run while working on one part. */
@@ -107,14 +107,17 @@ export async function stormOnce(env, design, n, repeat) {
   };
   const specs = ports.map((port, i) => podSpec(design, i, port, ctx));
   env.source.reset();
+  const busyBefore = machineBusySeconds();
   const t0 = now();
   const deadline = t0 + STORM_DEADLINE_MS;
   const pods = await Promise.all(specs.map((spec) => runPod(spec, deadline)));
   const endedAt = now();
+  const machineCpuSeconds = machineBusySeconds() - busyBefore;
   const { total: cpuSeconds, byKind } = cpuAccount(pods);
   await Promise.all(pods.map((pod) => stopPod(pod)));
   await stopAll();
   const sourceRequests = env.source.requests();
+  const sourceRequestMs = env.source.requestTimes().map((at) => round(at - t0, 0));
 
   const readyMs = pods
     .filter((p) => p.readyAt !== undefined)
@@ -135,13 +138,23 @@ export async function stormOnce(env, design, n, repeat) {
     allReadyMs: readyMs.length === n ? Math.max(...readyMs) : null,
     readyCount: readyMs.length,
     readyMs: readyMs.sort((a, b) => a - b),
+    /** When each pod's init container finished (designs with one), sorted: where the storm's time went. */
+    initDoneMs: pods
+      .filter((p) => p.initDoneAt !== undefined)
+      .map((p) => round(Number(p.initDoneAt) - t0, 0))
+      .sort((a, b) => a - b),
     elapsedMs: round(endedAt - t0, 0),
     sourceRequests,
+    /** When each source request arrived: how long the storm took to start the one fetch. */
+    sourceRequestMs,
     cpuSeconds: round(cpuSeconds, 2),
     /** Per pod and process kind (modelgate: its init container and its app), what one pod costs. */
     cpuSecondsPerPod: Object.fromEntries(
       Object.entries(byKind).map(([kind, seconds]) => [kind, round(seconds / n, 3)]),
     ),
+    /** The whole machine's busy CPU time from the start to the last pod ready: the pods, PostgreSQL, the API server,
+     * the model source and the harness that probes the pods. */
+    machineCpuSeconds: round(machineCpuSeconds, 2),
     /** What the processes' CPU time alone takes on this machine's cores, ready or not: a floor under allReadyMs. */
     cpuFloorMs: round((cpuSeconds / os.cpus().length) * 1000, 0),
     /** Processes whose output shows knex's MigrationLocked error. */

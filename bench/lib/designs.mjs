@@ -13,8 +13,15 @@ import { binaries, repoRoot } from './common.mjs';
 
 export const DESIGNS = /** @type {const} */ (['modelgate', 'naive', 'pid-mod-4']);
 
-/** Every storm process reports its CPU time at exit (bench/lib/cpu-report.cjs). */
-const CPU_REPORT = ['--require', path.join(repoRoot, 'bench', 'lib', 'cpu-report.cjs')];
+/**
+ * Every storm process reports its CPU time at exit (bench/lib/cpu-report.cjs). BENCH_NODE_ARGS adds node flags to
+ * each of them while investigating, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof".
+ */
+const CPU_REPORT = [
+  '--require',
+  path.join(repoRoot, 'bench', 'lib', 'cpu-report.cjs'),
+  ...(process.env.BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? []),
+];
 
 /** Only what a container would get: no inherited variables from the benchmark's own shell. */
 function baseEnv() {
@@ -52,7 +59,13 @@ export function podSpec(design, index, port, ctx) {
       init: { args: [...CPU_REPORT, binaries.init, 'all'], env: initEnv },
       app: {
         args: [...CPU_REPORT, binaries.app],
-        env: { ...shared, LOG_LEVEL: 'warn', HOST: '127.0.0.1', PORT: String(port) },
+        env: {
+          ...shared,
+          LOG_LEVEL: 'warn',
+          HOST: '127.0.0.1',
+          PORT: String(port),
+          ...(process.env.BENCH_NODE_ARGS ? { SHUTDOWN_DELAY: '0s' } : {}),
+        },
       },
       readyUrl,
     };

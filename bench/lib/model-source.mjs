@@ -31,7 +31,7 @@ export function morpheusDocument(count, generation = 0) {
 /**
  * @typedef {{ mode: 'up' | 'down' | 'slow', delayMs: number, slowMs: number }} SourceBehaviour
  * @typedef {{ url: string, requests: () => number, reset: () => void, set: (b: Partial<SourceBehaviour>) => void,
- *   close: () => Promise<void> }} ModelSource
+ *   requestTimes: () => number[], close: () => Promise<void> }} ModelSource
  */
 
 /**
@@ -46,9 +46,12 @@ export async function startModelSource(options = {}) {
   const body = JSON.stringify(morpheusDocument(options.models ?? 200));
   const etag = `"${createHash('sha256').update(body).digest('hex').slice(0, 16)}"`;
   let count = 0;
+  /** @type {number[]} performance.now() of each request since the last reset */
+  let times = [];
   const sockets = new Set();
   const server = http.createServer((req, res) => {
     count++;
+    times.push(performance.now());
     if (behaviour.mode === 'down') {
       req.socket.destroy();
       return;
@@ -69,8 +72,10 @@ export async function startModelSource(options = {}) {
   return {
     url: `http://127.0.0.1:${address.port}/models.json`,
     requests: () => count,
+    requestTimes: () => [...times],
     reset: () => {
       count = 0;
+      times = [];
     },
     set: (b) => Object.assign(behaviour, b),
     close: () =>

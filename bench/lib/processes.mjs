@@ -114,6 +114,26 @@ export function cpuSecondsOf(pid) {
   }
 }
 
+/**
+ * CPU seconds the whole machine has spent busy since boot (user, nice, system, irq, softirq of /proc/stat's "cpu"
+ * line): the difference over a storm covers PostgreSQL, the API server and the harness as well as the pods.
+ * @returns {number}
+ */
+export function machineBusySeconds() {
+  try {
+    const line = fs.readFileSync('/proc/stat', 'utf8').split('\n', 1)[0] ?? '';
+    const [user = 0, nice = 0, system = 0, , , irq = 0, softirq = 0] = line
+      .trim()
+      .split(/\s+/)
+      .slice(1)
+      .map(Number);
+    // clock ticks of 1/100 s
+    return (user + nice + system + irq + softirq) / 100;
+  } catch {
+    return 0;
+  }
+}
+
 /** @param {number} pid @returns {number | undefined} resident set size in bytes, from /proc */
 export function rssOf(pid) {
   try {
