@@ -112,6 +112,8 @@ async function fetchHttpOnce(request: SourceRequest, options: SourceOptions): Pr
     response = await axios.request<Buffer>({
       url: request.url,
       method: 'GET',
+      // Node's http stack; the bundles leave axios' fetch adapter out (scripts/build/bundle.mjs).
+      adapter: 'http',
       headers,
       responseType: 'arraybuffer',
       timeout: options.timeoutMs,

@@ -140,6 +140,23 @@ const notBundled = [
   'supports-color',
 ];
 
+/**
+ * axios' fetch adapter builds Request and Response objects when it is loaded, to probe what the runtime supports;
+ * touching them loads Node's whole fetch implementation (undici), about 20 ms of every init start. modelgate-init
+ * asks axios for its http adapter by name, so the bundles get a fetch adapter that reports itself unsupported
+ * (false is axios' own "not available here").
+ * @type {import('esbuild').Plugin}
+ */
+const axiosWithoutFetch = {
+  name: 'axios-without-fetch',
+  setup(b) {
+    b.onLoad({ filter: /[\\/]axios[\\/]lib[\\/]adapters[\\/]fetch\.js$/ }, () => ({
+      contents: 'export const getFetch = () => false;\nexport default false;\n',
+      loader: 'js',
+    }));
+  },
+};
+
 /** @param {string} name */
 const launcher = (name) => `#!/usr/bin/env node
 'use strict';
@@ -165,6 +182,7 @@ for (const { name, entry, train } of executables) {
     minifySyntax: true,
     legalComments: 'linked',
     external: notBundled,
+    plugins: [axiosWithoutFetch],
     logLevel: 'warning',
   });
   const bin = path.join(outDir, `${name}.js`);
