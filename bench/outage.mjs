@@ -16,12 +16,8 @@ export const OUTAGE_SCENARIOS = [
   { name: 'healthy', mode: 'up', env: {} },
   { name: 'down', mode: 'down', env: {} },
   { name: 'slow (30 s)', mode: 'slow', env: {} },
-  { name: 'down, tuned', mode: 'down', env: { MODEL_SOURCE_TIMEOUT: '3s', MODEL_SOURCE_RETRIES: '0' } },
-  {
-    name: 'slow (30 s), tuned',
-    mode: 'slow',
-    env: { MODEL_SOURCE_TIMEOUT: '3s', MODEL_SOURCE_RETRIES: '0' },
-  },
+  // What MODELS_FALLBACK_AFTER buys: the same outage with the source allowed every attempt in full (4 x 10 s).
+  { name: 'slow (30 s), no fallback allowance', mode: 'slow', env: { MODELS_FALLBACK_AFTER: '60s' } },
 ];
 
 /** @param {{ pg: import('./lib/postgres.mjs').BenchPostgres, source: import('./lib/model-source.mjs').ModelSource,

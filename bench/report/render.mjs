@@ -403,7 +403,8 @@ function outageSection(outage) {
   return [
     `The ConfigMap holds a valid artifact checked ${outage.cacheAgeSeconds / 3600} h ago (older than \`MODELS_MAX_AGE\`, younger than \`MODELS_MAX_STALE\`), ` +
       `so ${outage.pods} new pods starting together must ask the source. *healthy*: the source answers after 2 s; *down*: it resets every connection; ` +
-      '*slow*: it answers only after 30 s. Each case runs with the default settings and with a shorter source timeout and no retry ("tuned").',
+      '*slow*: it answers only after 30 s. With the defaults a pod holding a last-known-good artifact gives the source `MODELS_FALLBACK_AFTER` (3 s) ' +
+      'in all; the last case lets it take every attempt in full (`MODELS_FALLBACK_AFTER=60s`, above 4 x `MODEL_SOURCE_TIMEOUT`), as before that setting existed.',
     '',
     table(
       [
@@ -448,7 +449,7 @@ function outageFindings(outage) {
       `*${x.name}*: the pods became ready one after another, about ${s(median(gaps))} apart, with ${x.sourceRequests} source requests for ` +
         `${x.pods} pods. Each pod that waited for the single-flight lock found the ConfigMap still older than MODELS_MAX_AGE (a last-known-good ` +
         'artifact is marked stale and not written back to it) and asked the source again with the full timeout and retries, so a slow source ' +
-        'delays the pods in series; a shorter MODEL_SOURCE_TIMEOUT and fewer retries ("tuned") keep the time-to-ready close to the healthy case.' +
+        'delays the pods in series; MODELS_FALLBACK_AFTER (the default cases) keeps the time-to-ready close to the healthy case.' +
         (x.initFailures
           ? ` ${x.initFailures} init container(s) failed on the way (their report: no artifact) and were restarted after the kubelet's back-off` +
             (x.initFailureErrors?.length

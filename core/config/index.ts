@@ -25,6 +25,8 @@ export interface Config {
     configMapDir: string | undefined;
     maxAgeMs: number;
     maxStaleMs: number;
+    /** MODELS_FALLBACK_AFTER: the source's whole allowance when a last-known-good artifact is held. */
+    fallbackAfterMs: number;
     /** MODELS_LOCK_TIMEOUT: bound on waiting for the single-flight models lock. */
     lockTimeoutMs: number;
     /** WAIT_TIMEOUT: bound of `modelgate-init wait`. */
@@ -118,6 +120,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
       configMapDir: e.MODELS_CONFIGMAP_DIR,
       maxAgeMs: e.MODELS_MAX_AGE,
       maxStaleMs: e.MODELS_MAX_STALE,
+      fallbackAfterMs: e.MODELS_FALLBACK_AFTER,
       lockTimeoutMs: e.MODELS_LOCK_TIMEOUT,
       waitTimeoutMs: e.WAIT_TIMEOUT,
     },

@@ -198,6 +198,14 @@ export const variables = {
     doc: 'Retries of a failed source request (jittered backoff, Retry-After honoured).',
     schema: integer(0, 10),
   }),
+  MODELS_FALLBACK_AFTER: spec({
+    type: 'duration',
+    expected: 'a duration such as 3s, 30s',
+    default: '3s',
+    usedBy: ['init'],
+    doc: 'When init holds a last-known-good artifact (younger than MODELS_MAX_STALE) but must ask the source, the longest it lets the source take over all attempts before the pod starts on that artifact, marked stale. Without one, MODEL_SOURCE_TIMEOUT and MODEL_SOURCE_RETRIES apply in full, as they always do for `refresh`.',
+    schema: duration,
+  }),
   MODELS_FILE: spec({
     type: 'path',
     expected: 'an absolute file path',

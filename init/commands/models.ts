@@ -26,6 +26,7 @@ async function resolver(ctx: RunContext, command: 'models' | 'refresh') {
     sourceUrl,
     maxAgeMs: config.models.maxAgeMs,
     maxStaleMs: config.models.maxStaleMs,
+    fallbackAfterMs: config.models.fallbackAfterMs,
     configMap,
     file: command === 'models' ? ctx.fileSink() : undefined,
     logger,
@@ -35,8 +36,12 @@ async function resolver(ctx: RunContext, command: 'models' | 'refresh') {
       tryAcquire: async () => tryAcquireLock(await lockOptions()),
       awaitRelease: async () => awaitLockRelease(await lockOptions()),
     },
-    fetch: (request) =>
+    fetch: (request, limits) =>
       fetchSource(request, {
+        budget:
+          limits.budgetMs === undefined
+            ? undefined
+            : { ms: limits.budgetMs, variable: 'MODELS_FALLBACK_AFTER' },
         timeoutMs: config.modelSource.timeoutMs,
         maxBytes: config.modelSource.maxBytes,
         retries: config.modelSource.retries,

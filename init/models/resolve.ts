@@ -12,6 +12,8 @@ export interface ResolveDeps {
   sourceUrl: string;
   maxAgeMs: number;
   maxStaleMs: number;
+  /** MODELS_FALLBACK_AFTER: the source's whole allowance in `models` while a last-known-good artifact is held. */
+  fallbackAfterMs: number;
   /** The shared cache (ConfigMap), if configured. */
   configMap: ArtifactSink | undefined;
   /** MODELS_FILE; undefined for `refresh`, which never touches the local file. */
@@ -25,7 +27,8 @@ export interface ResolveDeps {
     /** Waits until its holder releases it, without taking it (bounded by MODELS_LOCK_TIMEOUT). */
     awaitRelease(): Promise<void>;
   };
-  fetch(request: SourceRequest): Promise<SourceResponse>;
+  /** `budgetMs`: the allowance over all attempts, when shorter than MODEL_SOURCE_TIMEOUT and the retries. */
+  fetch(request: SourceRequest, limits: { budgetMs?: number }): Promise<SourceResponse>;
   logger: Logger;
   clock: Clock;
 }
@@ -106,15 +109,27 @@ export function createResolver(deps: ResolveDeps) {
     return result;
   }
 
-  async function askSource(best: Artifact | undefined): Promise<ResolveResult> {
+  /** A pod could start on `best` if the source failed now. */
+  function fallbackHeld(best: Artifact | undefined): boolean {
+    return best !== undefined && ageMs(best, clock.now()) <= deps.maxStaleMs;
+  }
+
+  /**
+   * `mayFallBack` (`models`): with a last-known-good artifact in hand, the source gets MODELS_FALLBACK_AFTER in all,
+   * so a slow or hanging source delays a starting pod by that much, not by the timeout times the attempts.
+   */
+  async function askSource(best: Artifact | undefined, mayFallBack: boolean): Promise<ResolveResult> {
     const sameSource = best !== undefined && best.source.url === shownUrl;
     let response: SourceResponse;
     try {
-      response = await deps.fetch({
-        url: deps.sourceUrl,
-        etag: sameSource ? best.source.etag : null,
-        lastModified: sameSource ? best.source.lastModified : null,
-      });
+      response = await deps.fetch(
+        {
+          url: deps.sourceUrl,
+          etag: sameSource ? best.source.etag : null,
+          lastModified: sameSource ? best.source.lastModified : null,
+        },
+        mayFallBack && fallbackHeld(best) ? { budgetMs: deps.fallbackAfterMs } : {},
+      );
     } catch (error) {
       if (error instanceof SourceError) throw new SourceFailure(error.message);
       throw error;
@@ -206,7 +221,7 @@ export function createResolver(deps: ResolveDeps) {
         if (shared) return await publish(shared, held);
         let result: ResolveResult;
         try {
-          result = await askSource(best);
+          result = await askSource(best, true);
         } catch (error) {
           if (!(error instanceof SourceFailure)) throw error;
           result = lastKnownGood(best, error.message);
@@ -226,7 +241,7 @@ export function createResolver(deps: ResolveDeps) {
         const held = await readAll();
         const best = newest(held);
         try {
-          return await publish(await askSource(best), held);
+          return await publish(await askSource(best, false), held);
         } catch (error) {
           if (!(error instanceof SourceFailure)) throw error;
           throw new InitError(

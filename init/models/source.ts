@@ -24,6 +24,11 @@ export interface SourceOptions {
   /** A Retry-After longer than this is not waited for: the request fails (and last-known-good applies). */
   maxRetryAfterMs?: number;
   userAgent?: string;
+  /**
+   * The whole exchange's allowance over every attempt, when shorter than the attempts could take (init holds a
+   * last-known-good artifact): each attempt gets what is left of it, and no retry starts that it cannot cover.
+   */
+  budget?: { ms: number; variable: string };
 }
 
 /** A failed request to the model source. `retryable` failures are retried with backoff. */
@@ -80,10 +85,16 @@ async function fetchFile(request: SourceRequest, options: SourceOptions): Promis
   return { kind: 'ok', body: await fs.readFile(path, 'utf8'), etag: null, lastModified };
 }
 
-function describeNetworkError(error: AxiosError, options: SourceOptions): SourceError {
+/** How long one attempt may take, and the variable that bounds it (for the message when it runs out). */
+interface AttemptLimit {
+  ms: number;
+  variable: string;
+}
+
+function describeNetworkError(error: AxiosError, options: SourceOptions, limit: AttemptLimit): SourceError {
   const code = error.code ?? '';
   if (code === 'ERR_CANCELED' || code === 'ETIMEDOUT' || code === 'ECONNABORTED') {
-    return new SourceError(`no complete answer within MODEL_SOURCE_TIMEOUT (${options.timeoutMs} ms)`, true);
+    return new SourceError(`no complete answer within ${limit.variable} (${limit.ms} ms)`, true);
   }
   if (code === 'ERR_FR_TOO_MANY_REDIRECTS') {
     return new SourceError(`more than ${options.maxRedirects ?? 5} redirects (a redirect loop?)`, false);
@@ -97,10 +108,14 @@ function describeNetworkError(error: AxiosError, options: SourceOptions): Source
   return new SourceError(`${code || 'network error'}: ${error.message}`, true);
 }
 
-async function fetchHttpOnce(request: SourceRequest, options: SourceOptions): Promise<SourceResponse> {
+async function fetchHttpOnce(
+  request: SourceRequest,
+  options: SourceOptions,
+  limit: AttemptLimit,
+): Promise<SourceResponse> {
   const controller = new AbortController();
   // axios' own timeout is an idle timeout; this bounds the whole exchange (a body that trickles forever).
-  const timer = setTimeout(() => controller.abort(), options.timeoutMs);
+  const timer = setTimeout(() => controller.abort(), limit.ms);
   const headers: Record<string, string> = {
     Accept: 'application/json',
     'User-Agent': options.userAgent ?? 'modelgate-init',
@@ -116,7 +131,7 @@ async function fetchHttpOnce(request: SourceRequest, options: SourceOptions): Pr
       adapter: 'http',
       headers,
       responseType: 'arraybuffer',
-      timeout: options.timeoutMs,
+      timeout: limit.ms,
       signal: controller.signal,
       maxContentLength: options.maxBytes,
       maxRedirects: options.maxRedirects ?? 5,
@@ -124,7 +139,7 @@ async function fetchHttpOnce(request: SourceRequest, options: SourceOptions): Pr
       transitional: { clarifyTimeoutError: true, silentJSONParsing: true, forcedJSONParsing: false },
     });
   } catch (error) {
-    if (error instanceof AxiosError) throw describeNetworkError(error, options);
+    if (error instanceof AxiosError) throw describeNetworkError(error, options, limit);
     throw new SourceError((error as Error).message, true);
   } finally {
     clearTimeout(timer);
@@ -158,17 +173,23 @@ async function fetchHttpOnce(request: SourceRequest, options: SourceOptions): Pr
 
 /**
  * One logical request to the model source: conditional when validators are known, retried on timeouts, resets,
- * 408, 429 and 5xx with jittered exponential backoff (Retry-After honoured up to maxRetryAfterMs).
+ * 408, 429 and 5xx with jittered exponential backoff (Retry-After honoured up to maxRetryAfterMs), all within
+ * `budget` when one is given.
  */
 export async function fetchSource(request: SourceRequest, options: SourceOptions): Promise<SourceResponse> {
   if (request.url.startsWith('file:')) return fetchFile(request, options);
-  const { logger, clock } = options;
+  const { logger, clock, budget } = options;
   const shown = displayUrl(request.url);
   const maxRetryAfterMs = options.maxRetryAfterMs ?? 30_000;
+  const deadline = budget ? clock.now() + budget.ms : Infinity;
+  const limitFor = (now: number): AttemptLimit =>
+    budget && deadline - now < options.timeoutMs
+      ? { ms: Math.max(1, Math.round(deadline - now)), variable: budget.variable }
+      : { ms: options.timeoutMs, variable: 'MODEL_SOURCE_TIMEOUT' };
   for (let attempt = 0; ; attempt++) {
     const started = clock.now();
     try {
-      const response = await fetchHttpOnce(request, options);
+      const response = await fetchHttpOnce(request, options, limitFor(started));
       logger.info(
         { url: shown, attempt: attempt + 1, result: response.kind, durationMs: clock.now() - started },
         'model source answered',
@@ -191,6 +212,12 @@ export async function fetchSource(request: SourceRequest, options: SourceOptions
       }
       const delay =
         failure.retryAfterMs ?? backoffDelay(attempt, { baseMs: 500, maxMs: 10_000 }, clock.random);
+      if (budget && clock.now() + delay >= deadline) {
+        throw new SourceError(
+          `${shown}: ${failure.message} (after ${attempt + 1} attempts; ${budget.variable} (${budget.ms} ms) leaves no time for another)`,
+          true,
+        );
+      }
       logger.warn(
         { url: shown, attempt: attempt + 1, reason: failure.message, retryInMs: delay },
         'model source request failed, retrying',

@@ -213,6 +213,8 @@ argocd.argoproj.io/sync-wave: "-1"
   value: {{ .Values.config.database.migrationLockTimeout | quote }}
 - name: MODELS_LOCK_TIMEOUT
   value: {{ .Values.config.models.lockTimeout | quote }}
+- name: MODELS_FALLBACK_AFTER
+  value: {{ .Values.config.models.fallbackAfter | quote }}
 - name: WAIT_TIMEOUT
   value: {{ .Values.config.waitTimeout | quote }}
 {{- with .Values.extraEnv }}

@@ -46,6 +46,8 @@ describe('modelgate-init models: source faults (real HTTP server, real processes
       // tests themselves shorten it
       MODEL_SOURCE_TIMEOUT: '5s',
       MODEL_SOURCE_RETRIES: '1',
+      // the attempts themselves are under test here; the fallback allowance has its own tests below
+      MODELS_FALLBACK_AFTER: '60s',
       ...env,
     });
 
@@ -75,6 +77,28 @@ describe('modelgate-init models: source faults (real HTTP server, real processes
       /no complete answer within MODEL_SOURCE_TIMEOUT \(1000 ms\) \(after 2 attempts\)/,
     );
     expect(server.requests).toHaveLength(2);
+  });
+
+  it('a hanging source with a last-known-good artifact held: falls back after MODELS_FALLBACK_AFTER, not after every attempt', async () => {
+    handle(() => undefined);
+    // the defaults would wait 4 x 10 s before falling back
+    const result = await run({
+      MODEL_SOURCE_TIMEOUT: '10s',
+      MODEL_SOURCE_RETRIES: '3',
+      MODELS_FALLBACK_AFTER: '1s',
+    });
+    expectLastKnownGood(result, /no complete answer within MODELS_FALLBACK_AFTER \(1000 ms\)/);
+    expect(server.requests).toHaveLength(1);
+  });
+
+  it('with nothing to fall back on, the source gets its full MODEL_SOURCE_TIMEOUT whatever MODELS_FALLBACK_AFTER says', async () => {
+    fs.rmSync(file);
+    handle((req, res, count) => {
+      setTimeout(() => json(fixture('updated.json'))(req, res, count), 1500);
+    });
+    const result = await run({ MODEL_SOURCE_RETRIES: '0', MODELS_FALLBACK_AFTER: '200ms' });
+    expect(result.code).toBe(0);
+    expect(summaryOf(result).artifact).toMatchObject({ origin: 'fetched', stale: false });
   });
 
   it('slow body: a body that trickles past MODEL_SOURCE_TIMEOUT is abandoned', async () => {

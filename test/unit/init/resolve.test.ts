@@ -68,6 +68,7 @@ function setup(options: {
   const configMap = memorySink('configmap', options.configMap);
   const file = memorySink('file', options.file);
   const requests: SourceRequest[] = [];
+  const budgets: (number | undefined)[] = [];
   let locks = 0;
   let otherHolds = options.otherFlight !== undefined;
   const take = () => {
@@ -78,6 +79,7 @@ function setup(options: {
     sourceUrl: URL,
     maxAgeMs: 10 * MIN,
     maxStaleMs: 60 * MIN,
+    fallbackAfterMs: 3000,
     configMap,
     file,
     lock: {
@@ -89,15 +91,16 @@ function setup(options: {
         otherHolds = false;
       },
     },
-    fetch: async (request) => {
+    fetch: async (request, limits) => {
       requests.push(request);
+      budgets.push(limits.budgetMs);
       if (!options.answer) throw new Error('no request expected');
       return options.answer(request);
     },
     logger: silentLogger(),
     clock,
   };
-  return { resolver: createResolver(deps), configMap, file, requests, locks: () => locks };
+  return { resolver: createResolver(deps), configMap, file, requests, budgets, locks: () => locks };
 }
 
 const ok = (): SourceResponse => ({ kind: 'ok', body: minimal, etag: '"v2"', lastModified: null });
@@ -143,6 +146,20 @@ describe('model resolution', () => {
     expect(result).toEqual({ origin: 'last-known-good', artifact: { ...held, stale: true } });
     expect(t.configMap.writes).toEqual([]);
     expect(t.file.writes).toEqual([{ ...held, stale: true }]);
+  });
+
+  it('gives the source only MODELS_FALLBACK_AFTER while it holds a last-known-good artifact', async () => {
+    const t = setup({ configMap: artifact(30 * MIN), answer: ok });
+    await t.resolver.models();
+    expect(t.budgets).toEqual([3000]);
+  });
+
+  it('gives the source its full timeout and retries when nothing could be fallen back on', async () => {
+    const none = setup({ answer: ok });
+    await none.resolver.models();
+    const tooOld = setup({ file: artifact(61 * MIN), answer: ok });
+    await tooOld.resolver.models();
+    expect([...none.budgets, ...tooOld.budgets]).toEqual([undefined, undefined]);
   });
 
   it('fails, writing nothing, when the newest artifact is older than MODELS_MAX_STALE', async () => {
@@ -211,10 +228,12 @@ describe('model resolution', () => {
 
   it('refresh always asks the source and never touches the file', async () => {
     const t = setup({ configMap: artifact(1 * MIN), answer: ok });
+    const refreshBudgets: (number | undefined)[] = [];
     const resolver = createResolver({
       sourceUrl: URL,
       maxAgeMs: 10 * MIN,
       maxStaleMs: 60 * MIN,
+      fallbackAfterMs: 3000,
       configMap: t.configMap,
       file: undefined,
       lock: {
@@ -222,11 +241,16 @@ describe('model resolution', () => {
         tryAcquire: async () => ({ release: async () => undefined }),
         awaitRelease: async () => undefined,
       },
-      fetch: async () => ok(),
+      fetch: async (_request, limits) => {
+        refreshBudgets.push(limits.budgetMs);
+        return ok();
+      },
       logger: silentLogger(),
       clock,
     });
     await expect(resolver.refresh()).resolves.toMatchObject({ origin: 'fetched' });
+    // refresh is the CronJob's: no pod waits on it, so the source always gets its full timeout and retries.
+    expect(refreshBudgets).toEqual([undefined]);
     expect(t.configMap.writes).toHaveLength(1);
     expect(t.file.writes).toEqual([]);
   });
