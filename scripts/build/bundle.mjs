@@ -141,19 +141,31 @@ const notBundled = [
 ];
 
 /**
- * axios' fetch adapter builds Request and Response objects when it is loaded, to probe what the runtime supports;
- * touching them loads Node's whole fetch implementation (undici), about 20 ms of every init start. modelgate-init
- * asks axios for its http adapter by name, so the bundles get a fetch adapter that reports itself unsupported
- * (false is axios' own "not available here").
+ * Two places where loading axios touches Node's web globals, which loads Node's whole fetch implementation (undici,
+ * about 20 ms of every init start) that modelgate-init never uses:
+ * - its fetch adapter builds Request and Response objects to probe what the runtime supports. Init asks axios for
+ *   its http adapter by name, so the bundles get a fetch adapter that reports itself unsupported (false is axios'
+ *   own "not available here");
+ * - its utils read globalThis.FormData once, for an instanceof check; without it, axios recognises a FormData by its
+ *   [object FormData] tag, as it does for the form-data package. The build fails if that line changes upstream.
  * @type {import('esbuild').Plugin}
  */
-const axiosWithoutFetch = {
-  name: 'axios-without-fetch',
+const axiosWithoutWebGlobals = {
+  name: 'axios-without-web-globals',
   setup(b) {
     b.onLoad({ filter: /[\\/]axios[\\/]lib[\\/]adapters[\\/]fetch\.js$/ }, () => ({
       contents: 'export const getFetch = () => false;\nexport default false;\n',
       loader: 'js',
     }));
+    b.onLoad({ filter: /[\\/]axios[\\/]lib[\\/]utils\.js$/ }, (args) => {
+      const source = fs.readFileSync(args.path, 'utf8');
+      const line = "const FormDataCtor = typeof G.FormData !== 'undefined' ? G.FormData : undefined;";
+      if (!source.includes(line))
+        throw new Error(
+          `${args.path}: the FormData line this build replaces has changed; update scripts/build/bundle.mjs`,
+        );
+      return { contents: source.replace(line, 'const FormDataCtor = undefined;'), loader: 'js' };
+    });
   },
 };
 
@@ -182,7 +194,7 @@ for (const { name, entry, train } of executables) {
     minifySyntax: true,
     legalComments: 'linked',
     external: notBundled,
-    plugins: [axiosWithoutFetch],
+    plugins: [axiosWithoutWebGlobals],
     logLevel: 'warning',
   });
   const bin = path.join(outDir, `${name}.js`);

@@ -98,6 +98,21 @@ describe('modelgate-init models, refresh, all (real HTTP servers, real processes
     expect(source.requests).toHaveLength(1);
   });
 
+  it("fetches over Node's http stack without loading Node's fetch (undici, tens of ms of every start)", async () => {
+    const probe = path.join(dir, 'loaded-modules.cjs');
+    const report = path.join(dir, 'loaded-modules.json');
+    fs.writeFileSync(
+      probe,
+      `process.on('exit', () => require('node:fs').writeFileSync(${JSON.stringify(report)}, JSON.stringify(process.moduleLoadList)));\n`,
+    );
+    const result = await runInit(['models'], { ...withConfigMap(), NODE_OPTIONS: `--require ${probe}` });
+    expect(result.code).toBe(0);
+    expect(source.requests).toHaveLength(1);
+    const loaded = JSON.parse(fs.readFileSync(report, 'utf8')) as string[];
+    expect(loaded).toContain('NativeModule http');
+    expect(loaded.filter((name) => name.includes('undici'))).toEqual([]);
+  });
+
   it('reuses a ConfigMap artifact checked within MODELS_MAX_AGE: no request, no database needed', async () => {
     const fresh = artifactFrom('minimal.json', { url: source.url, ageMs: 60_000 });
     kube.put(NS, NAME, { [CONFIGMAP_KEY]: serializeArtifact(fresh) });
