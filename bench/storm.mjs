@@ -9,6 +9,7 @@ import { DESIGNS, jsonLines, podSpec } from './lib/designs.mjs';
 import { runPod, stopPod, RESTART_BACKOFF_MS } from './lib/pod.mjs';
 import { cpuSecondsOf, freePort, machineBusySeconds, stopAll } from './lib/processes.mjs';
 import { migrationsDirectory } from './lib/migrations.mjs';
+import { startFlightCoordinator } from './lib/floor.mjs';
 
 /** BENCH_STORM_SIZES (e.g. 1,32) and BENCH_STORM_DESIGNS (e.g. modelgate) narrow a run while working on one part. */
 export const STORM_SIZES = process.env.BENCH_STORM_SIZES
@@ -24,7 +25,7 @@ export const STORM_DEADLINE_MS = Number(process.env.BENCH_STORM_DEADLINE_MS ?? (
 /** Gunicorn's default worker timeout, kept at 30 s (the origin's setting). */
 export const WORKER_TIMEOUT_MS = Number(process.env.BENCH_WORKER_TIMEOUT_MS ?? 30_000);
 /** modelgate's storms are short, so they are repeated and the median reported; the baselines run once per N. */
-export const REPEATS = { modelgate: quick ? 1 : 3, naive: 1, 'pid-mod-4': 1 };
+export const REPEATS = { modelgate: quick ? 1 : 3, naive: 1, 'pid-mod-4': 1, floor: quick ? 1 : 3 };
 
 const LOCKED = /already locked|MigrationLocked/i;
 
@@ -84,7 +85,8 @@ export function stepMedians(durations) {
 
 /**
  * @param {{ pg: import('./lib/postgres.mjs').BenchPostgres, source: import('./lib/model-source.mjs').ModelSource,
- *   cluster: import('./lib/kube.mjs').BenchCluster }} env
+ *   cluster: import('./lib/kube.mjs').BenchCluster,
+ *   coordinator?: Awaited<ReturnType<typeof startFlightCoordinator>> }} env
  * @param {import('./lib/designs.mjs').Design} design @param {number} n @param {number} repeat
  */
 export async function stormOnce(env, design, n, repeat) {
@@ -104,9 +106,11 @@ export async function stormOnce(env, design, n, repeat) {
     kubeconfig: env.cluster.kubeconfig,
     configMap,
     workerTimeoutMs: WORKER_TIMEOUT_MS,
+    coordinatorUrl: env.coordinator?.url,
   };
   const specs = ports.map((port, i) => podSpec(design, i, port, ctx));
   env.source.reset();
+  env.coordinator?.reset();
   const busyBefore = machineBusySeconds();
   const t0 = now();
   const deadline = t0 + STORM_DEADLINE_MS;
@@ -224,6 +228,20 @@ function designCounts(design, pods, events) {
       ),
     };
   }
+  if (design === 'floor') {
+    return {
+      migrationsApplied: 0,
+      failures: pods.reduce((sum, p) => sum + p.initFailures + p.appExits, 0),
+      initFailures: pods.reduce((sum, p) => sum + p.initFailures, 0),
+      appExits: pods.reduce((sum, p) => sum + p.appExits, 0),
+      errors: pods
+        .flatMap((p) => p.runs.filter((run) => run.code !== undefined && run.code !== 0))
+        .map(
+          (run) => `${run.kind} exited ${run.code}: ${run.output.trim().split('\n').slice(0, 3).join(' ')}`,
+        )
+        .slice(0, 5),
+    };
+  }
   const by = (/** @type {string} */ name) => events.filter((e) => e.line.event === name);
   const migrationsApplied = by('migrate').reduce((sum, e) => sum + e.line.applied.length, 0);
   if (design === 'naive') {
@@ -258,18 +276,23 @@ function designCounts(design, pods, events) {
  */
 export async function runStorm(env) {
   const runs = [];
-  for (const n of STORM_SIZES) {
-    for (const design of STORM_DESIGNS) {
-      for (let repeat = 0; repeat < REPEATS[design]; repeat++) {
-        log(`storm: ${design}, N=${n}, run ${repeat + 1}/${REPEATS[design]}`);
-        const result = await stormOnce(env, design, n, repeat);
-        log(
-          `  ${result.readyCount}/${n} ready${result.allReady ? ` in ${result.allReadyMs} ms` : ''}, ` +
-            `${result.sourceRequests} source requests, ${result.migrationsApplied} migrations applied, ${result.failures} failures`,
-        );
-        runs.push(result);
+  const coordinator = await startFlightCoordinator(env.source.url);
+  try {
+    for (const n of STORM_SIZES) {
+      for (const design of STORM_DESIGNS) {
+        for (let repeat = 0; repeat < REPEATS[design]; repeat++) {
+          log(`storm: ${design}, N=${n}, run ${repeat + 1}/${REPEATS[design]}`);
+          const result = await stormOnce({ ...env, coordinator }, design, n, repeat);
+          log(
+            `  ${result.readyCount}/${n} ready${result.allReady ? ` in ${result.allReadyMs} ms` : ''}, ` +
+              `${result.sourceRequests} source requests, ${result.migrationsApplied} migrations applied, ${result.failures} failures`,
+          );
+          runs.push(result);
+        }
       }
     }
+  } finally {
+    await coordinator.close();
   }
   return {
     settings: {

@@ -4,14 +4,16 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { binaries, repoRoot } from './common.mjs';
+import { FLOOR_APP, FLOOR_INIT } from './floor.mjs';
 
 /**
  * @typedef {{ databaseUrl: string, sourceUrl: string, runDir: string, kubeconfig?: string, configMap?: string,
- *   workerTimeoutMs: number }} StormContext
- * @typedef {'modelgate' | 'naive' | 'pid-mod-4'} Design
+ *   workerTimeoutMs: number, coordinatorUrl?: string }} StormContext
+ * @typedef {'modelgate' | 'naive' | 'pid-mod-4' | 'floor'} Design
  */
 
-export const DESIGNS = /** @type {const} */ (['modelgate', 'naive', 'pid-mod-4']);
+/** `floor` (bench/lib/floor.mjs) is no design to deploy: the least two Node.js processes per pod can cost here. */
+export const DESIGNS = /** @type {const} */ (['modelgate', 'naive', 'pid-mod-4', 'floor']);
 
 /**
  * Every storm process reports its CPU time at exit (bench/lib/cpu-report.cjs). BENCH_NODE_ARGS adds node flags to
@@ -67,6 +69,18 @@ export function podSpec(design, index, port, ctx) {
           ...(process.env.BENCH_NODE_ARGS ? { SHUTDOWN_DELAY: '0s' } : {}),
         },
       },
+      readyUrl,
+    };
+  }
+  if (design === 'floor') {
+    const file = { FLOOR_FILE: path.join(podDir, 'models.json') };
+    return {
+      name,
+      init: {
+        args: [...CPU_REPORT, '-e', FLOOR_INIT],
+        env: { ...baseEnv(), ...file, FLOOR_COORDINATOR_URL: String(ctx.coordinatorUrl) },
+      },
+      app: { args: [...CPU_REPORT, '-e', FLOOR_APP], env: { ...baseEnv(), ...file, PORT: String(port) } },
       readyUrl,
     };
   }

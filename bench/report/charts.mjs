@@ -5,8 +5,8 @@ import path from 'node:path';
 import * as vega from 'vega';
 import * as vl from 'vega-lite';
 
-const DESIGN_ORDER = ['modelgate', 'naive', 'pid-mod-4'];
-const DESIGN_COLORS = ['#2b8a3e', '#e8590c', '#5f3dc4'];
+const DESIGN_ORDER = ['modelgate', 'naive', 'pid-mod-4', 'floor'];
+const DESIGN_COLORS = ['#2b8a3e', '#e8590c', '#5f3dc4', '#868e96'];
 const designColor = {
   field: 'design',
   type: 'nominal',
