@@ -21,16 +21,9 @@ export interface InitDeps {
   userAgent: string;
 }
 
-/**
- * The run's dedicated connections: `main` (migrations, and the models lock when the steps run one after the
- * other) and `models` (the models lock of `all`, whose two steps run side by side: a lock wait blocks the
- * connection it runs on).
- */
-export type ConnectionPurpose = 'main' | 'models';
-
-/** What one command run shares between its steps: the dedicated database connections and the sinks. */
+/** What one command run shares between its steps: the dedicated database connection and the sinks. */
 export class RunContext {
-  private readonly clients = new Map<ConnectionPurpose, Promise<pg.Client>>();
+  private client: pg.Client | undefined;
 
   constructor(
     readonly deps: InitDeps,
@@ -45,26 +38,19 @@ export class RunContext {
     return this.deps.logger;
   }
 
-  /**
-   * A dedicated connection (MIGRATION_DATABASE_URL). `main` is opened once the database answers (DB_WAIT_TIMEOUT,
-   * the waitDb step); `models` after `main`, so the wait happens once.
-   */
-  database(purpose: ConnectionPurpose = 'main'): Promise<pg.Client> {
-    let client = this.clients.get(purpose);
-    if (!client) {
-      const open = () =>
+  /** The dedicated connection (MIGRATION_DATABASE_URL), opened once the database answers (DB_WAIT_TIMEOUT). */
+  async database(): Promise<pg.Client> {
+    if (!this.client) {
+      this.client = await this.report.step('waitDb', () =>
         waitForDatabase({
           url: this.config.database.migrationUrl,
           timeoutMs: this.config.database.waitTimeoutMs,
           logger: this.logger.child({ step: 'waitDb' }),
           clock: this.deps.clock,
-          applicationName: purpose === 'main' ? undefined : `modelgate-init ${purpose}`,
-        });
-      client =
-        purpose === 'main' ? this.report.step('waitDb', open) : this.database('main').then(() => open());
-      this.clients.set(purpose, client);
+        }),
+      );
     }
-    return client;
+    return this.client;
   }
 
   requireSourceUrl(command: string): string {
@@ -97,15 +83,7 @@ export class RunContext {
   }
 
   async close(): Promise<void> {
-    const opened = [...this.clients.values()];
-    this.clients.clear();
-    await Promise.all(
-      opened.map((client) =>
-        client.then(
-          (c) => c.end().catch(() => undefined),
-          () => undefined,
-        ),
-      ),
-    );
+    await this.client?.end().catch(() => undefined);
+    this.client = undefined;
   }
 }

@@ -11,19 +11,9 @@ async function dispatch(ctx: RunContext, invocation: Invocation): Promise<void> 
   switch (invocation.command) {
     case 'migrate':
       return runMigrate(ctx, invocation.migrationsDir);
-    case 'all': {
-      // Independent steps, run side by side on their own connections: the models lock is another key than the
-      // migrations lock, and an artifact does not depend on the schema. So the one source request of a storm of
-      // pods starts without waiting for the migrations, which one pod runs while the others wait for it.
-      const [migrated, resolved] = await Promise.allSettled([
-        runMigrate(ctx, invocation.migrationsDir),
-        runModels(ctx, 'models', 'models'),
-      ]);
-      // A migration failure (or the database itself) is the one to report; the models step then rarely matters.
-      if (migrated.status === 'rejected') throw migrated.reason;
-      if (resolved.status === 'rejected') throw resolved.reason;
-      return;
-    }
+    case 'all':
+      await runMigrate(ctx, invocation.migrationsDir);
+      return runModels(ctx, 'models');
     case 'models':
     case 'refresh':
       return runModels(ctx, invocation.command);

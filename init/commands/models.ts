@@ -1,10 +1,10 @@
-import type { ConnectionPurpose, RunContext } from '../context';
+import type { RunContext } from '../context';
 import { acquireLock, awaitLockRelease, tryAcquireLock, type AcquireOptions } from '../db/advisory-lock';
 import { UsageError } from '../errors';
 import { createResolver } from '../models/resolve';
 import { fetchSource } from '../models/source';
 
-async function resolver(ctx: RunContext, command: 'models' | 'refresh', connection: ConnectionPurpose) {
+async function resolver(ctx: RunContext, command: 'models' | 'refresh') {
   const sourceUrl = ctx.requireSourceUrl(command);
   const configMap = await ctx.configMapSink();
   if (command === 'refresh' && !configMap) {
@@ -15,7 +15,7 @@ async function resolver(ctx: RunContext, command: 'models' | 'refresh', connecti
   const logger = ctx.logger.child({ step: 'models' });
   const { config, deps } = ctx;
   const lockOptions = async (): Promise<AcquireOptions> => ({
-    client: await ctx.database(connection),
+    client: await ctx.database(),
     lock: 'models',
     timeoutMs: config.models.lockTimeoutMs,
     timeoutVariable: 'MODELS_LOCK_TIMEOUT',
@@ -52,13 +52,8 @@ async function resolver(ctx: RunContext, command: 'models' | 'refresh', connecti
   });
 }
 
-/** `connection`: which of the run's connections takes the models lock ('models' when migrations run beside it). */
-export async function runModels(
-  ctx: RunContext,
-  command: 'models' | 'refresh',
-  connection: ConnectionPurpose = 'main',
-): Promise<void> {
-  const resolve = await resolver(ctx, command, connection);
+export async function runModels(ctx: RunContext, command: 'models' | 'refresh'): Promise<void> {
+  const resolve = await resolver(ctx, command);
   const result = await ctx.report.step('models', () =>
     command === 'models' ? resolve.models() : resolve.refresh(),
   );

@@ -10,7 +10,7 @@ import { initReportPath } from '../../../core/artifact/report';
 import { serializeArtifact } from '../../../core/artifact/schema';
 import { LOCK_KEYS } from '../../../init/db/advisory-lock';
 import { CONFIGMAP_KEY } from '../../../init/models/sinks/configmap-sink';
-import { runInit, startInit, summaryOf } from './helpers/spawn-init';
+import { runInit, summaryOf } from './helpers/spawn-init';
 import { json, startSourceServer, type SourceServer } from './helpers/source-server';
 import { startConfigMapServer, tempDir, type ConfigMapServer } from './helpers/configmap-server';
 import { freePort } from './helpers/database';
@@ -338,35 +338,7 @@ describe('modelgate-init models, refresh, all (real HTTP servers, real processes
     );
   });
 
-  it('all: the model fetch does not wait for the migrations (another pod holding their lock)', async () => {
-    const db = await createTestDatabase('init_all_side_by_side');
-    const holder = new pg.Client({ connectionString: db.url });
-    await holder.connect();
-    try {
-      await holder.query('SELECT pg_advisory_lock($1::bigint)', [LOCK_KEYS.migrations]);
-      const run = startInit(['all'], {
-        ...withConfigMap(),
-        DATABASE_URL: db.url,
-        MIGRATION_LOCK_TIMEOUT: '120s',
-      });
-      // The artifact is published while the migrations still wait for their lock.
-      await run.waitForLine((line) => line.msg === 'model artifact resolved');
-      expect(source.requests).toHaveLength(1);
-      expect(configMapArtifact()?.models).toHaveLength(6);
-      expect(run.child.exitCode).toBeNull();
-      await holder.query('SELECT pg_advisory_unlock($1::bigint)', [LOCK_KEYS.migrations]);
-      const result = await run.done;
-      expect({ code: result.code, stderr: result.stderr }).toEqual({ code: 0, stderr: '' });
-      const summary = summaryOf(result);
-      expect(summary.migrations.applied.length).toBeGreaterThan(0);
-      expect(summary.artifact).toMatchObject({ origin: 'fetched', models: 6 });
-    } finally {
-      await holder.end();
-      await db.drop();
-    }
-  });
-
-  it('all: migrates and resolves the models, in one report', async () => {
+  it('all: migrates, then resolves the models, in one report', async () => {
     const db = await createTestDatabase('init_all');
     try {
       const result = await runInit(['all'], { ...withConfigMap(), DATABASE_URL: db.url });
