@@ -125,6 +125,60 @@ describe('modelgate-init migrate (real PostgreSQL, real processes)', () => {
     expect((await recorded(db)).map((r) => r.name)).toEqual(realMigrations);
   });
 
+  it('processes waiting for the migrations lock hold no snapshot, so the holder can CREATE INDEX CONCURRENTLY meanwhile', async () => {
+    const db = await database('init_waiters');
+    const holder = new pg.Client({ connectionString: db.url });
+    await holder.connect();
+    try {
+      await holder.query('SELECT pg_advisory_lock($1::bigint)', [LOCK_KEYS.migrations]);
+      const waiters = Array.from({ length: 4 }, () =>
+        startInit(['migrate'], env(db.url, { MIGRATION_LOCK_TIMEOUT: '60s' })),
+      );
+      await Promise.all(
+        waiters.map((w) => w.waitForLine((l) => l.msg === 'another modelgate-init holds the lock, waiting')),
+      );
+      // The holder migrates as another init would, concurrent index included: CREATE INDEX CONCURRENTLY waits for
+      // every transaction with an older snapshot, so a waiter blocked inside a statement would stall it until the
+      // waiter's MIGRATION_LOCK_TIMEOUT (exit 3). Waiters poll pg_try_advisory_lock instead.
+      await db.migrateLatest();
+      await holder.query('SELECT pg_advisory_unlock($1::bigint)', [LOCK_KEYS.migrations]);
+      const runs = await Promise.all(waiters.map((w) => w.done));
+      for (const run of runs) {
+        expect({ code: run.code, stderr: run.stderr }).toEqual({ code: 0, stderr: '' });
+        expect(run.lines.map((l) => l.msg)).toContain(
+          'another modelgate-init applied the pending migrations',
+        );
+        expect(summaryOf(run).migrations.applied).toEqual([]);
+      }
+      expect(await recorded(db)).toEqual(realMigrations.map((name) => ({ name, n: '1' })));
+    } finally {
+      await holder.end();
+    }
+  });
+
+  it('when the process they waited for applied nothing (it crashed), the waiters migrate, one at a time', async () => {
+    const db = await database('init_waiters_failed');
+    const holder = new pg.Client({ connectionString: db.url });
+    await holder.connect();
+    try {
+      await holder.query('SELECT pg_advisory_lock($1::bigint)', [LOCK_KEYS.migrations]);
+      const waiters = Array.from({ length: 4 }, () => startInit(['migrate'], env(db.url)));
+      await Promise.all(
+        waiters.map((w) => w.waitForLine((l) => l.msg === 'another modelgate-init holds the lock, waiting')),
+      );
+      // The holder gives up without migrating (a crashed init).
+      await holder.query('SELECT pg_advisory_unlock($1::bigint)', [LOCK_KEYS.migrations]);
+      const runs = await Promise.all(waiters.map((w) => w.done));
+      for (const run of runs) expect({ code: run.code, stderr: run.stderr }).toEqual({ code: 0, stderr: '' });
+      expect(runs.flatMap((run) => summaryOf(run).migrations.applied as string[]).sort()).toEqual(
+        realMigrations,
+      );
+      expect(await recorded(db)).toEqual(realMigrations.map((name) => ({ name, n: '1' })));
+    } finally {
+      await holder.end();
+    }
+  });
+
   it('exits 3 when the migrations lock is not acquired within MIGRATION_LOCK_TIMEOUT', async () => {
     const db = await database('init_locktimeout');
     const holder = new pg.Client({ connectionString: db.url });
