@@ -197,6 +197,17 @@ async function migrationState(pg, database) {
 }
 
 /**
+ * The first lines of what failed processes printed (at most five).
+ * @param {import('./lib/pod.mjs').PodRecord[]} pods
+ */
+function exitErrors(pods) {
+  return pods
+    .flatMap((p) => p.runs.filter((run) => run.code !== undefined && run.code !== 0))
+    .map((run) => `${run.kind} exited ${run.code}: ${run.output.trim().split('\n').slice(0, 3).join(' ')}`)
+    .slice(0, 5);
+}
+
+/**
  * What each design did, from its processes' own log lines.
  * @param {string} design @param {import('./lib/pod.mjs').PodRecord[]} pods @param {{ pod: string, kind: string, line: any }[]} events
  */
@@ -217,6 +228,7 @@ function designCounts(design, pods, events) {
         .map((s) => s.error)
         .slice(0, 5),
       appExits: pods.reduce((sum, p) => sum + p.appExits, 0),
+      appErrors: exitErrors(pods.map((p) => ({ ...p, runs: p.runs.filter((run) => run.kind === 'app') }))),
       artifactOrigins: origins,
       initSecondsMedian: totals.length ? round(median(totals), 3) : null,
       initStepSecondsMedian: stepMedians(summaries.filter((s) => s.exitCode === 0).map((s) => s.durations)),
@@ -234,12 +246,7 @@ function designCounts(design, pods, events) {
       failures: pods.reduce((sum, p) => sum + p.initFailures + p.appExits, 0),
       initFailures: pods.reduce((sum, p) => sum + p.initFailures, 0),
       appExits: pods.reduce((sum, p) => sum + p.appExits, 0),
-      errors: pods
-        .flatMap((p) => p.runs.filter((run) => run.code !== undefined && run.code !== 0))
-        .map(
-          (run) => `${run.kind} exited ${run.code}: ${run.output.trim().split('\n').slice(0, 3).join(' ')}`,
-        )
-        .slice(0, 5),
+      errors: exitErrors(pods),
     };
   }
   const by = (/** @type {string} */ name) => events.filter((e) => e.line.event === name);
