@@ -85,16 +85,16 @@ async function fetchFile(request: SourceRequest, options: SourceOptions): Promis
   return { kind: 'ok', body: await fs.readFile(path, 'utf8'), etag: null, lastModified };
 }
 
-/** How long one attempt may take, and the variable that bounds it (for the message when it runs out). */
+/** How long one attempt may take, and what bounds it, e.g. "MODEL_SOURCE_TIMEOUT (10000 ms)", for the message. */
 interface AttemptLimit {
   ms: number;
-  variable: string;
+  bound: string;
 }
 
 function describeNetworkError(error: AxiosError, options: SourceOptions, limit: AttemptLimit): SourceError {
   const code = error.code ?? '';
   if (code === 'ERR_CANCELED' || code === 'ETIMEDOUT' || code === 'ECONNABORTED') {
-    return new SourceError(`no complete answer within ${limit.variable} (${limit.ms} ms)`, true);
+    return new SourceError(`no complete answer within ${limit.bound}`, true);
   }
   if (code === 'ERR_FR_TOO_MANY_REDIRECTS') {
     return new SourceError(`more than ${options.maxRedirects ?? 5} redirects (a redirect loop?)`, false);
@@ -184,8 +184,8 @@ export async function fetchSource(request: SourceRequest, options: SourceOptions
   const deadline = budget ? clock.now() + budget.ms : Infinity;
   const limitFor = (now: number): AttemptLimit =>
     budget && deadline - now < options.timeoutMs
-      ? { ms: Math.max(1, Math.round(deadline - now)), variable: budget.variable }
-      : { ms: options.timeoutMs, variable: 'MODEL_SOURCE_TIMEOUT' };
+      ? { ms: Math.max(1, Math.round(deadline - now)), bound: `${budget.variable} (${budget.ms} ms)` }
+      : { ms: options.timeoutMs, bound: `MODEL_SOURCE_TIMEOUT (${options.timeoutMs} ms)` };
   for (let attempt = 0; ; attempt++) {
     const started = clock.now();
     try {
