@@ -109,7 +109,7 @@ export function createResolver(deps: ResolveDeps) {
     return result;
   }
 
-  /** A pod could start on `best` if the source failed now. */
+  /** A pod could start on `best` if the source failed now: it is younger than MODELS_MAX_STALE. */
   function fallbackHeld(best: Artifact | undefined): boolean {
     return best !== undefined && ageMs(best, clock.now()) <= deps.maxStaleMs;
   }
@@ -163,10 +163,13 @@ export function createResolver(deps: ResolveDeps) {
   }
 
   function lastKnownGood(best: Artifact | undefined, failure: string): ResolveResult {
-    const now = clock.now();
-    if (best && ageMs(best, now) <= deps.maxStaleMs) {
+    if (best && fallbackHeld(best)) {
       logger.warn(
-        { reason: failure, checkedAt: best.checkedAt, ageSeconds: Math.round(ageMs(best, now) / 1000) },
+        {
+          reason: failure,
+          checkedAt: best.checkedAt,
+          ageSeconds: Math.round(ageMs(best, clock.now()) / 1000),
+        },
         'model source failed; using the last-known-good artifact, marked stale',
       );
       return { origin: 'last-known-good', artifact: { ...best, stale: true } };
@@ -188,8 +191,7 @@ export function createResolver(deps: ResolveDeps) {
     held: Artifact | undefined,
     seenBefore: string | undefined,
   ): ResolveResult | undefined {
-    if (!held || held.checkedAt !== seenBefore || ageMs(held, clock.now()) > deps.maxStaleMs)
-      return undefined;
+    if (!held || !fallbackHeld(held) || held.checkedAt !== seenBefore) return undefined;
     return lastKnownGood(held, 'another modelgate-init asked the source just now and did not get a catalog');
   }
 

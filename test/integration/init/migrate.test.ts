@@ -31,6 +31,35 @@ async function knexLockRows(db: TestDatabase): Promise<{ is_locked: number }[]> 
 
 const output = (run: InitRun) => run.stdout + run.stderr;
 
+/**
+ * Runs `work` while another session (as another init would) holds the migrations advisory lock; `release` lets it go
+ * early. The session ends afterwards, whatever happened.
+ */
+async function withMigrationsLockHeld(
+  db: TestDatabase,
+  work: (release: () => Promise<void>) => Promise<void>,
+): Promise<void> {
+  const holder = new pg.Client({ connectionString: db.url });
+  await holder.connect();
+  try {
+    await holder.query('SELECT pg_advisory_lock($1::bigint)', [LOCK_KEYS.migrations]);
+    await work(async () => {
+      await holder.query('SELECT pg_advisory_unlock($1::bigint)', [LOCK_KEYS.migrations]);
+    });
+  } finally {
+    await holder.end();
+  }
+}
+
+/** `count` migrate runs started together, resolved once every one of them logs that it waits for the lock. */
+async function startWaiters(url: string, count: number, extra: Record<string, string> = {}) {
+  const waiters = Array.from({ length: count }, () => startInit(['migrate'], env(url, extra)));
+  await Promise.all(
+    waiters.map((w) => w.waitForLine((l) => l.msg === 'another modelgate-init holds the lock, waiting')),
+  );
+  return waiters;
+}
+
 describe('modelgate-init migrate (real PostgreSQL, real processes)', () => {
   const databases: TestDatabase[] = [];
   const database = async (label: string) => {
@@ -127,21 +156,13 @@ describe('modelgate-init migrate (real PostgreSQL, real processes)', () => {
 
   it('processes waiting for the migrations lock hold no snapshot, so the holder can CREATE INDEX CONCURRENTLY meanwhile', async () => {
     const db = await database('init_waiters');
-    const holder = new pg.Client({ connectionString: db.url });
-    await holder.connect();
-    try {
-      await holder.query('SELECT pg_advisory_lock($1::bigint)', [LOCK_KEYS.migrations]);
-      const waiters = Array.from({ length: 4 }, () =>
-        startInit(['migrate'], env(db.url, { MIGRATION_LOCK_TIMEOUT: '60s' })),
-      );
-      await Promise.all(
-        waiters.map((w) => w.waitForLine((l) => l.msg === 'another modelgate-init holds the lock, waiting')),
-      );
+    await withMigrationsLockHeld(db, async (release) => {
+      const waiters = await startWaiters(db.url, 4, { MIGRATION_LOCK_TIMEOUT: '60s' });
       // The holder migrates as another init would, concurrent index included: CREATE INDEX CONCURRENTLY waits for
       // every transaction with an older snapshot, so a waiter blocked inside a statement would stall it until the
       // waiter's MIGRATION_LOCK_TIMEOUT (exit 3). Waiters poll pg_try_advisory_lock instead.
       await db.migrateLatest();
-      await holder.query('SELECT pg_advisory_unlock($1::bigint)', [LOCK_KEYS.migrations]);
+      await release();
       const runs = await Promise.all(waiters.map((w) => w.done));
       for (const run of runs) {
         expect({ code: run.code, stderr: run.stderr }).toEqual({ code: 0, stderr: '' });
@@ -151,40 +172,27 @@ describe('modelgate-init migrate (real PostgreSQL, real processes)', () => {
         expect(summaryOf(run).migrations.applied).toEqual([]);
       }
       expect(await recorded(db)).toEqual(realMigrations.map((name) => ({ name, n: '1' })));
-    } finally {
-      await holder.end();
-    }
+    });
   });
 
   it('when the process they waited for applied nothing (it crashed), the waiters migrate, one at a time', async () => {
     const db = await database('init_waiters_failed');
-    const holder = new pg.Client({ connectionString: db.url });
-    await holder.connect();
-    try {
-      await holder.query('SELECT pg_advisory_lock($1::bigint)', [LOCK_KEYS.migrations]);
-      const waiters = Array.from({ length: 4 }, () => startInit(['migrate'], env(db.url)));
-      await Promise.all(
-        waiters.map((w) => w.waitForLine((l) => l.msg === 'another modelgate-init holds the lock, waiting')),
-      );
+    await withMigrationsLockHeld(db, async (release) => {
+      const waiters = await startWaiters(db.url, 4);
       // The holder gives up without migrating (a crashed init).
-      await holder.query('SELECT pg_advisory_unlock($1::bigint)', [LOCK_KEYS.migrations]);
+      await release();
       const runs = await Promise.all(waiters.map((w) => w.done));
       for (const run of runs) expect({ code: run.code, stderr: run.stderr }).toEqual({ code: 0, stderr: '' });
       expect(runs.flatMap((run) => summaryOf(run).migrations.applied as string[]).sort()).toEqual(
         realMigrations,
       );
       expect(await recorded(db)).toEqual(realMigrations.map((name) => ({ name, n: '1' })));
-    } finally {
-      await holder.end();
-    }
+    });
   });
 
   it('exits 3 when the migrations lock is not acquired within MIGRATION_LOCK_TIMEOUT', async () => {
     const db = await database('init_locktimeout');
-    const holder = new pg.Client({ connectionString: db.url });
-    await holder.connect();
-    try {
-      await holder.query('SELECT pg_advisory_lock($1::bigint)', [LOCK_KEYS.migrations]);
+    await withMigrationsLockHeld(db, async () => {
       const run = await runInit(['migrate'], env(db.url, { MIGRATION_LOCK_TIMEOUT: '1s' }));
       expect(run.code).toBe(3);
       expect(summaryOf(run)).toMatchObject({
@@ -194,9 +202,7 @@ describe('modelgate-init migrate (real PostgreSQL, real processes)', () => {
         ),
       });
       expect(await db.db.schema.hasTable('users')).toBe(false);
-    } finally {
-      await holder.end();
-    }
+    });
   });
 
   it('waits for a database that appears later, logging each attempt with the host and never the password', async () => {
