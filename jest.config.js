@@ -1,7 +1,9 @@
 // @ts-check
 'use strict';
-/** ESM-only packages that jest must transform to CommonJS (see README, "Testing"). */
-const esmOnly = ['@kubernetes/client-node', 'openid-client', 'oauth4webapi', 'jose'].join('|');
+/** ESM-only packages that jest must transform to CommonJS (see docs/development.md, "Testing"). */
+const esmOnly = ['@kubernetes/client-node', 'openid-client', 'oauth4webapi', 'jose', 'github-slugger'].join(
+  '|',
+);
 
 const swc = [
   '@swc/jest',
@@ -45,7 +47,7 @@ module.exports = {
       ...common,
       displayName: 'k8s',
       testMatch: ['<rootDir>/test/k8s/**/*.test.ts'],
-      // A real etcd + kube-apiserver (and PostgreSQL) per run; see README "Testing against a real Kubernetes API server".
+      // A real etcd + kube-apiserver (and PostgreSQL) per run; see docs/development.md, "Testing against a real Kubernetes API server".
       globalSetup: '<rootDir>/test/k8s/harness/global-setup.js',
       globalTeardown: '<rootDir>/test/k8s/harness/global-teardown.js',
       // jest ignores a project's testTimeout; this file sets a generous one.

@@ -1,5 +1,5 @@
 /**
- * Exit codes of modelgate-init (documented in the README, section "modelgate-init"):
+ * Exit codes of modelgate-init (documented in docs/init.md, "Exit codes"):
  * 0 done, 1 failed at run time, 2 usage or configuration, 3 a lock was not acquired in time.
  */
 export const ExitCode = { ok: 0, failed: 1, usage: 2, lockTimeout: 3 } as const;

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // @ts-check
-// Regenerates the README's configuration table from core/config/variables.ts (TypeScript compiled on the fly
+// Regenerates the configuration table of docs/configuration.md from core/config/variables.ts (TypeScript compiled on the fly
 // with swc, so it works while other parts of the tree do not build).
 'use strict';
 const fs = require('node:fs');
@@ -17,6 +17,6 @@ require.extensions['.ts'] = (/** @type {NodeJS.Module} */ module, /** @type {str
 };
 
 const { replaceConfigTable } = require(path.join(__dirname, '..', 'core', 'config', 'table.ts'));
-const readme = path.join(__dirname, '..', 'README.md');
-fs.writeFileSync(readme, replaceConfigTable(fs.readFileSync(readme, 'utf8')));
-console.log('README.md configuration table updated');
+const doc = path.join(__dirname, '..', 'docs', 'configuration.md');
+fs.writeFileSync(doc, replaceConfigTable(fs.readFileSync(doc, 'utf8')));
+console.log('docs/configuration.md configuration table updated');

@@ -6,7 +6,7 @@ export const TABLE_END = '<!-- config-table:end -->';
 
 const cell = (text: string) => text.replace(/\|/g, '\\|');
 
-/** The README's configuration table, rendered from the schema so the two cannot drift. */
+/** The configuration table of docs/configuration.md, rendered from the schema so the two cannot drift. */
 export function renderConfigTable(): string {
   const rows = Object.entries(variables).map(([name, raw]) => {
     const spec = raw as VariableSpec<unknown>;
@@ -26,10 +26,10 @@ export function renderConfigTable(): string {
   ].join('\n');
 }
 
-/** Replaces the generated block of a README text. */
+/** Replaces the generated block of a markdown text (docs/configuration.md). */
 export function replaceConfigTable(readme: string): string {
   const start = readme.indexOf(TABLE_START);
   const end = readme.indexOf(TABLE_END);
-  if (start < 0 || end < start) throw new Error('README.md has no config-table markers');
+  if (start < 0 || end < start) throw new Error('docs/configuration.md has no config-table markers');
   return readme.slice(0, start) + renderConfigTable() + readme.slice(end + TABLE_END.length);
 }

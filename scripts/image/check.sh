@@ -36,7 +36,7 @@ base_size="$(size_bytes "$base")"
 mb() { node -e "console.log((Number(process.argv[1]) / 1e6).toFixed(1))" "$1"; }
 image_log "size: $(mb "$total") MB uncompressed ($(mb "$base_size") MB base + $(mb $((total - base_size))) MB modelgate); goal <= $SIZE_GOAL_MB MB"
 if ((total > SIZE_GOAL_MB * 1000 * 1000)); then
-  image_log "size: over the $SIZE_GOAL_MB MB goal; see README \"Container image\""
+  image_log "size: over the $SIZE_GOAL_MB MB goal; see docs/image.md"
   exit 1
 fi
 

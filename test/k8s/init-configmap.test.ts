@@ -122,7 +122,7 @@ describeK8s('modelgate-init against the real API server', ['helm'], (tools) => {
       'init',
     );
     appKubeconfig = writeTokenKubeconfig(
-      await issueServiceAccountToken(namespace, deployed.appServiceAccount),
+      await issueServiceAccountToken(namespace, deployed.unprivilegedServiceAccount),
       namespace,
       'app',
     );
@@ -168,7 +168,7 @@ describeK8s('modelgate-init against the real API server', ['helm'], (tools) => {
     const app = await runInit(['refresh'], env({ KUBECONFIG: appKubeconfig }));
     expectExit(app, 1);
     expect(app.stdout + app.stderr).toContain(
-      `forbidden: the ServiceAccount ${deployed.namespace}/${deployed.appServiceAccount} may not get ConfigMap ${deployed.namespace}/${deployed.modelsConfigMap}`,
+      `forbidden: the ServiceAccount ${deployed.namespace}/${deployed.unprivilegedServiceAccount} may not get ConfigMap ${deployed.namespace}/${deployed.modelsConfigMap}`,
     );
 
     await core.createNamespacedConfigMap({

@@ -132,7 +132,9 @@ describeK8s('RBAC decided by the real API server', ['helm', 'kustomize'], (tools
       `update configmaps/${d.modelsConfigMap} in ${d.namespace}`,
       `patch configmaps/${d.modelsConfigMap} in ${d.namespace}`,
     ]);
-    expect(await allowedOf(kc, d.namespace, d.appServiceAccount, probes(d, otherNamespace))).toEqual([]);
+    expect(await allowedOf(kc, d.namespace, d.unprivilegedServiceAccount, probes(d, otherNamespace))).toEqual(
+      [],
+    );
 
     // Every rule they hold beyond what any authenticated identity holds (cannot miss a right the probes skip).
     const extra = async (sa: string) =>
@@ -145,7 +147,7 @@ describeK8s('RBAC decided by the real API server', ['helm', 'kustomize'], (tools
         verbs: ['get', 'patch', 'update'],
       }),
     ]);
-    expect(await extra(d.appServiceAccount)).toEqual([]);
+    expect(await extra(d.unprivilegedServiceAccount)).toEqual([]);
   }
 
   it('detects a right too many (a Role that also grants create)', async () => {
@@ -166,7 +168,12 @@ describeK8s('RBAC decided by the real API server', ['helm', 'kustomize'], (tools
       subjects: [{ kind: 'ServiceAccount', name: 'init', namespace }],
     };
     for (const object of [role, binding]) expect((await create(kc, object, namespace)).status).toBe(201);
-    const d = { namespace, initServiceAccount: 'init', appServiceAccount: 'app', modelsConfigMap: 'models' };
+    const d = {
+      namespace,
+      initServiceAccount: 'init',
+      unprivilegedServiceAccount: 'app',
+      modelsConfigMap: 'models',
+    };
     expect(await allowedOf(kc, namespace, 'init', probes(d, otherNamespace))).toEqual([
       `create configmaps in ${namespace}`,
     ]);

@@ -3,9 +3,9 @@ import path from 'node:path';
 import { renderConfigTable, TABLE_END, TABLE_START } from '../../core/config/table';
 import { variables } from '../../core/config';
 
-const readme = fs.readFileSync(path.join(__dirname, '..', '..', 'README.md'), 'utf8');
+const readme = fs.readFileSync(path.join(__dirname, '..', '..', 'docs', 'configuration.md'), 'utf8');
 
-describe('README configuration table', () => {
+describe('docs/configuration.md configuration table', () => {
   it('matches the schema (regenerate with `npm run docs:config`)', () => {
     const start = readme.indexOf(TABLE_START);
     const end = readme.indexOf(TABLE_END);

@@ -60,9 +60,9 @@ app.kubernetes.io/component: {{ index . 1 }}
 app.kubernetes.io/component: server
 {{- end }}
 
-{{/* The app's ServiceAccount: no RBAC rights, no token. */}}
-{{- define "modelgate.appServiceAccountName" -}}
-{{- default (include "modelgate.fullname" .) .Values.serviceAccount.app.name }}
+{{/* The unprivileged ServiceAccount: no RBAC rights, no token. */}}
+{{- define "modelgate.unprivilegedServiceAccountName" -}}
+{{- default (include "modelgate.fullname" .) .Values.serviceAccount.unprivileged.name }}
 {{- end }}
 
 {{/* The init ServiceAccount: get/update/patch of the models ConfigMap only. */}}
@@ -71,7 +71,7 @@ app.kubernetes.io/component: server
 {{- end }}
 
 {{- define "modelgate.modelsConfigMapName" -}}
-{{- default (include "modelgate.suffixed" (list . "models")) .Values.models.configMap.name }}
+{{- default (include "modelgate.suffixed" (list . "models")) .Values.artifact.configMap.name }}
 {{- end }}
 
 {{- define "modelgate.secretName" -}}
@@ -94,8 +94,9 @@ app.kubernetes.io/component: server
 {{/*
 A projected ServiceAccount token is bound to the pod's ServiceAccount, so every pod with a modelgate-init container
 (all, wait and refresh all talk to the ConfigMap) runs as the init ServiceAccount, with automounting off and the
-token projected into the modelgate-init container alone: the app container never holds a credential. The app
-ServiceAccount (no rights, no token) runs the pods that have no modelgate-init container (the `helm test` pod).
+token projected into the modelgate-init container alone: the app container never holds a credential. The
+unprivileged ServiceAccount (no rights, no token) runs the pods that have no modelgate-init container (the `helm test`
+pod).
 */}}
 {{- define "modelgate.podServiceAccountName" -}}
 {{- include "modelgate.initServiceAccountName" . }}
@@ -177,7 +178,7 @@ argocd.argoproj.io/sync-wave: "-1"
       name: {{ include "modelgate.secretName" . }}
       key: {{ .Values.secrets.keys.databaseUrl }}
 - name: MODELS_FILE
-  value: {{ printf "%s/models.json" .Values.models.artifactDir | quote }}
+  value: {{ printf "%s/models.json" .Values.artifact.emptyDir.path | quote }}
 - name: MODELS_MAX_AGE
   value: {{ .Values.config.models.maxAge | quote }}
 - name: MODELS_MAX_STALE
@@ -208,7 +209,7 @@ argocd.argoproj.io/sync-wave: "-1"
 - name: MODELS_CONFIGMAP
   value: {{ printf "$(POD_NAMESPACE)/%s" (include "modelgate.modelsConfigMapName" .) | quote }}
 - name: DB_WAIT_TIMEOUT
-  value: {{ .Values.config.database.waitTimeout | quote }}
+  value: {{ .Values.config.database.connectRetryTimeout | quote }}
 - name: MIGRATION_LOCK_TIMEOUT
   value: {{ .Values.config.database.migrationLockTimeout | quote }}
 - name: MODELS_LOCK_TIMEOUT
@@ -216,7 +217,7 @@ argocd.argoproj.io/sync-wave: "-1"
 - name: MODELS_FALLBACK_AFTER
   value: {{ .Values.config.models.fallbackAfter | quote }}
 - name: WAIT_TIMEOUT
-  value: {{ .Values.config.waitTimeout | quote }}
+  value: {{ .Values.init.job.podWaitTimeout | quote }}
 {{- with .Values.extraEnv }}
 {{ toYaml . }}
 {{- end }}
@@ -226,7 +227,7 @@ argocd.argoproj.io/sync-wave: "-1"
 {{- define "modelgate.appEnv" -}}
 {{ include "modelgate.commonEnv" . }}
 - name: MODELS_CONFIGMAP_DIR
-  value: {{ .Values.models.mountPath | quote }}
+  value: {{ .Values.artifact.configMap.mountPath | quote }}
 - name: PORT
   value: {{ .Values.containerPort | quote }}
 - name: DB_POOL_MIN
@@ -272,7 +273,7 @@ argocd.argoproj.io/sync-wave: "-1"
 {{- define "modelgate.scratchVolumes" -}}
 - name: artifact
   emptyDir:
-    sizeLimit: {{ .Values.models.artifactSizeLimit }}
+    sizeLimit: {{ .Values.artifact.emptyDir.sizeLimit }}
 - name: tmp
   emptyDir:
     sizeLimit: 64Mi
@@ -280,7 +281,7 @@ argocd.argoproj.io/sync-wave: "-1"
 
 {{- define "modelgate.scratchMounts" -}}
 - name: artifact
-  mountPath: {{ .Values.models.artifactDir }}
+  mountPath: {{ .Values.artifact.emptyDir.path }}
 - name: tmp
   mountPath: /tmp
 {{- end }}
@@ -295,7 +296,7 @@ argocd.argoproj.io/sync-wave: "-1"
 
 {{- define "modelgate.modelsMount" -}}
 - name: models-configmap
-  mountPath: {{ .Values.models.mountPath }}
+  mountPath: {{ .Values.artifact.configMap.mountPath }}
   readOnly: true
 {{- end }}
 
@@ -328,4 +329,30 @@ argocd.argoproj.io/sync-wave: "-1"
     {{- if $api }}
     {{- include "modelgate.apiTokenMount" $root | nindent 4 }}
     {{- end }}
+{{- end }}
+
+{{/*
+Values renamed after chart 0.1.0 (CHANGELOG.md). values.schema.json still accepts the old keys so that this can name the new
+one: a value set under an old name would otherwise be dropped without a word.
+*/}}
+{{- define "modelgate.renamedValues" -}}
+{{- $renamed := list }}
+{{- if hasKey .Values.config "waitTimeout" }}
+{{- $renamed = append $renamed "config.waitTimeout -> init.job.podWaitTimeout" }}
+{{- end }}
+{{- if hasKey .Values.config.database "waitTimeout" }}
+{{- $renamed = append $renamed "config.database.waitTimeout -> config.database.connectRetryTimeout" }}
+{{- end }}
+{{- with .Values.models }}
+{{- $moves := dict "configMap" "artifact.configMap" "mountPath" "artifact.configMap.mountPath" "artifactDir" "artifact.emptyDir.path" "artifactSizeLimit" "artifact.emptyDir.sizeLimit" }}
+{{- range $key, $_ := . }}
+{{- $renamed = append $renamed (printf "models.%s -> %s" $key (get $moves $key | default "artifact.*")) }}
+{{- end }}
+{{- end }}
+{{- if hasKey .Values.serviceAccount "app" }}
+{{- $renamed = append $renamed "serviceAccount.app -> serviceAccount.unprivileged" }}
+{{- end }}
+{{- if $renamed }}
+{{- fail (printf "these values were renamed; move them to their new names (see CHANGELOG.md): %s" (join "; " $renamed)) }}
+{{- end }}
 {{- end }}

@@ -206,7 +206,7 @@ describeWithTools('helm chart helm/modelgate', ['helm'], ({ helm: helmPath }) =>
       const url = container.env?.find((e) => e.name === 'TARGET_URL')?.value;
       expect(url).toBe(`http://${RELEASE}-modelgate.${NAMESPACE}.svc:80/readyz`);
       expect((test.spec as { serviceAccountName: string }).serviceAccountName).toBe(
-        identityOf(objects).appServiceAccount,
+        identityOf(objects).unprivilegedServiceAccount,
       );
     });
   });
@@ -384,6 +384,58 @@ describeWithTools('helm chart helm/modelgate', ['helm'], ({ helm: helmPath }) =>
       expect(envOf(objects, appPod(objects).spec.initContainers![0]!).get('MODEL_SOURCE_URL')).toBe(
         'file:///etc/modelgate/source/models.json',
       );
+    });
+  });
+
+  describe('renamed values', () => {
+    it('puts each renamed value where its name says', async () => {
+      const objects = await render('job-mode', {
+        'init.job.podWaitTimeout': '7m',
+        'config.database.connectRetryTimeout': '90s',
+        'artifact.configMap.name': 'shared-models',
+        'artifact.configMap.mountPath': '/etc/shared-models',
+        'artifact.emptyDir.path': '/var/run/artifact',
+        'artifact.emptyDir.sizeLimit': '64Mi',
+        'serviceAccount.unprivileged.name': 'no-rights',
+        'serviceAccount.unprivileged.annotations.example\\.com/owner': 'platform',
+      });
+      const pod = appPod(objects);
+      const init = envOf(objects, pod.spec.initContainers![0]!);
+      const app = envOf(
+        objects,
+        pod.spec.containers.find((c) => c.name === 'app')!,
+      );
+      expect(init.get('WAIT_TIMEOUT')).toBe('7m');
+      expect(init.get('DB_WAIT_TIMEOUT')).toBe('90s');
+      expect(init.get('MODELS_CONFIGMAP')).toBe(`${NAMESPACE}/shared-models`);
+      expect(identityOf(objects).configMapName).toBe('shared-models');
+      expect(app.get('MODELS_CONFIGMAP_DIR')).toBe('/etc/shared-models');
+      expect(app.get('MODELS_FILE')).toBe('/var/run/artifact/models.json');
+      const artifactVolume = pod.spec.volumes!.find((v) => v.name === 'artifact')!;
+      expect(artifactVolume.emptyDir).toEqual({ sizeLimit: '64Mi' });
+      const sa = one(objects, 'ServiceAccount', 'no-rights');
+      expect(sa.metadata.annotations).toEqual({ 'example.com/owner': 'platform' });
+      expect(identityOf(objects).unprivilegedServiceAccount).toBe('no-rights');
+    });
+
+    it('fails on the old names and says what each is called now', async () => {
+      const result = await helm(
+        helmPath,
+        templateArgs({
+          valuesFiles: [scenarioFile('default')],
+          set: {
+            'config.waitTimeout': '5m',
+            'config.database.waitTimeout': '1s',
+            'models.artifactDir': '/x',
+            'serviceAccount.app.name': 'a',
+          },
+        }),
+      );
+      expect(result.code).not.toBe(0);
+      expect(result.stderr).toContain('config.waitTimeout -> init.job.podWaitTimeout');
+      expect(result.stderr).toContain('config.database.waitTimeout -> config.database.connectRetryTimeout');
+      expect(result.stderr).toContain('models.artifactDir -> artifact.emptyDir.path');
+      expect(result.stderr).toContain('serviceAccount.app -> serviceAccount.unprivileged');
     });
   });
 

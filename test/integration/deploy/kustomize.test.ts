@@ -59,7 +59,7 @@ describeWithTools('kustomize base k8s/', ['kustomize'], ({ kustomize }) => {
     expect(id).toEqual({
       configMapName: 'modelgate-models',
       initServiceAccount: 'modelgate-init',
-      appServiceAccount: 'modelgate',
+      unprivilegedServiceAccount: 'modelgate',
     });
     expect(rbacProblems(objects, id)).toEqual([]);
     expect(tokenProblems(objects, id)).toEqual([]);
@@ -129,15 +129,15 @@ describeWithTools('kustomize base k8s/', ['kustomize'], ({ kustomize }) => {
     }
   });
 
-  it('builds the README example overlay: namespace, image, settings and the real Secret replace the base ones', async () => {
-    const readme = readFileSync(path.join(repoRoot, 'README.md'), 'utf8');
+  it('builds the example overlay of docs/deploy.md: namespace, image, settings and the real Secret replace the base ones', async () => {
+    const readme = readFileSync(path.join(repoRoot, 'docs', 'deploy.md'), 'utf8');
     const example = /<!-- kustomize-overlay-example -->\s*```yaml\n([\s\S]*?)```/.exec(readme)?.[1];
     const secretEnv = /<!-- kustomize-secret-env-example -->\s*```sh\n([\s\S]*?)```/.exec(readme)?.[1];
     expect(example).toContain('secretGenerator');
     expect(secretEnv).toContain('DATABASE_URL=');
     const overlay = mkdtempSync(path.join(os.tmpdir(), 'modelgate-example-'));
     try {
-      // The README points at the released base; here it is this checkout's.
+      // The example points at the released base; here it is this checkout's.
       writeFileSync(
         path.join(overlay, 'kustomization.yaml'),
         example!.replace(/^(\s*- )\S*\/\/k8s\S*.*$/m, `$1${path.relative(overlay, kustomizeDir)}`),

@@ -8,7 +8,7 @@ const RBAC_KINDS = new Set(['ServiceAccount', 'Role', 'RoleBinding', 'ClusterRol
 export interface Deployed {
   namespace: string;
   initServiceAccount: string;
-  appServiceAccount: string;
+  unprivilegedServiceAccount: string;
   modelsConfigMap: string;
 }
 
@@ -52,9 +52,9 @@ export async function deployRbac(
       serviceAccounts.filter((o) => component(o) === 'init'),
       'init ServiceAccount',
     ).metadata!.name!,
-    appServiceAccount: single(
+    unprivilegedServiceAccount: single(
       serviceAccounts.filter((o) => component(o) === 'server'),
-      'app ServiceAccount',
+      'unprivileged ServiceAccount',
     ).metadata!.name!,
     modelsConfigMap: modelsConfigMap.metadata!.name!,
   };

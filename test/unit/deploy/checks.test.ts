@@ -10,7 +10,11 @@ import {
 import { podTemplates } from '../../integration/deploy/support/pod-env';
 import type { K8sObject } from '../../integration/deploy/support/render';
 
-const id: Identity = { configMapName: 'mg-models', initServiceAccount: 'mg-init', appServiceAccount: 'mg' };
+const id: Identity = {
+  configMapName: 'mg-models',
+  initServiceAccount: 'mg-init',
+  unprivilegedServiceAccount: 'mg',
+};
 const NS = 'prod';
 
 const strict = () => ({

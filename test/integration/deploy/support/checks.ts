@@ -66,7 +66,7 @@ export function securityProblems(objects: readonly K8sObject[]): string[] {
 export interface Identity {
   configMapName: string;
   initServiceAccount: string;
-  appServiceAccount: string;
+  unprivilegedServiceAccount: string;
 }
 
 /** The init ServiceAccount may get, update and patch the one models ConfigMap; nothing else has any rights. */
@@ -111,7 +111,7 @@ export function rbacProblems(objects: readonly K8sObject[], id: Identity): strin
     problems.push(
       `RoleBinding subjects ${JSON.stringify(subjects)}, want only ServiceAccount ${id.initServiceAccount}`,
     );
-  for (const name of [id.appServiceAccount, id.initServiceAccount]) {
+  for (const name of [id.unprivilegedServiceAccount, id.initServiceAccount]) {
     const sa = objects.find((o) => o.kind === 'ServiceAccount' && o.metadata.name === name);
     if (!sa) problems.push(`ServiceAccount/${name} is missing`);
     else if (sa.automountServiceAccountToken !== false)
@@ -136,7 +136,10 @@ export function tokenProblems(objects: readonly K8sObject[], id: Identity): stri
           `${ref}: mounts a token but runs as ${spec.serviceAccountName}, not ${id.initServiceAccount}`,
         );
     }
-    if (spec.serviceAccountName !== id.initServiceAccount && spec.serviceAccountName !== id.appServiceAccount)
+    if (
+      spec.serviceAccountName !== id.initServiceAccount &&
+      spec.serviceAccountName !== id.unprivilegedServiceAccount
+    )
       problems.push(`${ref}: runs as unexpected ServiceAccount ${spec.serviceAccountName}`);
   }
   return problems;

@@ -17,7 +17,7 @@ export function identityOf(objects: readonly K8sObject[]): Identity {
       `cannot tell the models ConfigMap and the ServiceAccounts apart (Role ${role?.metadata.name}, RoleBinding ${binding?.metadata.name}, ${others.length} other ServiceAccounts)`,
     );
   }
-  return { configMapName, initServiceAccount, appServiceAccount: others[0]!.metadata.name };
+  return { configMapName, initServiceAccount, unprivilegedServiceAccount: others[0]!.metadata.name };
 }
 
 /** The Deployment's pod template (the one with the app container). */
