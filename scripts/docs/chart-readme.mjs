@@ -99,7 +99,7 @@ export function replaceParameters(readme, valuesYaml) {
   return readme.slice(0, start) + renderParameters(valuesYaml) + readme.slice(end + PARAMETERS_END.length);
 }
 
-// No import.meta here: jest runs this file compiled to CommonJS.
+// Run as a script, not imported by a test:
 if (process.argv[1]?.endsWith(path.join('scripts', 'docs', 'chart-readme.mjs'))) {
   const chart = path.resolve(path.dirname(process.argv[1]), '..', '..', 'helm', 'modelgate');
   const readme = path.join(chart, 'README.md');

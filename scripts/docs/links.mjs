@@ -102,7 +102,7 @@ export function brokenLinks(pages, root) {
   return problems;
 }
 
-// No import.meta here: jest runs this file compiled to CommonJS.
+// Run as a script, not imported by a test:
 if (process.argv[1]?.endsWith(path.join('scripts', 'docs', 'links.mjs'))) {
   const root = path.resolve(path.dirname(process.argv[1]), '..', '..');
   const problems = brokenLinks(documentationPages(root), root);

@@ -1,0 +1,159 @@
+// @ts-check
+// The headline table of the benchmark report: every row on docs/benchmarks.md, a few of them in the README's
+// generated block. Numbers come from the figures of reduce.mjs; the machine from what bench/lib/machine.mjs recorded.
+import { round } from '../lib/common.mjs';
+import { HEAD, HEADLINE_END, HEADLINE_START, REPRODUCE, s, table, x, yes } from './format.mjs';
+
+export { HEADLINE_END, HEADLINE_START };
+import { RATIO_GOAL } from './reduce.mjs';
+
+/** @typedef {import('./reduce.mjs').Figures} Figures */
+
+/** @param {NonNullable<Figures['storm']>} storm */
+function stormCell(storm, /** @type {string} */ design) {
+  const d = storm.designs[design];
+  const r = d?.first;
+  if (!r) return 'n/a';
+  const ready = d.allReadyAtLargest;
+  return `${ready !== null ? s(ready) : `${r.readyCount}/${r.n} ready by ${s(storm.settings.deadlineMs)}`}; ${r.sourceRequests} source req.; ${r.failures} failures; CPU floor ${s(r.cpuFloorMs)}`;
+}
+
+/** @param {NonNullable<Figures['storm']>} storm @param {string} design */
+const ratioCell = (storm, design) =>
+  storm.designs[design]?.ratio == null ? 'n/a (not all ready)' : x(storm.designs[design].ratio);
+
+/** Every headline row, by name; the page shows them all, the README a few. @param {Figures} f */
+function headlineRows(f) {
+  const { storm, warm, outage, reload, sigterm, soak, startup, api } = f;
+  /** @type {Record<string, (string | number)[]>} */
+  const rows = {};
+  if (storm) {
+    rows.storm = [
+      `Cold-start storm, N = ${storm.largest}: all ready; source requests; failures`,
+      '1 request, 0 failures',
+      stormCell(storm, 'modelgate'),
+      stormCell(storm, 'naive'),
+      stormCell(storm, 'pid-mod-4'),
+    ];
+    rows.ratio = [
+      `All-ready time N = ${storm.largest} / N = ${storm.smallest}`,
+      `≤ ${RATIO_GOAL}x`,
+      storm.ratio === null ? 'n/a' : `${x(storm.ratio)} (${yes(storm.goals.ratio)})`,
+      ratioCell(storm, 'naive'),
+      ratioCell(storm, 'pid-mod-4'),
+    ];
+    const floor = storm.designs.floor;
+    if (floor && floor.allReadyAtLargest !== null)
+      rows.floor = [
+        `This machine's floor: the same storm with two do-nothing Node.js processes per pod (N = ${storm.largest} all ready; ratio)`,
+        'reference',
+        `${s(floor.allReadyAtLargest)}; ${ratioCell(storm, 'floor')}`,
+        '',
+        '',
+      ];
+  }
+  if (warm)
+    rows.warm = [
+      'Warm restart: source requests; init vs bare `node -e ""`',
+      '0 requests',
+      `${warm.sourceRequests}; ${s(warm.init.medianMs)} vs ${round(warm.bareNode.medianMs, 0)} ms`,
+      '',
+      '',
+    ];
+  if (outage)
+    rows.outage = [
+      `Source outage: ${outage.pods} new pods ready (healthy: ${s(outage.healthy?.allReadyMs)})`,
+      'ready, same time',
+      outage.failing
+        .map((/** @type {any} */ o) => `${o.name}: ${o.allReady ? s(o.allReadyMs) : 'not all ready'}`)
+        .join('; '),
+      '',
+      '',
+    ];
+  if (reload)
+    rows.reload = [
+      'Hot reload under load: failed requests',
+      '0',
+      `${reload.failedRequests} of ${reload.requests}; ${reload.reloadsSeen}/${reload.swaps} swaps served, median ${round(reload.reloadLatency.medianMs, 0)} ms`,
+      '',
+      '',
+    ];
+  if (sigterm)
+    rows.sigterm = [
+      'SIGTERM under load: failed requests, broken streams',
+      '0',
+      `${sigterm.failedRequests} requests, ${sigterm.streamsFailed} streams (${sigterm.runs.length} runs)`,
+      '',
+      '',
+    ];
+  if (soak)
+    rows.soak = [
+      `Soak ${round(soak.seconds / 60, 1)} min at ${soak.targetRate} req/s: RSS slope; errors`,
+      'no growth; 0',
+      `${soak.rss.slopeMiBPerMinute} MiB/min (95% CI ${soak.rss.slopeCi95MiBPerMinute.join(' to ')}); ${soak.errors}`,
+      '',
+      '',
+    ];
+  if (startup)
+    rows.startup = [
+      `Start-up: spawn to first 200 on \`/readyz\`, ${startup.models}-model artifact (median)`,
+      `≤ ${startup.goalRatio}x bare node`,
+      `${startup.milliseconds.app.median} ms = ${startup.appMedianOverNode}x bare node (${yes(startup.ratioMet)})`,
+      '',
+      '',
+    ];
+  if (api)
+    rows.api = [
+      'API: authenticated `GET /api/v1/models` vs bare express; p99',
+      '≥ 70%; p99 < 25 ms',
+      `${round(api.modelsVsBareExpress * 100, 1)}% (${yes(api.ratioMet)}); p99 ${api.models.latencyMs.p99} ms (${yes(api.p99Met)})`,
+      '',
+      '',
+    ];
+  return rows;
+}
+
+/** The page's headline: every benchmark that ran. @param {Figures} f */
+export function headline(f) {
+  return table(HEAD, Object.values(headlineRows(f)));
+}
+
+/** The README's rows: the storm, its ratio, the outage, no failed request on reload or SIGTERM, start-up, API. */
+const README_ROWS = ['storm', 'ratio', 'outage', 'reload', 'sigterm', 'startup', 'api'];
+
+/**
+ * The README's generated block, markers included: a few rows and where the rest is.
+ * @param {Figures} f
+ */
+export function readmeHeadline(f) {
+  const rows = headlineRows(f);
+  const m = f.machine;
+  const floor = f.storm?.modelgateAtLargest;
+  const cpuBound = floor && floor.cpuFloorMs >= floor.readyMs / 2;
+  return [
+    HEADLINE_START,
+    table(
+      HEAD,
+      README_ROWS.filter((name) => rows[name]).map((name) => /** @type {(string | number)[]} */ (rows[name])),
+    ),
+    '',
+    ...(m
+      ? [
+          `Measured on ${m.cpus} × ${m.cpuModel} (load average ${m.loadStart[0]} at the start${m.shared ? ', other work running' : ''}), every pod's processes on the same cores` +
+            (cpuBound
+              ? ": the storm's wall times are bound by CPU there, not by coordination (the CPU floor and the CPU per pod of each design are in the report)."
+              : '.'),
+        ]
+      : []),
+    `Method, machine, charts and every figure: [docs/benchmarks.md](docs/benchmarks.md)${f.quick ? ' (these numbers come from a quick smoke run)' : ''}. Reproduce with \`${REPRODUCE}\`.`,
+    HEADLINE_END,
+  ].join('\n');
+}
+
+/** Replaces the README's headline block; a README without one is returned as it is. @param {string} readme @param {Figures} f */
+export function replaceReadmeHeadline(readme, f) {
+  const start = readme.indexOf(HEADLINE_START);
+  const end = readme.indexOf(HEADLINE_END);
+  if (start < 0 || end < start) return readme;
+  return readme.slice(0, start) + readmeHeadline(f) + readme.slice(end + HEADLINE_END.length);
+}

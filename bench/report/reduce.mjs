@@ -1,0 +1,284 @@
+// @ts-check
+// The first half of the report: bench/results/*.json reduced to figures (medians, ratios, goals met, findings),
+// with no prose. bench/report/markdown.mjs words them; nothing here knows about markdown, nothing there computes.
+import fs from 'node:fs';
+import path from 'node:path';
+import { median, round } from '../lib/common.mjs';
+import { leastSquares } from '../lib/stats.mjs';
+
+/** The result files the report reads; `machine` is written by bench/run.mjs (bench/lib/machine.mjs). */
+export const RESULT_NAMES = [
+  'storm',
+  'warm',
+  'outage',
+  'reload',
+  'sigterm',
+  'soak',
+  'startup',
+  'api',
+  'machine',
+];
+export const DESIGNS = ['modelgate', 'naive', 'pid-mod-4', 'floor'];
+
+/** The storm's goal for the all-ready time at the largest N over the smallest; also the outage's tolerance. */
+export const RATIO_GOAL = 1.5;
+
+/**
+ * Every results file present in dir, parsed; absent ones are undefined.
+ * @param {string} dir
+ * @returns {Record<string, any>}
+ */
+export function readResults(dir) {
+  return Object.fromEntries(
+    RESULT_NAMES.map((name) => {
+      const file = path.join(dir, `${name}.json`);
+      return [name, fs.existsSync(file) ? JSON.parse(fs.readFileSync(file, 'utf8')) : undefined];
+    }),
+  );
+}
+
+/** @param {any[]} runs @param {(r: any) => number | null} pick the median, or null unless every run has a value */
+function medianOf(runs, pick) {
+  const values = /** @type {number[]} */ (runs.map(pick).filter((v) => v !== null)).sort((a, b) => a - b);
+  if (values.length !== runs.length || values.length === 0) return null;
+  return median(values);
+}
+
+/**
+ * What the machine was and how busy: from machine.json (bench/lib/machine.mjs records it at the start and the end).
+ * @param {any} machine @param {Record<string, any>} results
+ */
+export function reduceMachine(machine, results) {
+  if (!machine) return undefined;
+  const { start, end } = machine;
+  const reruns = Object.entries(results)
+    .filter(
+      ([name, r]) => name !== 'machine' && r?.conditions && r.conditions.start.at > (machine.end?.at ?? ''),
+    )
+    .map(([name, r]) => ({
+      name,
+      from: r.conditions.start.at.slice(11, 16),
+      to: r.conditions.end.at.slice(11, 16),
+      loadFrom: r.conditions.start.loadAverage[0],
+      loadTo: r.conditions.end.loadAverage[0],
+      commit:
+        r.conditions.build?.commit !== machine.build?.commit ? String(r.conditions.build?.commit) : undefined,
+    }));
+  return {
+    cpus: start.cpus,
+    cpuModel: start.cpuModel,
+    memoryGiB: start.memoryGiB,
+    kernel: start.kernel,
+    node: start.node,
+    postgres: machine.postgres,
+    loadStart: start.loadAverage,
+    loadEnd: end?.loadAverage,
+    processes: start.processes,
+    /** Other work ran beside the benchmarks when the 1-minute load average at the start was a quarter of the cores or more. */
+    shared: start.loadAverage[0] >= start.cpus / 4,
+    from: start.at,
+    to: end?.at,
+    commit: machine.build?.commit,
+    uncommittedChanges: Boolean(machine.build?.uncommittedChanges),
+    reruns,
+  };
+}
+
+/** @param {any} storm */
+export function reduceStorm(storm) {
+  const sizes = storm.settings.sizes;
+  const largest = Math.max(...sizes);
+  const smallest = Math.min(...sizes);
+  /** @param {string} design @param {number} n */
+  const runs = (design, n) => storm.runs.filter((/** @type {any} */ r) => r.design === design && r.n === n);
+  /** @param {string} design @param {number} n */
+  const allReady = (design, n) => medianOf(runs(design, n), (r) => (r.allReady ? r.allReadyMs : null));
+  /** @param {string} design */
+  const ratioOf = (design) => {
+    const big = allReady(design, largest);
+    const small = allReady(design, smallest);
+    return big !== null && small ? big / small : null;
+  };
+  const mg = storm.runs.filter((/** @type {any} */ r) => r.design === 'modelgate');
+  const ratio = ratioOf('modelgate');
+  const designs = Object.fromEntries(
+    DESIGNS.map((design) => [
+      design,
+      {
+        first: runs(design, largest)[0],
+        allReadyAtLargest: allReady(design, largest),
+        allReadyAtSmallest: allReady(design, smallest),
+        ratio: ratioOf(design),
+      },
+    ]),
+  );
+  const rows = sizes.flatMap((/** @type {number} */ n) =>
+    DESIGNS.flatMap((design) => runs(design, n).map((/** @type {any} */ run) => ({ n, design, run }))),
+  );
+  const errors = [
+    ...new Set(
+      storm.runs.flatMap((/** @type {any} */ r) =>
+        (r.errors ?? r.initErrors ?? []).map((/** @type {string} */ e) => `${r.design}: ${e}`),
+      ),
+    ),
+  ].slice(0, 12);
+  return {
+    settings: storm.settings,
+    sizes,
+    largest,
+    smallest,
+    designs,
+    rows,
+    ratio,
+    goals: {
+      oneSourceRequest: mg.every((/** @type {any} */ r) => r.sourceRequests === 1),
+      noFailures: mg.every((/** @type {any} */ r) => r.failures === 0),
+      exactlyOnce: mg.every(
+        (/** @type {any} */ r) => r.database.rows === r.database.migrationFiles && r.database.complete,
+      ),
+      ratio: ratio === null ? null : ratio <= RATIO_GOAL,
+    },
+    modelgateAtLargest: modelgateTime(runs('modelgate', largest), allReady('modelgate', largest)),
+    perPod: DESIGNS.map((design) => {
+      const r = runs(design, largest)[0];
+      return r && typeof r.cpuSeconds === 'number'
+        ? { design, cpu: r.cpuSeconds / r.n, kinds: r.cpuSecondsPerPod }
+        : undefined;
+    }).filter((x) => x !== undefined),
+    machineCpuPerPod: Object.fromEntries(
+      ['modelgate', 'floor'].map((design) => [
+        design,
+        (runs(design, largest)[0]?.machineCpuSeconds ?? 0) / largest,
+      ]),
+    ),
+    migratedTwice: storm.runs.filter((/** @type {any} */ r) => r.database.rows > r.database.migrationFiles),
+    errors,
+  };
+}
+
+/**
+ * Where modelgate's time went at the largest N: the CPU floor and init's own steps.
+ * @param {any[]} runs @param {number | null} ready
+ */
+function modelgateTime(runs, ready) {
+  const floors = runs.map((r) => r.cpuFloorMs).filter((v) => typeof v === 'number');
+  if (ready === null || floors.length === 0) return undefined;
+  const steps = runs[0]?.initStepSecondsMedian ?? {};
+  return {
+    runs: runs.length,
+    readyMs: ready,
+    cpuFloorMs: median(floors),
+    steps,
+    betweenSteps: (steps.total ?? 0) - (steps.waitDb ?? 0) - (steps.migrate ?? 0) - (steps.models ?? 0),
+  };
+}
+
+/** @param {any} outage */
+export function reduceOutage(outage) {
+  const healthy = outage.scenarios.find((/** @type {any} */ x) => x.sourceMode === 'up');
+  const scenarios = outage.scenarios.map((/** @type {any} */ x) => {
+    const gaps = x.readyMs
+      .slice(1)
+      .map((/** @type {number} */ ms, /** @type {number} */ i) => ms - x.readyMs[i]);
+    return {
+      ...x,
+      vsHealthy: healthy?.allReadyMs && x.allReady ? x.allReadyMs / healthy.allReadyMs : null,
+      sameTimeAsHealthy: Boolean(
+        x.allReady && healthy?.allReadyMs && x.allReadyMs <= RATIO_GOAL * healthy.allReadyMs,
+      ),
+      /** Pods that became ready one after another, far apart: the median gap, when it is 15 s or more. */
+      serialGapMs:
+        x.sourceMode !== 'up' && x.allReady && x.readyMs.length >= 2 && median(gaps) >= 15_000
+          ? median(gaps)
+          : null,
+    };
+  });
+  const failing = scenarios.filter((/** @type {any} */ x) => x.sourceMode !== 'up');
+  return {
+    pods: outage.pods,
+    cacheAgeHours: outage.cacheAgeSeconds / 3600,
+    healthy: scenarios.find((/** @type {any} */ x) => x.sourceMode === 'up'),
+    scenarios,
+    failing,
+    allReady: failing.every((/** @type {any} */ x) => x.allReady),
+  };
+}
+
+/** @param {any} soak */
+export function reduceSoak(soak) {
+  const r = soak.rss;
+  const fitted = soak.samples.filter((/** @type {any} */ x) => x.t >= soak.warmupSeconds);
+  const middle = fitted[Math.floor(fitted.length / 2)]?.t ?? 0;
+  const half = (/** @type {any[]} */ part) =>
+    round(
+      leastSquares(
+        part.map((x) => x.t),
+        part.map((x) => x.rssMiB),
+      ).slope * 60,
+      3,
+    );
+  const ciHasZero = r.slopeCi95MiBPerMinute[0] <= 0 && r.slopeCi95MiBPerMinute[1] >= 0;
+  const withinNoise = Math.abs(r.fittedGrowthMiB) <= 2 * r.residualStdMiB;
+  const heap = soak.heapUsed;
+  return {
+    ...soak,
+    firstHalf: half(fitted.filter((/** @type {any} */ x) => x.t < middle)),
+    secondHalf: half(fitted.filter((/** @type {any} */ x) => x.t >= middle)),
+    ciHasZero,
+    withinNoise,
+    flat: ciHasZero || withinNoise,
+    heap: heap
+      ? {
+          ...heap,
+          flat: heap.slopeCi95MiBPerMinute[0] <= 0 && heap.slopeCi95MiBPerMinute[1] >= 0,
+          shrank: heap.slopeCi95MiBPerMinute[1] < 0,
+        }
+      : undefined,
+  };
+}
+
+/** @param {any} startup bench/startup.mjs's result */
+export function reduceStartup(startup) {
+  return {
+    ...startup,
+    goalRatio: startup.goals?.appMedianOverNode ?? 2.5,
+    goalRssMiB: startup.goals?.peakRssMiB ?? 100,
+    ratioMet: startup.appMedianOverNode <= (startup.goals?.appMedianOverNode ?? 2.5),
+    rssMet: startup.peakRssMiB ? startup.peakRssMiB.max <= (startup.goals?.peakRssMiB ?? 100) : null,
+  };
+}
+
+/** @param {any} api bench/api.mjs's result: scenarios bare /hello, authenticated /models, chat storage, in that order */
+export function reduceApi(api) {
+  const [hello, models, chatStorage] = api.scenarios;
+  return {
+    ...api,
+    hello,
+    models,
+    chatStorage,
+    ratioMet: api.modelsVsBareExpress >= 0.7,
+    p99Met: models.latencyMs.p99 < 25,
+  };
+}
+
+/**
+ * Every figure the report shows, from the results files.
+ * @param {Record<string, any>} results as readResults returns them
+ */
+export function reduceResults(results) {
+  return {
+    quick: Object.values(results).some((r) => r?.quick),
+    measuredAt: results.machine?.start?.at,
+    machine: reduceMachine(results.machine, results),
+    storm: results.storm && reduceStorm(results.storm),
+    warm: results.warm,
+    outage: results.outage && reduceOutage(results.outage),
+    reload: results.reload,
+    sigterm: results.sigterm,
+    soak: results.soak && reduceSoak(results.soak),
+    startup: results.startup && reduceStartup(results.startup),
+    api: results.api && reduceApi(results.api),
+  };
+}
+
+/** @typedef {ReturnType<typeof reduceResults>} Figures */
