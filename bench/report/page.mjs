@@ -271,7 +271,7 @@ function outageSection(outage) {
     `The ConfigMap holds a valid artifact checked ${outage.cacheAgeHours} h ago (older than \`MODELS_MAX_AGE\`, younger than \`MODELS_MAX_STALE\`), ` +
       `so ${outage.pods} new pods starting together must ask the source. *healthy*: the source answers after 2 s; *down*: it resets every connection; ` +
       '*slow*: it answers only after 30 s. With the defaults a pod holding a last-known-good artifact gives the source `MODELS_FALLBACK_AFTER` (3 s) ' +
-      'in all; the last case lets it take every attempt in full (`MODELS_FALLBACK_AFTER=60s`, above 4 x `MODEL_SOURCE_TIMEOUT`), as before that setting existed.',
+      'in all; the last case lets it take every attempt in full (`MODELS_FALLBACK_AFTER=60s`, above 4 x `MODEL_SOURCE_TIMEOUT`), as if there were no such allowance.',
     '',
     table(
       [
