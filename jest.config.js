@@ -40,18 +40,18 @@ module.exports = {
       ...common,
       displayName: 'integration',
       testMatch: ['<rootDir>/test/integration/**/*.test.ts'],
-      globalSetup: '<rootDir>/test/harness/global-setup.js',
-      globalTeardown: '<rootDir>/test/harness/global-teardown.js',
+      globalSetup: '<rootDir>/test/support/global-setup.js',
+      globalTeardown: '<rootDir>/test/support/global-teardown.js',
     },
     {
       ...common,
       displayName: 'k8s',
       testMatch: ['<rootDir>/test/k8s/**/*.test.ts'],
       // A real etcd + kube-apiserver (and PostgreSQL) per run; see docs/development.md, "Testing against a real Kubernetes API server".
-      globalSetup: '<rootDir>/test/k8s/harness/global-setup.js',
-      globalTeardown: '<rootDir>/test/k8s/harness/global-teardown.js',
+      globalSetup: '<rootDir>/test/support/k8s/global-setup.js',
+      globalTeardown: '<rootDir>/test/support/k8s/global-teardown.js',
       // jest ignores a project's testTimeout; this file sets a generous one.
-      setupFilesAfterEnv: ['<rootDir>/test/k8s/harness/timeout.js'],
+      setupFilesAfterEnv: ['<rootDir>/test/support/k8s/timeout.js'],
     },
   ],
 };

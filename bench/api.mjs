@@ -12,7 +12,7 @@ import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
 import knex from 'knex';
-import { startEmbeddedPostgres } from '../dev/embedded-postgres.mjs';
+import { startEmbeddedPostgres } from '../test/support/embedded-postgres.mjs';
 
 const require = createRequire(import.meta.url);
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');

@@ -13,7 +13,7 @@ import path from 'node:path';
 import readline from 'node:readline';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import pg from 'pg';
-import { freePort, startEmbeddedPostgres } from './embedded-postgres.mjs';
+import { freePort, startEmbeddedPostgres } from '../test/support/embedded-postgres.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const dataDir = path.resolve(process.env.MODELGATE_DATA_DIR || path.join(root, '.data'));

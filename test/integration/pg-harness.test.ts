@@ -27,7 +27,7 @@ describe('test PostgreSQL harness', () => {
     const fakeJest = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { stdio: 'ignore' });
     const supervisor = spawn(
       process.execPath,
-      [path.join(__dirname, '..', 'harness', 'pg-supervisor.mjs'), String(fakeJest.pid)],
+      [path.join(__dirname, '..', 'support', 'pg-supervisor.mjs'), String(fakeJest.pid)],
       {
         stdio: ['ignore', 'pipe', 'inherit'],
       },

@@ -1,5 +1,5 @@
 import { migratorConfig, schemaState, REQUIRED_MIGRATION, MIGRATIONS_TABLE } from '../../core/db/migrations';
-import { createTestDatabase, type TestDatabase } from '../harness/database';
+import { createTestDatabase, type TestDatabase } from '../support/database';
 
 describe('schemaState', () => {
   let testDb: TestDatabase;

@@ -18,7 +18,7 @@ import {
   testCluster,
   until,
   writeTokenKubeconfig,
-} from './harness/cluster';
+} from '../support/k8s/cluster';
 
 interface SupervisorInfo {
   kubeconfig: string;
@@ -30,7 +30,7 @@ interface SupervisorInfo {
 function startSupervisor(parentPid: number): Promise<{ supervisor: ChildProcess; info: SupervisorInfo }> {
   const supervisor = spawn(
     process.execPath,
-    [path.join(__dirname, 'harness', 'apiserver-supervisor.mjs'), String(parentPid)],
+    [path.join(__dirname, '..', 'support', 'k8s', 'apiserver-supervisor.mjs'), String(parentPid)],
     { stdio: ['ignore', 'pipe', 'inherit'] },
   );
   return new Promise((resolve, reject) => {

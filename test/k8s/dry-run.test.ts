@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type * as k8s from '@kubernetes/client-node';
 import YAML from 'yaml';
-import { adminKubeConfig, describeK8s, parseManifests, uniqueName } from './harness/cluster';
+import { adminKubeConfig, describeK8s, parseManifests, uniqueName } from '../support/k8s/cluster';
 import {
   chartScenarios,
   kustomizeBaseDir,
@@ -14,8 +14,8 @@ import {
   objectKey,
   renderChart,
   writeNamespaceOverlay,
-} from './harness/commands';
-import { create, dryRunCreate, installMonitoringCrds, responseMessage } from './harness/rest';
+} from '../support/k8s/commands';
+import { create, dryRunCreate, installMonitoringCrds, responseMessage } from '../support/k8s/rest';
 
 const RESTRICTED = {
   'pod-security.kubernetes.io/enforce': 'restricted',

@@ -8,10 +8,10 @@
 // three-way merge, deletion of objects the new revision no longer renders) is helm and the API server for real.
 import path from 'node:path';
 import * as k8s from '@kubernetes/client-node';
-import { adminKubeConfig, createNamespace, describeK8s, testCluster, until } from './harness/cluster';
-import { chartDir, expectSuccess, helmEnv, objectKey, run } from './harness/commands';
-import { collectionPath, installMonitoringCrds, request, responseMessage } from './harness/rest';
-import { parseManifests } from './harness/cluster';
+import { adminKubeConfig, createNamespace, describeK8s, testCluster, until } from '../support/k8s/cluster';
+import { chartDir, expectSuccess, helmEnv, objectKey, run } from '../support/k8s/commands';
+import { collectionPath, installMonitoringCrds, request, responseMessage } from '../support/k8s/rest';
+import { parseManifests } from '../support/k8s/cluster';
 
 const scenario = (name: string) => path.join(chartDir, 'ci', `${name}-values.yaml`);
 const RELEASE = 'mg';

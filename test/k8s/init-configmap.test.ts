@@ -9,25 +9,19 @@ import path from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import * as k8s from '@kubernetes/client-node';
 import { parseArtifact } from '../../core/artifact/schema';
-import { createTestDatabase, type TestDatabase } from '../harness/database';
-import {
-  INIT_BIN,
-  runInit,
-  startInit,
-  summaryOf,
-  type InitRun,
-} from '../integration/init/helpers/spawn-init';
-import { json, startSourceServer, type SourceServer } from '../integration/init/helpers/source-server';
-import { startAdmissionGate, type AdmissionGate, type AdmissionRequest } from './harness/admission-gate';
+import { createTestDatabase, type TestDatabase } from '../support/database';
+import { INIT_BIN, runInit, startInit, summaryOf, type InitRun } from '../support/init/spawn-init';
+import { json, startSourceServer, type SourceServer } from '../support/init/source-server';
+import { startAdmissionGate, type AdmissionGate, type AdmissionRequest } from '../support/k8s/admission-gate';
 import {
   adminKubeConfig,
   createNamespace,
   describeK8s,
   issueServiceAccountToken,
   writeTokenKubeconfig,
-} from './harness/cluster';
-import { chartDir, renderChart } from './harness/commands';
-import { deployRbac, type Deployed } from './harness/deploy';
+} from '../support/k8s/cluster';
+import { chartDir, renderChart } from '../support/k8s/commands';
+import { deployRbac, type Deployed } from '../support/k8s/deploy';
 
 const MiB = 1024 * 1024;
 

@@ -12,16 +12,16 @@ import {
   issueServiceAccountToken,
   kubeConfigFromFile,
   writeTokenKubeconfig,
-} from './harness/cluster';
+} from '../support/k8s/cluster';
 import {
   chartDir,
   kustomizeBaseDir,
   kustomizeBuild,
   renderChart,
   writeNamespaceOverlay,
-} from './harness/commands';
-import { deployRbac, type Deployed } from './harness/deploy';
-import { create } from './harness/rest';
+} from '../support/k8s/commands';
+import { deployRbac, type Deployed } from '../support/k8s/deploy';
+import { create } from '../support/k8s/rest';
 
 const scenario = (name: string) => path.join(chartDir, 'ci', `${name}-values.yaml`);
 

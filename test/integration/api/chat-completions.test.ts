@@ -1,7 +1,7 @@
 import http from 'node:http';
 import net from 'node:net';
-import { expectNoSecretsLogged, startApi, type ApiHarness } from './support/api-harness';
-import { UpstreamServer } from './support/upstream-server';
+import { expectNoSecretsLogged, startApi, type ApiHarness } from '../../support/api/api-harness';
+import { UpstreamServer } from '../../support/api/upstream-server';
 
 const UPSTREAM_KEY = 'upstream-secret-key-0123456789abcdef';
 

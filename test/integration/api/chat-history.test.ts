@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { expectNoSecretsLogged, startApi, type ApiHarness } from './support/api-harness';
+import { expectNoSecretsLogged, startApi, type ApiHarness } from '../../support/api/api-harness';
 
 jest.setTimeout(60_000);
 

@@ -9,9 +9,9 @@ import {
   testCatalog,
   testModels,
   type ApiHarness,
-} from './support/api-harness';
-import { assertMatchesOpenApi } from './support/openapi-validator';
-import { UpstreamServer } from './support/upstream-server';
+} from '../../support/api/api-harness';
+import { assertMatchesOpenApi } from '../../support/api/openapi-validator';
+import { UpstreamServer } from '../../support/api/upstream-server';
 
 const RUNS = 2_000;
 

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { ADMIN_TOKEN, expectNoSecretsLogged, startApi, type ApiHarness } from './support/api-harness';
+import { ADMIN_TOKEN, expectNoSecretsLogged, startApi, type ApiHarness } from '../../support/api/api-harness';
 
 const admin = { authorization: `Bearer ${ADMIN_TOKEN}` };
 

@@ -1,4 +1,4 @@
-import { expectNoSecretsLogged, startApi, testModels, type ApiHarness } from './support/api-harness';
+import { expectNoSecretsLogged, startApi, testModels, type ApiHarness } from '../../support/api/api-harness';
 import fs from 'node:fs';
 import path from 'node:path';
 import { buildArtifact } from '../../../core/artifact/schema';

@@ -1,6 +1,6 @@
 import OpenAI from 'openai';
-import { expectNoSecretsLogged, startApi, testModels, type ApiHarness } from './support/api-harness';
-import { UpstreamServer } from './support/upstream-server';
+import { expectNoSecretsLogged, startApi, testModels, type ApiHarness } from '../../support/api/api-harness';
+import { UpstreamServer } from '../../support/api/upstream-server';
 
 jest.setTimeout(60_000);
 

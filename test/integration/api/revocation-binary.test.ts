@@ -4,8 +4,8 @@ import os from 'node:os';
 import path from 'node:path';
 import readline from 'node:readline';
 import { buildArtifact, serializeArtifact } from '../../../core/artifact/schema';
-import { createTestDatabase, type TestDatabase } from '../../harness/database';
-import { testModels } from './support/catalog';
+import { createTestDatabase, type TestDatabase } from '../../support/database';
+import { testModels } from '../../support/api/catalog';
 
 const ADMIN_TOKEN = 'binary-admin-token-0123456789abcdef012345';
 const main = path.join(__dirname, '..', '..', '..', 'dist', 'bin', 'modelgate-app.js');

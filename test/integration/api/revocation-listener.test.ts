@@ -1,7 +1,7 @@
-import { createTestDatabase, type TestDatabase } from '../../harness/database';
+import { createTestDatabase, type TestDatabase } from '../../support/database';
 import { CredentialCache } from '../../../app/api/keys/credential-cache';
 import { RevocationListener } from '../../../app/api/keys/revocation-listener';
-import { LogCapture } from './support/api-harness';
+import { LogCapture } from '../../support/api/api-harness';
 import { createLogger } from '../../../core/logger';
 
 jest.setTimeout(60_000);

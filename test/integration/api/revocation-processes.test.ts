@@ -1,8 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import readline from 'node:readline';
-import { createTestDatabase, type TestDatabase } from '../../harness/database';
-import { ADMIN_TOKEN } from './support/api-harness';
+import { createTestDatabase, type TestDatabase } from '../../support/database';
+import { ADMIN_TOKEN } from '../../support/api/api-harness';
 
 interface GatewayProcess {
   child: ChildProcess;
@@ -10,7 +10,7 @@ interface GatewayProcess {
   stderr: string[];
 }
 
-const support = path.join(__dirname, 'support');
+const support = path.join(__dirname, '..', '..', 'support', 'api');
 
 function startGateway(databaseUrl: string): Promise<GatewayProcess> {
   const child = spawn(

@@ -4,8 +4,8 @@ import path from 'node:path';
 import { serializeArtifact } from '../../../core/artifact/schema';
 import { silentLogger } from '../../../core/logger';
 import { startRuntime, type Runtime } from '../../../app/runtime';
-import { createTestDatabase, type TestDatabase } from '../../harness/database';
-import { makeArtifact } from '../../unit/app/artifact-fixture';
+import { createTestDatabase, type TestDatabase } from '../../support/database';
+import { makeArtifact } from '../../support/artifact-fixture';
 import {
   appConfig,
   eventually,
@@ -14,8 +14,8 @@ import {
   kubeletPublish,
   tempDir,
   writeArtifactFile,
-} from './fixtures';
-import { stubApi } from './stub-api';
+} from '../../support/app/fixtures';
+import { stubApi } from '../../support/app/stub-api';
 
 // jest ignores the integration project's testTimeout; these tests start servers and processes on a busy machine.
 jest.setTimeout(60_000);

@@ -3,10 +3,10 @@ import path from 'node:path';
 import { MIGRATIONS_TABLE } from '../../../core/db/migrations';
 import { createLogger } from '../../../core/logger';
 import { startRuntime, type Runtime } from '../../../app/runtime';
-import { createTestDatabase, type TestDatabase } from '../../harness/database';
-import { makeArtifact } from '../../unit/app/artifact-fixture';
-import { appConfig, eventually, getJson, tempDir, writeArtifactFile } from './fixtures';
-import { stubApi } from './stub-api';
+import { createTestDatabase, type TestDatabase } from '../../support/database';
+import { makeArtifact } from '../../support/artifact-fixture';
+import { appConfig, eventually, getJson, tempDir, writeArtifactFile } from '../../support/app/fixtures';
+import { stubApi } from '../../support/app/stub-api';
 
 // jest ignores the integration project's testTimeout; these tests start servers and processes on a busy machine.
 jest.setTimeout(60_000);

@@ -3,9 +3,9 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import readline from 'node:readline';
-import { createTestDatabase, type TestDatabase } from '../../harness/database';
-import { makeArtifact } from '../../unit/app/artifact-fixture';
-import { eventually, getJson, tempDir, writeArtifactFile } from './fixtures';
+import { createTestDatabase, type TestDatabase } from '../../support/database';
+import { makeArtifact } from '../../support/artifact-fixture';
+import { eventually, getJson, tempDir, writeArtifactFile } from '../../support/app/fixtures';
 
 // jest ignores the integration project's testTimeout; these tests start servers and processes on a busy machine.
 jest.setTimeout(60_000);

@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import readline from 'node:readline';
-import { eventually, getJson, tempDir } from './fixtures';
+import { eventually, getJson, tempDir } from '../../support/app/fixtures';
 
 // jest ignores the integration project's testTimeout; these tests start servers and processes on a busy machine.
 jest.setTimeout(120_000);

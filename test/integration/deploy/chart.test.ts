@@ -1,4 +1,4 @@
-import { describeWithTools } from '../../harness/tools';
+import { describeWithTools } from '../../support/tools';
 import {
   artifactProblems,
   configMapProblems,
@@ -6,11 +6,11 @@ import {
   rbacProblems,
   securityProblems,
   tokenProblems,
-} from './support/checks';
-import { runInitCli } from './support/cli';
-import { appPod, identityOf, initInvocations } from './support/identity';
-import { validateK8s, schemaProblems } from './support/k8s-schema';
-import { allContainers, podTemplates, resolveEnv, type Container } from './support/pod-env';
+} from '../../support/deploy/checks';
+import { runInitCli } from '../../support/deploy/cli';
+import { appPod, identityOf, initInvocations } from '../../support/deploy/identity';
+import { validateK8s, schemaProblems } from '../../support/deploy/k8s-schema';
+import { allContainers, podTemplates, resolveEnv, type Container } from '../../support/deploy/pod-env';
 import {
   byKind,
   chartDir,
@@ -21,7 +21,7 @@ import {
   scenarioFile,
   templateArgs,
   type K8sObject,
-} from './support/render';
+} from '../../support/deploy/render';
 
 // helm, kustomize and node child processes on a shared 2-core machine: generous, not a performance bound.
 jest.setTimeout(60_000);

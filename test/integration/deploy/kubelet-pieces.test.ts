@@ -4,9 +4,9 @@ import { lstatSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
-import { writeAtomically } from './support/kubelet';
-import type { Container } from './support/pod-env';
-import { ProbeRunner } from './support/probes';
+import { writeAtomically } from '../../support/deploy/kubelet';
+import type { Container } from '../../support/deploy/pod-env';
+import { ProbeRunner } from '../../support/deploy/probes';
 
 jest.setTimeout(30_000);
 

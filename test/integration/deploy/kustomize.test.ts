@@ -1,7 +1,7 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { describeWithTools, repoRoot } from '../../harness/tools';
+import { describeWithTools, repoRoot } from '../../support/tools';
 import {
   artifactProblems,
   configMapProblems,
@@ -9,12 +9,12 @@ import {
   rbacProblems,
   securityProblems,
   tokenProblems,
-} from './support/checks';
-import { runInitCli } from './support/cli';
-import { appPod, identityOf, initInvocations } from './support/identity';
-import { schemaProblems, validateK8s } from './support/k8s-schema';
-import { objectData, podTemplates, resolveEnv } from './support/pod-env';
-import { kustomizeBuild, kustomizeDir, one, type K8sObject } from './support/render';
+} from '../../support/deploy/checks';
+import { runInitCli } from '../../support/deploy/cli';
+import { appPod, identityOf, initInvocations } from '../../support/deploy/identity';
+import { schemaProblems, validateK8s } from '../../support/deploy/k8s-schema';
+import { objectData, podTemplates, resolveEnv } from '../../support/deploy/pod-env';
+import { kustomizeBuild, kustomizeDir, one, type K8sObject } from '../../support/deploy/render';
 
 // helm, kustomize and node child processes on a shared 2-core machine: generous, not a performance bound.
 jest.setTimeout(60_000);

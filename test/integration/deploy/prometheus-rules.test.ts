@@ -5,8 +5,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import YAML from 'yaml';
-import { describeWithTools } from '../../harness/tools';
-import { helmTemplate, one, scenarioFile } from './support/render';
+import { describeWithTools } from '../../support/tools';
+import { helmTemplate, one, scenarioFile } from '../../support/deploy/render';
 
 jest.setTimeout(60_000);
 

@@ -10,12 +10,12 @@ import http from 'node:http';
 import path from 'node:path';
 import * as k8s from '@kubernetes/client-node';
 import YAML from 'yaml';
-import { createTestDatabase, type TestDatabase } from '../../harness/database';
-import { describeWithTools, repoRoot } from '../../harness/tools';
-import { appPod } from './support/identity';
-import { ClusterAccess, RehearsalPod, type RunningContainer } from './support/kubelet';
-import { podTemplates, type Container } from './support/pod-env';
-import { httpProbe, ProbeRunner } from './support/probes';
+import { createTestDatabase, type TestDatabase } from '../../support/database';
+import { describeWithTools, repoRoot } from '../../support/tools';
+import { appPod } from '../../support/deploy/identity';
+import { ClusterAccess, RehearsalPod, type RunningContainer } from '../../support/deploy/kubelet';
+import { podTemplates, type Container } from '../../support/deploy/pod-env';
+import { httpProbe, ProbeRunner } from '../../support/deploy/probes';
 import {
   chartDir,
   helm as runHelm,
@@ -25,10 +25,10 @@ import {
   one,
   scenarioFile,
   type K8sObject,
-} from './support/render';
+} from '../../support/deploy/render';
 
 // The k8s harness' CommonJS global setup starts (and supervises) a real etcd + kube-apiserver.
-const { startControlPlane } = require('../../k8s/harness/global-setup.js') as {
+const { startControlPlane } = require('../../support/k8s/global-setup.js') as {
   startControlPlane(
     parentPid: number,
   ): Promise<{ supervisor: import('node:child_process').ChildProcess; info: Record<string, string> }>;

@@ -14,7 +14,7 @@ import {
   startConfigMapServer,
   tempDir,
   type ConfigMapServer,
-} from './helpers/configmap-server';
+} from '../../support/init/configmap-server';
 
 const NS = 'modelgate';
 const NAME = 'modelgate-models';

@@ -1,11 +1,11 @@
 import pg from 'pg';
-import { createTestDatabase, type TestDatabase } from '../../harness/database';
+import { createTestDatabase, type TestDatabase } from '../../support/database';
 import { migrationFiles } from '../../../init/db/migrate';
 import { LOCK_KEYS } from '../../../init/db/advisory-lock';
 import { migrationsDirectory, REQUIRED_MIGRATION } from '../../../core/db/migrations';
-import { runInit, startInit, summaryOf, type InitRun } from './helpers/spawn-init';
-import { freePort, slowMigrationsDir, startProxy, viaPort } from './helpers/database';
-import { tempDir } from './helpers/configmap-server';
+import { runInit, startInit, summaryOf, type InitRun } from '../../support/init/spawn-init';
+import { freePort, slowMigrationsDir, startProxy, viaPort } from '../../support/init/database';
+import { tempDir } from '../../support/init/configmap-server';
 
 jest.setTimeout(180_000);
 

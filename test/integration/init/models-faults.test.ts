@@ -1,13 +1,13 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type http from 'node:http';
-import { createTestDatabase, type TestDatabase } from '../../harness/database';
+import { createTestDatabase, type TestDatabase } from '../../support/database';
 import { initReportPath } from '../../../core/artifact/report';
 import type { Artifact } from '../../../core/artifact/schema';
-import { runInit, summaryOf, type InitRun } from './helpers/spawn-init';
-import { json, startSourceServer, type Handler, type SourceServer } from './helpers/source-server';
-import { tempDir } from './helpers/configmap-server';
-import { artifactFrom, fixture, readArtifact, writeArtifact } from './helpers/artifacts';
+import { runInit, summaryOf, type InitRun } from '../../support/init/spawn-init';
+import { json, startSourceServer, type Handler, type SourceServer } from '../../support/init/source-server';
+import { tempDir } from '../../support/init/configmap-server';
+import { artifactFrom, fixture, readArtifact, writeArtifact } from '../../support/init/artifacts';
 
 jest.setTimeout(120_000);
 

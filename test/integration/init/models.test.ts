@@ -5,16 +5,16 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import pg from 'pg';
-import { createTestDatabase, type TestDatabase } from '../../harness/database';
+import { createTestDatabase, type TestDatabase } from '../../support/database';
 import { initReportPath } from '../../../core/artifact/report';
 import { serializeArtifact } from '../../../core/artifact/schema';
 import { LOCK_KEYS } from '../../../init/db/advisory-lock';
 import { CONFIGMAP_KEY } from '../../../init/models/sinks/configmap-sink';
-import { runInit, summaryOf } from './helpers/spawn-init';
-import { json, startSourceServer, type SourceServer } from './helpers/source-server';
-import { startConfigMapServer, tempDir, type ConfigMapServer } from './helpers/configmap-server';
-import { freePort } from './helpers/database';
-import { artifactFrom, FIXTURES, fixture, readArtifact, writeArtifact } from './helpers/artifacts';
+import { runInit, summaryOf } from '../../support/init/spawn-init';
+import { json, startSourceServer, type SourceServer } from '../../support/init/source-server';
+import { startConfigMapServer, tempDir, type ConfigMapServer } from '../../support/init/configmap-server';
+import { freePort } from '../../support/init/database';
+import { artifactFrom, FIXTURES, fixture, readArtifact, writeArtifact } from '../../support/init/artifacts';
 
 jest.setTimeout(180_000);
 

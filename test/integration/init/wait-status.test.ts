@@ -1,13 +1,13 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { createTestDatabase, type TestDatabase } from '../../harness/database';
+import { createTestDatabase, type TestDatabase } from '../../support/database';
 import { serializeArtifact } from '../../../core/artifact/schema';
 import { REQUIRED_MIGRATION } from '../../../core/db/migrations';
 import { COMMANDS } from '../../../init/cli';
 import { CONFIGMAP_KEY } from '../../../init/models/sinks/configmap-sink';
-import { runInit, startInit, summaryOf } from './helpers/spawn-init';
-import { startConfigMapServer, tempDir, type ConfigMapServer } from './helpers/configmap-server';
-import { artifactFrom, readArtifact, writeArtifact } from './helpers/artifacts';
+import { runInit, startInit, summaryOf } from '../../support/init/spawn-init';
+import { startConfigMapServer, tempDir, type ConfigMapServer } from '../../support/init/configmap-server';
+import { artifactFrom, readArtifact, writeArtifact } from '../../support/init/artifacts';
 
 jest.setTimeout(120_000);
 

@@ -6,9 +6,9 @@ import {
   securityProblems,
   tokenProblems,
   type Identity,
-} from '../../integration/deploy/support/checks';
-import { podTemplates } from '../../integration/deploy/support/pod-env';
-import type { K8sObject } from '../../integration/deploy/support/render';
+} from '../../support/deploy/checks';
+import { podTemplates } from '../../support/deploy/pod-env';
+import type { K8sObject } from '../../support/deploy/render';
 
 const id: Identity = {
   configMapName: 'mg-models',

@@ -5,8 +5,8 @@ import {
   resolveEnv,
   type Container,
   type EnvContext,
-} from '../../integration/deploy/support/pod-env';
-import type { K8sObject } from '../../integration/deploy/support/render';
+} from '../../support/deploy/pod-env';
+import type { K8sObject } from '../../support/deploy/render';
 
 const secret: K8sObject = {
   apiVersion: 'v1',

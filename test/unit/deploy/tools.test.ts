@@ -1,7 +1,7 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { decideTools, findTool } from '../../harness/tools';
+import { decideTools, findTool } from '../../support/tools';
 
 describe('test tools (.tools/bin)', () => {
   let dir: string;

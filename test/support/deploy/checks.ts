@@ -1,4 +1,4 @@
-import { parseDuration } from '../../../../core/config/duration';
+import { parseDuration } from '../../../core/config/duration';
 import {
   allContainers,
   resolveEnv,

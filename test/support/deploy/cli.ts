@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { repoRoot } from '../../../harness/tools';
+import { repoRoot } from '../tools';
 
 /**
  * The image's entry points are package.json's `bin` entries (modelgate-init, modelgate-app). Outside the image

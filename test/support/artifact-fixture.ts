@@ -1,4 +1,4 @@
-import { buildArtifact, type Artifact, type ArtifactModel } from '../../../core/artifact/schema';
+import { buildArtifact, type Artifact, type ArtifactModel } from '../../core/artifact/schema';
 
 /** `count` distinct models named `<prefix>-<n>`. */
 export function makeModels(count: number, prefix = 'model'): ArtifactModel[] {

@@ -5,7 +5,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { startEmbeddedPostgres } from '../../dev/embedded-postgres.mjs';
+import { startEmbeddedPostgres } from './embedded-postgres.mjs';
 
 const parentPid = Number(process.argv[2]);
 const stateDir = path.join(os.tmpdir(), 'modelgate-test-pg');

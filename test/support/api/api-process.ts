@@ -4,10 +4,10 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express from 'express';
 import { Registry } from 'prom-client';
-import { loadConfig } from '../../../../core/config';
-import { createLogger } from '../../../../core/logger';
-import { createDatabase } from '../../../../core/db/connection';
-import { createApiRouter } from '../../../../app/api';
+import { loadConfig } from '../../../core/config';
+import { createLogger } from '../../../core/logger';
+import { createDatabase } from '../../../core/db/connection';
+import { createApiRouter } from '../../../app/api';
 import { testCatalog } from './catalog';
 
 async function main(): Promise<void> {

@@ -5,10 +5,10 @@ import {
   parseArtifact,
   serializeArtifact,
   type Artifact,
-} from '../../../../core/artifact/schema';
-import { parseMorpheus } from '../../../../init/models/morpheus';
+} from '../../../core/artifact/schema';
+import { parseMorpheus } from '../../../init/models/morpheus';
 
-export const FIXTURES = path.join(__dirname, '..', '..', '..', 'fixtures', 'morpheus');
+export const FIXTURES = path.join(__dirname, '..', '..', 'fixtures', 'morpheus');
 
 export function fixture(name: string): string {
   return fs.readFileSync(path.join(FIXTURES, name), 'utf8');

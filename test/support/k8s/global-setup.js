@@ -4,12 +4,12 @@
 // Publishes to the test workers:
 //   MODELGATE_TEST_KUBECONFIG   admin kubeconfig (static token in system:masters) of the test API server
 //   MODELGATE_TEST_K8S          JSON {kubeconfig, server, caFile, dir, issuer, etcdPid, apiserverPid}
-//   MODELGATE_TEST_ADMIN_URL    PostgreSQL admin URL (test/harness/global-setup.js)
+//   MODELGATE_TEST_ADMIN_URL    PostgreSQL admin URL (test/support/global-setup.js)
 'use strict';
 const { spawn } = require('node:child_process');
 const path = require('node:path');
 const readline = require('node:readline');
-const startPostgres = require('../../harness/global-setup.js');
+const startPostgres = require('../global-setup.js');
 const { missingTools } = require('./tools.js');
 
 /**

@@ -6,7 +6,7 @@ import path from 'node:path';
 import type { KubernetesObject } from '@kubernetes/client-node';
 import { parseManifests } from './cluster';
 
-// test/k8s/harness -> repo root
+// test/support/k8s -> repo root
 export const repoRoot = path.resolve(__dirname, '..', '..', '..');
 export const chartDir = path.join(repoRoot, 'helm', 'modelgate');
 export const kustomizeBaseDir = path.join(repoRoot, 'k8s');

@@ -1,5 +1,5 @@
-import { buildArtifact, type ArtifactModel } from '../../../../core/artifact/schema';
-import { createSnapshot, staticCatalog, type Catalog } from '../../../../app/catalog/catalog';
+import { buildArtifact, type ArtifactModel } from '../../../core/artifact/schema';
+import { createSnapshot, staticCatalog, type Catalog } from '../../../app/catalog/catalog';
 
 const model = (id: string, upstreamId: string, extra: Partial<ArtifactModel> = {}): ArtifactModel => ({
   id,

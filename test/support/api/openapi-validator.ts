@@ -1,6 +1,6 @@
 import Ajv2020 from 'ajv/dist/2020';
 import addFormats from 'ajv-formats';
-import { openApiDocument } from '../../../../app/api/openapi';
+import { openApiDocument } from '../../../app/api/openapi';
 
 type Operation = { responses: Record<string, { content?: Record<string, { schema: unknown }> }> };
 const doc = openApiDocument as unknown as { paths: Record<string, Record<string, Operation>> };

@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { parseAllDocuments } from 'yaml';
-import { repoRoot } from '../../../harness/tools';
+import { repoRoot } from '../tools';
 
 const run = promisify(execFile);
 

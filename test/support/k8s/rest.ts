@@ -105,7 +105,7 @@ export function responseMessage(response: RawResponse): string {
  * share one API server) and waits until the API server serves both kinds.
  */
 export async function installMonitoringCrds(kc: k8s.KubeConfig): Promise<void> {
-  const dir = path.join(__dirname, '..', 'fixtures', 'crds');
+  const dir = path.join(__dirname, '..', '..', 'fixtures', 'crds');
   for (const file of fs.readdirSync(dir).filter((f) => f.endsWith('.yaml'))) {
     for (const crd of parseManifests(fs.readFileSync(path.join(dir, file), 'utf8'))) {
       const response = await create(kc, crd);

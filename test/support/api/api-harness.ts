@@ -3,11 +3,11 @@ import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
 import express from 'express';
 import { Registry } from 'prom-client';
-import { loadConfig } from '../../../../core/config';
-import { createLogger } from '../../../../core/logger';
-import type { Catalog } from '../../../../app/catalog/catalog';
-import { createApiRouter, type ApiModule, type ApiTuning } from '../../../../app/api';
-import { createTestDatabase, type TestDatabase } from '../../../harness/database';
+import { loadConfig } from '../../../core/config';
+import { createLogger } from '../../../core/logger';
+import type { Catalog } from '../../../app/catalog/catalog';
+import { createApiRouter, type ApiModule, type ApiTuning } from '../../../app/api';
+import { createTestDatabase, type TestDatabase } from '../database';
 import { assertMatchesOpenApi } from './openapi-validator';
 import { testCatalog } from './catalog';
 

@@ -1,8 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
-import type { InitReport } from '../../../../core/artifact/report';
+import type { InitReport } from '../../../core/artifact/report';
 
-export const INIT_BIN = path.join(__dirname, '..', '..', '..', '..', 'dist', 'bin', 'modelgate-init.js');
+export const INIT_BIN = path.join(__dirname, '..', '..', '..', 'dist', 'bin', 'modelgate-init.js');
 
 export interface InitRun {
   code: number | null;

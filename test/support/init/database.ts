@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import { migrationsDirectory } from '../../../../core/db/migrations';
+import { migrationsDirectory } from '../../../core/db/migrations';
 import { tempDir } from './configmap-server';
 
 /** A migrations folder holding the real migrations plus the test-only sleeping one (for --migrations-dir). */
@@ -9,7 +9,7 @@ export function slowMigrationsDir(): string {
   const dir = tempDir('migrations');
   for (const file of fs.readdirSync(migrationsDirectory()))
     fs.copyFileSync(path.join(migrationsDirectory(), file), path.join(dir, file));
-  const fixture = path.join(__dirname, '..', 'fixtures', 'slow-migration');
+  const fixture = path.join(__dirname, '..', '..', 'fixtures', 'slow-migration');
   for (const file of fs.readdirSync(fixture)) fs.copyFileSync(path.join(fixture, file), path.join(dir, file));
   return dir;
 }

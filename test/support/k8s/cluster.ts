@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import * as k8s from '@kubernetes/client-node';
 import YAML from 'yaml';
-import { describeWithTools, type ToolName } from '../../harness/tools';
+import { describeWithTools, type ToolName } from '../tools';
 
 export interface TestCluster {
   /** Admin kubeconfig (static token, system:masters: bypasses RBAC). */
@@ -20,7 +20,7 @@ export interface TestCluster {
 
 /**
  * `describe` for a suite against the test API server that also needs `extraTools` (helm, kustomize); the body gets
- * the tools' paths. The skip rule is the repo's (test/harness/tools.ts): a missing tool gives a loud notice and a
+ * the tools' paths. The skip rule is the repo's (test/support/tools.ts): a missing tool gives a loud notice and a
  * skipped suite, or, with MODELGATE_REQUIRE_ALL=1, a failing test that says what to run.
  */
 export function describeK8s(
