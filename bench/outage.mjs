@@ -6,7 +6,8 @@ import fs from 'node:fs';
 import { log, now, quick, round, scratchDir } from './lib/common.mjs';
 import { podSpec } from './lib/designs.mjs';
 import { runPod, stopPod } from './lib/pod.mjs';
-import { freePort, stopAll } from './lib/processes.mjs';
+import { stopAll } from './lib/processes.mjs';
+import { freePort } from '../test/support/ports.mjs';
 
 export const OUTAGE_PODS = quick ? 2 : 4;
 const DEADLINE_MS = Number(process.env.BENCH_OUTAGE_DEADLINE_MS ?? 240_000);

@@ -7,7 +7,8 @@ import os from 'node:os';
 import { log, median, now, quick, round, scratchDir } from './lib/common.mjs';
 import { DESIGNS, jsonLines, podSpec } from './lib/designs.mjs';
 import { runPod, stopPod, RESTART_BACKOFF_MS } from './lib/pod.mjs';
-import { cpuSecondsOf, freePort, machineBusySeconds, stopAll } from './lib/processes.mjs';
+import { cpuSecondsOf, machineBusySeconds, stopAll } from './lib/processes.mjs';
+import { freePort } from '../test/support/ports.mjs';
 import { migrationsDirectory } from './lib/migrations.mjs';
 import { startFlightCoordinator } from './lib/floor.mjs';
 

@@ -6,7 +6,8 @@ import { log, median, now, quantile, quick, round, scratchDir } from './lib/comm
 import { podSpec } from './lib/designs.mjs';
 import { runPod, stopPod } from './lib/pod.mjs';
 import { stepMedians } from './storm.mjs';
-import { freePort, spawnNode } from './lib/processes.mjs';
+import { spawnNode } from './lib/processes.mjs';
+import { freePort } from '../test/support/ports.mjs';
 
 export const WARM_RUNS = quick ? 3 : 10;
 

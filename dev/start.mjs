@@ -13,7 +13,9 @@ import path from 'node:path';
 import readline from 'node:readline';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import pg from 'pg';
-import { freePort, startEmbeddedPostgres } from '../test/support/embedded-postgres.mjs';
+import { startEmbeddedPostgres } from '../test/support/embedded-postgres.mjs';
+import { freePort } from '../test/support/ports.mjs';
+import { alive, watchParent } from '../test/support/watchdog.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const dataDir = path.resolve(process.env.MODELGATE_DATA_DIR || path.join(root, '.data'));
@@ -32,17 +34,6 @@ const say = (message) => process.stdout.write(`${message}\n`);
 const fail = (message) => {
   process.stderr.write(`npm start: ${message}\n`);
 };
-
-/** @param {number | undefined} pid */
-function alive(pid) {
-  if (!pid) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /** A postmaster left running by an earlier `npm start` that was killed outright holds the data directory. */
 function refuseIfPostgresRunning() {
@@ -264,9 +255,9 @@ function relay() {
 }
 
 function supervise(/** @type {number} */ parentPid) {
-  setInterval(() => {
-    if (!stopping && !alive(parentPid)) void shutdown(1);
-  }, 250);
+  watchParent(parentPid, () => {
+    if (!stopping) void shutdown(1);
+  });
   main().catch(async (error) => {
     if (stopping) return;
     fail(error instanceof Error ? error.message : String(error));

@@ -6,7 +6,8 @@ import http from 'node:http';
 import path from 'node:path';
 import { createRequire } from 'node:module';
 import { binaries, distDir, now, scratchDir, sleep } from './common.mjs';
-import { freePort, httpGet, spawnNode, waitFor200 } from './processes.mjs';
+import { freePort } from '../../test/support/ports.mjs';
+import { httpGet, spawnNode, waitFor200 } from './processes.mjs';
 
 const require = createRequire(import.meta.url);
 

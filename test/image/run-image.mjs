@@ -15,7 +15,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
-import { freePort, startEmbeddedPostgres } from '../support/embedded-postgres.mjs';
+import { startEmbeddedPostgres } from '../support/embedded-postgres.mjs';
+import { freePort } from '../support/ports.mjs';
 import { bundledPackages } from '../../scripts/image/third-party-notices.mjs';
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');

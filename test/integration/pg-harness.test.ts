@@ -2,24 +2,8 @@ import { spawn } from 'node:child_process';
 import path from 'node:path';
 import readline from 'node:readline';
 import knex from 'knex';
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-async function until(check: () => boolean, timeoutMs: number): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (check()) return true;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  return check();
-}
+import { until } from '../support/wait';
+import { alive } from '../support/watchdog.mjs';
 
 describe('test PostgreSQL harness', () => {
   it('leaves no postgres behind when the test run is killed with SIGKILL', async () => {

@@ -6,6 +6,7 @@ import https from 'node:https';
 import path from 'node:path';
 import readline from 'node:readline';
 import * as k8s from '@kubernetes/client-node';
+import { until } from '../support/wait';
 import {
   adminKubeConfig,
   apiStatus,
@@ -14,11 +15,10 @@ import {
   describeK8s,
   issueServiceAccountToken,
   kubeConfigFromFile,
-  processAlive,
   testCluster,
-  until,
   writeTokenKubeconfig,
 } from '../support/k8s/cluster';
+import { alive } from '../support/watchdog.mjs';
 
 interface SupervisorInfo {
   kubeconfig: string;
@@ -93,20 +93,20 @@ describeK8s('test control plane (real etcd + kube-apiserver)', [], () => {
       supervisors.push(first.supervisor);
       first.supervisor.kill('SIGKILL');
       await until(() => first.supervisor.exitCode !== null || first.supervisor.signalCode !== null, 5_000);
-      expect(processAlive(first.info.apiserverPid)).toBe(true);
+      expect(alive(first.info.apiserverPid)).toBe(true);
 
       // ...so the next supervisor reaps them before it starts its own.
       const second = await startSupervisor(fakeJests[1]!.pid!);
       supervisors.push(second.supervisor);
-      expect(await until(() => !processAlive(first.info.apiserverPid), 10_000)).toBe(true);
-      expect(await until(() => !processAlive(first.info.etcdPid), 10_000)).toBe(true);
+      expect(await until(() => !alive(first.info.apiserverPid), 10_000)).toBe(true);
+      expect(await until(() => !alive(first.info.etcdPid), 10_000)).toBe(true);
       expect(fs.existsSync(first.info.dir)).toBe(false);
 
       // 2. jest is SIGKILLed: the supervisor notices its parent is gone and stops both servers.
-      expect(processAlive(second.info.apiserverPid)).toBe(true);
+      expect(alive(second.info.apiserverPid)).toBe(true);
       fakeJests[1]!.kill('SIGKILL');
-      expect(await until(() => !processAlive(second.info.apiserverPid), 20_000)).toBe(true);
-      expect(await until(() => !processAlive(second.info.etcdPid), 20_000)).toBe(true);
+      expect(await until(() => !alive(second.info.apiserverPid), 20_000)).toBe(true);
+      expect(await until(() => !alive(second.info.etcdPid), 20_000)).toBe(true);
       expect(await until(() => second.supervisor.exitCode !== null, 5_000)).toBe(true);
       expect(fs.existsSync(second.info.dir)).toBe(false);
     } finally {

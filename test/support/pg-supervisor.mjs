@@ -3,55 +3,29 @@
 // SIGINT) or when the process that started it dies, even by SIGKILL, so no postgres outlives a test run.
 // Prints one JSON line `{"url": ..., "postmasterPid": ...}` on stdout once postgres accepts connections.
 import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { startEmbeddedPostgres } from './embedded-postgres.mjs';
+import { tempDir } from './temp.mjs';
+import { alive, supervisorStates, watchParent } from './watchdog.mjs';
 
 const parentPid = Number(process.argv[2]);
-const stateDir = path.join(os.tmpdir(), 'modelgate-test-pg');
-fs.mkdirSync(stateDir, { recursive: true });
+const states = supervisorStates('modelgate-test-pg', {
+  running: (state) => alive(state.supervisorPid),
+  reap: (state) => {
+    const postmasterPid = Number(state.postmasterPid);
+    if (alive(postmasterPid)) process.kill(postmasterPid, 'SIGQUIT');
+  },
+});
 
-/** @param {number} pid */
-function alive(pid) {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** A previous supervisor killed with SIGKILL cannot clean up after itself: reap what it left. */
-function reapAbandoned() {
-  for (const file of fs.readdirSync(stateDir)) {
-    if (!file.endsWith('.json')) continue;
-    const stateFile = path.join(stateDir, file);
-    try {
-      const state = JSON.parse(fs.readFileSync(stateFile, 'utf8'));
-      if (alive(state.supervisorPid)) continue;
-      if (state.postmasterPid && alive(state.postmasterPid)) process.kill(state.postmasterPid, 'SIGQUIT');
-      fs.rmSync(state.dir, { recursive: true, force: true });
-      fs.rmSync(stateFile, { force: true });
-    } catch {
-      // another supervisor is reaping it, or it is half written: leave it
-    }
-  }
-}
-
-reapAbandoned();
-const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'modelgate-test-pg-data-'));
-const stateFile = path.join(stateDir, `${process.pid}.json`);
+states.reapAbandoned();
+const dir = tempDir('test-pg-data');
 const pg = await startEmbeddedPostgres({ dir });
-fs.writeFileSync(
-  stateFile,
-  JSON.stringify({ supervisorPid: process.pid, postmasterPid: pg.postmasterPid, dir }),
-);
+states.write({ postmasterPid: pg.postmasterPid, dir });
 
 // embedded-postgres stops the server on SIGTERM/SIGINT itself (async-exit-hook) and exits; clean up whatever
 // path ends the process.
 process.on('exit', () => {
   fs.rmSync(dir, { recursive: true, force: true });
-  fs.rmSync(stateFile, { force: true });
+  states.remove();
 });
 
 let stopping = false;
@@ -67,7 +41,5 @@ async function stop() {
 process.on('SIGTERM', stop);
 process.on('SIGINT', stop);
 process.on('SIGHUP', stop);
-setInterval(() => {
-  if (!alive(parentPid)) void stop();
-}, 250);
+watchParent(parentPid, () => void stop());
 process.stdout.write(`${JSON.stringify({ url: pg.url, postmasterPid: pg.postmasterPid })}\n`);

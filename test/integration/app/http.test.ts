@@ -5,7 +5,8 @@ import { Registry } from 'prom-client';
 import { createApp } from '../../../app/app';
 import type { Probes } from '../../../app/probes';
 import { silentLogger } from '../../../core/logger';
-import { appConfig, getJson } from '../../support/app/fixtures';
+import { getJson } from '../../support/http';
+import { appConfig } from '../../support/app/fixtures';
 
 // jest ignores the integration project's testTimeout; these tests start servers and processes on a busy machine.
 jest.setTimeout(60_000);

@@ -8,14 +8,11 @@ import { createMetrics } from '../../../app/metrics';
 import { startRuntime, type Runtime } from '../../../app/runtime';
 import { createTestDatabase, type TestDatabase } from '../../support/database';
 import { makeArtifact } from '../../support/artifact-fixture';
-import {
-  appConfig,
-  eventually,
-  freePort,
-  getJson,
-  tempDir,
-  writeArtifactFile,
-} from '../../support/app/fixtures';
+import { freePort } from '../../support/ports.mjs';
+import { tempDir } from '../../support/temp.mjs';
+import { eventually } from '../../support/wait';
+import { getJson } from '../../support/http';
+import { appConfig, writeArtifactFile } from '../../support/app/fixtures';
 import { stubApi } from '../../support/app/stub-api';
 
 // jest ignores the integration project's testTimeout; these tests start servers and processes on a busy machine.

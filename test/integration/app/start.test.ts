@@ -2,21 +2,15 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import readline from 'node:readline';
-import { eventually, getJson, tempDir } from '../../support/app/fixtures';
+import { tempDir } from '../../support/temp.mjs';
+import { alive } from '../../support/watchdog.mjs';
+import { eventually } from '../../support/wait';
+import { getJson } from '../../support/http';
 
 // jest ignores the integration project's testTimeout; these tests start servers and processes on a busy machine.
 jest.setTimeout(120_000);
 
 const root = path.join(__dirname, '..', '..', '..');
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 interface Started {
   launcher: ChildProcess;

@@ -1,6 +1,6 @@
 // Pod rehearsal: the rendered pods of the chart (both init modes) and of the kustomize base run as local processes,
 // with the pod spec's commands, environment,
-// volumes and probes (support/kubelet.ts plays the kubelet, support/probes.ts its prober). The Kubernetes API is a
+// volumes and probes (test/support/deploy/kubelet.ts plays the kubelet, probes.ts beside it its prober). The Kubernetes API is a
 // real kube-apiserver + etcd (the k8s harness' supervisor), so the init ServiceAccount's RBAC, the bound token and
 // the ConfigMap sink are the real thing; PostgreSQL is the test database; the model source is a local HTTP server.
 import { createHash } from 'node:crypto';
@@ -11,6 +11,8 @@ import path from 'node:path';
 import * as k8s from '@kubernetes/client-node';
 import YAML from 'yaml';
 import { createTestDatabase, type TestDatabase } from '../../support/database';
+import { getJson } from '../../support/http';
+import { eventually } from '../../support/wait';
 import { describeWithTools, repoRoot } from '../../support/tools';
 import { appPod } from '../../support/deploy/identity';
 import { ClusterAccess, RehearsalPod, type RunningContainer } from '../../support/deploy/kubelet';
@@ -79,34 +81,13 @@ class SourceServer {
 const hookOf = (o: K8sObject) => o.metadata.annotations?.['helm.sh/hook'];
 const weightOf = (o: K8sObject) => Number(o.metadata.annotations?.['helm.sh/hook-weight'] ?? 0);
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any -- JSON of /status, read loosely
-async function getJson(port: number, pathName: string): Promise<{ status: number; body: any }> {
-  const res = await fetch(`http://127.0.0.1:${port}${pathName}`, { signal: AbortSignal.timeout(5_000) });
-  const text = await res.text();
-  let body: unknown = text;
-  try {
-    body = JSON.parse(text);
-  } catch {
-    // /metrics is text
-  }
-  return { status: res.status, body };
-}
+/** JSON (or the text of /metrics) from the app on `port`. */
+const appJson = (port: number, pathName: string) =>
+  getJson(`http://127.0.0.1:${port}${pathName}`, { signal: AbortSignal.timeout(5_000) });
 
-async function until<T>(check: () => Promise<T | undefined>, timeoutMs: number, what: string): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const value = await check();
-      if (value !== undefined) return value;
-    } catch (error) {
-      last = error;
-    }
-    if (Date.now() > deadline)
-      throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-}
+/** Polls every 200 ms: each check of a rehearsal pod is a real HTTP round trip. */
+const until = <T>(check: () => Promise<T | undefined>, timeoutMs: number, what: string) =>
+  eventually(check, timeoutMs, what, 200);
 
 describeWithTools(
   'pod rehearsal of the chart and the kustomize base',
@@ -231,7 +212,7 @@ describeWithTools(
     async function expectHotReload(app: RunningContainer, port: number, probes: ProbeRunner, before: string) {
       const reloaded = await until(
         async () => {
-          const { body } = await getJson(port, '/status');
+          const { body } = await appJson(port, '/status');
           return body.models?.sha256 !== before ? body : undefined;
         },
         30_000,
@@ -300,7 +281,7 @@ describeWithTools(
       // The app container holds no credential for the API: no token volume, hence no KUBECONFIG.
       expect((await web.processFor(appContainer)).env.KUBECONFIG).toBeUndefined();
 
-      const status = (await getJson(port, '/status')).body;
+      const status = (await appJson(port, '/status')).body;
       expect(status).toMatchObject({
         ready: true,
         models: { count: 2 },
@@ -329,7 +310,7 @@ describeWithTools(
         for (const [name] of text.matchAll(/\b(?:modelgate_[a-z_]+|http_request_duration_seconds[a-z_]*)\b/g))
           queried.add(name.replace(/_(bucket|count|sum)$/, ''));
       }
-      const metrics = String((await getJson(port, '/metrics')).body);
+      const metrics = String((await appJson(port, '/metrics')).body);
       const exported = new Set([...metrics.matchAll(/^# TYPE (\S+)/gm)].map((m) => m[1]!));
       expect([...queried].filter((name) => !exported.has(name))).toEqual([]);
       expect(queried.size).toBeGreaterThan(5);
@@ -392,7 +373,7 @@ describeWithTools(
       const web = pod(ns, appPod(objects).ref, 'mg-modelgate-5c6d7-fghij', objects);
       expect(web.template.spec.initContainers?.map((c) => c.args)).toEqual([['wait']]);
       const { app, port, probes } = await startPod(web);
-      const status = (await getJson(port, '/status')).body;
+      const status = (await appJson(port, '/status')).body;
       expect(status).toMatchObject({
         ready: true,
         models: { count: 2 },
@@ -454,7 +435,7 @@ describeWithTools(
       await apply(objects, ns);
       const web = pod(ns, 'Deployment/modelgate', 'modelgate-6b8c9-klmno', objects);
       const { app, port, probes } = await startPod(web);
-      const status = (await getJson(port, '/status')).body;
+      const status = (await appJson(port, '/status')).body;
       expect(status).toMatchObject({
         ready: true,
         models: { count: 2 },

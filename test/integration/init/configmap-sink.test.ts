@@ -9,10 +9,10 @@ import {
   CONFIGMAP_GZIP_KEY,
   CONFIGMAP_KEY,
 } from '../../../init/models/sinks/configmap-sink';
+import { tempDir } from '../../support/temp.mjs';
 import {
   serviceAccountToken,
   startConfigMapServer,
-  tempDir,
   type ConfigMapServer,
 } from '../../support/init/configmap-server';
 

@@ -4,8 +4,9 @@ import { migrationFiles } from '../../../init/db/migrate';
 import { LOCK_KEYS } from '../../../init/db/advisory-lock';
 import { migrationsDirectory, REQUIRED_MIGRATION } from '../../../core/db/migrations';
 import { runInit, startInit, summaryOf, type InitRun } from '../../support/init/spawn-init';
-import { freePort, slowMigrationsDir, startProxy, viaPort } from '../../support/init/database';
-import { tempDir } from '../../support/init/configmap-server';
+import { freePort } from '../../support/ports.mjs';
+import { slowMigrationsDir, startProxy, viaPort } from '../../support/init/database';
+import { tempDir } from '../../support/temp.mjs';
 
 jest.setTimeout(180_000);
 

@@ -6,7 +6,7 @@ import { initReportPath } from '../../../core/artifact/report';
 import type { Artifact } from '../../../core/artifact/schema';
 import { runInit, summaryOf, type InitRun } from '../../support/init/spawn-init';
 import { json, startSourceServer, type Handler, type SourceServer } from '../../support/init/source-server';
-import { tempDir } from '../../support/init/configmap-server';
+import { tempDir } from '../../support/temp.mjs';
 import { artifactFrom, fixture, readArtifact, writeArtifact } from '../../support/init/artifacts';
 
 jest.setTimeout(120_000);

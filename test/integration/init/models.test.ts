@@ -12,8 +12,9 @@ import { LOCK_KEYS } from '../../../init/db/advisory-lock';
 import { CONFIGMAP_KEY } from '../../../init/models/sinks/configmap-sink';
 import { runInit, summaryOf } from '../../support/init/spawn-init';
 import { json, startSourceServer, type SourceServer } from '../../support/init/source-server';
-import { startConfigMapServer, tempDir, type ConfigMapServer } from '../../support/init/configmap-server';
-import { freePort } from '../../support/init/database';
+import { tempDir } from '../../support/temp.mjs';
+import { startConfigMapServer, type ConfigMapServer } from '../../support/init/configmap-server';
+import { freePort } from '../../support/ports.mjs';
 import { artifactFrom, FIXTURES, fixture, readArtifact, writeArtifact } from '../../support/init/artifacts';
 
 jest.setTimeout(180_000);

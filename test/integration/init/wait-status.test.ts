@@ -6,7 +6,8 @@ import { REQUIRED_MIGRATION } from '../../../core/db/migrations';
 import { COMMANDS } from '../../../init/cli';
 import { CONFIGMAP_KEY } from '../../../init/models/sinks/configmap-sink';
 import { runInit, startInit, summaryOf } from '../../support/init/spawn-init';
-import { startConfigMapServer, tempDir, type ConfigMapServer } from '../../support/init/configmap-server';
+import { tempDir } from '../../support/temp.mjs';
+import { startConfigMapServer, type ConfigMapServer } from '../../support/init/configmap-server';
 import { artifactFrom, readArtifact, writeArtifact } from '../../support/init/artifacts';
 
 jest.setTimeout(120_000);

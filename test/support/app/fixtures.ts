@@ -1,14 +1,8 @@
 import fs from 'node:fs';
-import net from 'node:net';
-import os from 'node:os';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { serializeArtifact, type Artifact } from '../../../core/artifact/schema';
 import { loadConfig, type Config } from '../../../core/config';
-
-export function tempDir(label: string): string {
-  return fs.mkdtempSync(path.join(os.tmpdir(), `modelgate-${label}-`));
-}
 
 /** Writes like modelgate-init does: a temp file in the same directory, then rename. */
 export function writeArtifactFile(file: string, artifact: Artifact | string): void {
@@ -57,56 +51,4 @@ export function gzipArtifact(artifact: Artifact): Buffer {
 
 export function appConfig(env: Record<string, string>): Readonly<Config> {
   return loadConfig({ HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'silent', SHUTDOWN_DELAY: '0', ...env });
-}
-
-/** Polls `check` until it returns a value other than undefined, or fails after `timeoutMs`. */
-export async function eventually<T>(
-  check: () => Promise<T | undefined> | T | undefined,
-  timeoutMs = 10_000,
-  what = 'condition',
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const value = await check();
-      if (value !== undefined) return value;
-    } catch (error) {
-      last = error;
-    }
-    if (Date.now() > deadline)
-      throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
-
-/** Response bodies in tests are asserted field by field; any keeps those assertions short. */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-export type Json = any;
-
-export async function getJson(
-  url: string,
-  init?: RequestInit,
-): Promise<{ status: number; body: Json; headers: Headers }> {
-  const res = await fetch(url, init);
-  const text = await res.text();
-  let body: Json;
-  try {
-    body = JSON.parse(text);
-  } catch {
-    body = text;
-  }
-  return { status: res.status, body, headers: res.headers };
-}
-
-/** A TCP port on 127.0.0.1 that was free a moment ago (for servers that cannot listen on port 0). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
 }

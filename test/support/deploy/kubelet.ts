@@ -10,11 +10,11 @@ import {
   symlinkSync,
   writeFileSync,
 } from 'node:fs';
-import { createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import * as k8s from '@kubernetes/client-node';
 import YAML from 'yaml';
+import { freePort } from '../ports.mjs';
 import { binaryCommand } from './cli';
 import { expandReferences, resolveEnv, type Container, type PodTemplate, type Volume } from './pod-env';
 import type { K8sObject } from './render';
@@ -46,17 +46,6 @@ export interface ProcessResult {
   code: number | null;
   signal: NodeJS.Signals | null;
   output: string;
-}
-
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 /** Writes `files` into `dir` the way the kubelet's AtomicWriter does: a timestamped dir, swapped in via `..data`. */

@@ -1,6 +1,5 @@
 import fs from 'node:fs';
 import http from 'node:http';
-import os from 'node:os';
 import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 
@@ -165,10 +164,6 @@ export async function startConfigMapServer(): Promise<ConfigMapServer> {
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
   return api;
-}
-
-export function tempDir(prefix: string): string {
-  return fs.mkdtempSync(path.join(os.tmpdir(), `mg-${prefix}-`));
 }
 
 /** An unsigned JWT whose subject is a ServiceAccount, as a TokenRequest token would carry. */

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { migrationsDirectory } from '../../../core/db/migrations';
-import { tempDir } from './configmap-server';
+import { tempDir } from '../temp.mjs';
 
 /** A migrations folder holding the real migrations plus the test-only sleeping one (for --migrations-dir). */
 export function slowMigrationsDir(): string {
@@ -12,15 +12,6 @@ export function slowMigrationsDir(): string {
   const fixture = path.join(__dirname, '..', '..', 'fixtures', 'slow-migration');
   for (const file of fs.readdirSync(fixture)) fs.copyFileSync(path.join(fixture, file), path.join(dir, file));
   return dir;
-}
-
-/** A loopback port nobody listens on (yet). */
-export async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
 }
 
 /** A TCP proxy on `port` to the real PostgreSQL: the database "appears" when it starts. */

@@ -9,7 +9,8 @@ import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import type * as k8s from '@kubernetes/client-node';
-import { uniqueName, until } from './cluster';
+import { until } from '../wait';
+import { uniqueName } from './cluster';
 import { create, request, responseMessage } from './rest';
 
 export interface AdmissionRequest {

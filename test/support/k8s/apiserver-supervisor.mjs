@@ -14,10 +14,11 @@ import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
-import net from 'node:net';
-import os from 'node:os';
 import path from 'node:path';
 import YAML from 'yaml';
+import { freePort } from '../ports.mjs';
+import { tempDir } from '../temp.mjs';
+import { alive, cmdline, supervisorStates, watchParent } from '../watchdog.mjs';
 import tools from './tools.js';
 
 const ISSUER = 'https://kubernetes.default.svc.cluster.local';
@@ -29,66 +30,16 @@ if (!Number.isInteger(parentPid) || parentPid <= 0) {
   console.error('usage: apiserver-supervisor.mjs <parent pid>');
   process.exit(2);
 }
-const stateDir = path.join(os.tmpdir(), 'modelgate-test-k8s');
-fs.mkdirSync(stateDir, { recursive: true });
-
-/** @param {number} pid */
-function alive(pid) {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** @param {number} pid @returns {string} the process' command line ('' when gone) */
-function cmdline(pid) {
-  try {
-    return fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' ');
-  } catch {
-    return '';
-  }
-}
-
-/** Kills what a dead supervisor left; a pid counts only while its command line still names that run's dir. */
-function reapAbandoned() {
-  for (const file of fs.readdirSync(stateDir)) {
-    if (!file.endsWith('.json')) continue;
-    const stateFile = path.join(stateDir, file);
-    try {
-      const state = JSON.parse(fs.readFileSync(stateFile, 'utf8'));
-      if (alive(state.supervisorPid) && cmdline(state.supervisorPid).includes('apiserver-supervisor'))
-        continue;
-      for (const pid of state.pids ?? []) {
-        if (cmdline(pid).includes(state.dir)) process.kill(pid, 'SIGKILL');
-      }
-      fs.rmSync(state.dir, { recursive: true, force: true });
-      fs.rmSync(stateFile, { force: true });
-    } catch {
-      // half written, or another supervisor is reaping it: leave it
+const states = supervisorStates('modelgate-test-k8s', {
+  running: (state) =>
+    alive(state.supervisorPid) && cmdline(state.supervisorPid).includes('apiserver-supervisor'),
+  // A pid counts only while its command line still names that run's dir.
+  reap: (state) => {
+    for (const pid of /** @type {number[]} */ (state.pids ?? [])) {
+      if (cmdline(pid).includes(state.dir)) process.kill(pid, 'SIGKILL');
     }
-  }
-}
-
-/** @returns {Promise<number>} a loopback TCP port that was free a moment ago */
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
-    });
-  });
-}
-
-/** @param {number} count @returns {Promise<number[]>} */
-async function distinctPorts(count) {
-  const ports = new Set();
-  while (ports.size < count) ports.add(await freePort());
-  return [...ports];
-}
+  },
+});
 
 /** @param {number} ms */
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -121,14 +72,13 @@ function tail(file, lines = 30) {
   }
 }
 
-const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'modelgate-test-k8s-'));
-const stateFile = path.join(stateDir, `${process.pid}.json`);
+const dir = tempDir('test-k8s');
 /** @type {{ name: string, child: import('node:child_process').ChildProcess }[]} */
 const children = [];
 
 function writeState() {
   const pids = children.map(({ child }) => child.pid).filter((pid) => pid !== undefined);
-  fs.writeFileSync(stateFile, JSON.stringify({ supervisorPid: process.pid, pids, dir }));
+  states.write({ pids, dir });
 }
 
 /** @param {string} name @param {string[]} args */
@@ -175,7 +125,7 @@ async function waitFor(what, child, log, check) {
 }
 
 async function startEtcd() {
-  const [clientPort, peerPort] = await distinctPorts(2);
+  const [clientPort, peerPort] = [await freePort(), await freePort()];
   const clientUrl = `http://127.0.0.1:${clientPort}`;
   const peerUrl = `http://127.0.0.1:${peerPort}`;
   const etcd = startChild('etcd', [
@@ -199,7 +149,7 @@ async function startEtcd() {
 
 /** @param {string} etcdUrl */
 async function startApiserver(etcdUrl) {
-  const [port] = await distinctPorts(1);
+  const port = await freePort();
   const token = randomBytes(24).toString('hex');
   fs.writeFileSync(path.join(dir, 'tokens.csv'), `${token},admin,admin-uid,"system:masters"\n`, {
     mode: 0o600,
@@ -272,16 +222,14 @@ process.on('exit', () => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   }
   fs.rmSync(dir, { recursive: true, force: true });
-  fs.rmSync(stateFile, { force: true });
+  states.remove();
 });
 process.on('SIGTERM', () => void stop(0));
 process.on('SIGINT', () => void stop(0));
 process.on('SIGHUP', () => void stop(0));
-setInterval(() => {
-  if (!alive(parentPid)) void stop(0);
-}, 250);
+watchParent(parentPid, () => void stop(0));
 
-reapAbandoned();
+states.reapAbandoned();
 try {
   const etcdUrl = await startEtcd();
   const api = await startApiserver(etcdUrl);

@@ -139,22 +139,3 @@ export function describeApiError(error: unknown): string {
   }
   return error instanceof Error ? error.message : String(error);
 }
-
-/** Polls `check` until it returns a truthy value or the deadline passes (then returns the last value). */
-export async function until<T>(check: () => T | Promise<T>, timeoutMs: number, intervalMs = 100): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value || Date.now() > deadline) return value;
-    await new Promise((resolve) => setTimeout(resolve, intervalMs));
-  }
-}
-
-export function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}

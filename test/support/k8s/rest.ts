@@ -4,7 +4,8 @@ import fs from 'node:fs';
 import https from 'node:https';
 import path from 'node:path';
 import * as k8s from '@kubernetes/client-node';
-import { parseManifests, until } from './cluster';
+import { until } from '../wait';
+import { parseManifests } from './cluster';
 
 /** Exposes the generic client's discovery-backed URL building (kind -> resource path). */
 class ResourcePaths extends k8s.KubernetesObjectApi {
