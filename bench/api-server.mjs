@@ -5,6 +5,7 @@ import http from 'node:http';
 import { createRequire } from 'node:module';
 import express from 'express';
 import { Registry } from 'prom-client';
+import { artifactModels } from '../test/support/models.mjs';
 
 const require = createRequire(import.meta.url);
 const { loadConfig } = require('../dist/core/config/index.js');
@@ -18,16 +19,14 @@ const config = loadConfig({ ...process.env, LOG_LEVEL: 'warn' });
 const logger = createLogger({ component: 'bench-api', level: 'warn', destination: process.stderr });
 const db = createDatabase({ url: config.database.url, poolMax: config.database.poolMax });
 // About the size of the origin's live catalog; the /models body grows with it (about 190 bytes per model).
-const models = Array.from({ length: Number(process.env.BENCH_MODELS ?? 25) }, (_, i) => ({
-  id: `model-${i}`,
-  upstreamId: `0x${i.toString(16).padStart(64, '0')}`,
-  tags: ['bench'],
-  type: 'LLM',
-  createdAt: 1_745_330_395,
-  owner: '0xowner',
-  stake: '100000000000000000000',
-  fee: '1',
-}));
+const models = artifactModels(Number(process.env.BENCH_MODELS ?? 25), {
+  fields: () => ({
+    tags: ['bench'],
+    createdAt: 1_745_330_395,
+    owner: '0xowner',
+    stake: '100000000000000000000',
+  }),
+});
 const artifact = buildArtifact({
   models,
   source: { url: 'file:///bench/models.json', etag: null, lastModified: null },

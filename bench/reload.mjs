@@ -5,14 +5,8 @@
 import fs from 'node:fs';
 import { log, median, now, quantile, quick, round, scratchDir, sleep } from './lib/common.mjs';
 import { startLoad } from './lib/load.mjs';
-import {
-  artifactContract,
-  createApiKey,
-  kubeletWrite,
-  preparePod,
-  startApp,
-  status,
-} from './lib/app-fixture.mjs';
+import { artifactContract, createApiKey, preparePod, startApp, status } from './lib/app-fixture.mjs';
+import { writeAtomically } from '../test/support/kubelet-volume.mjs';
 
 export const RELOAD_SWAPS = quick ? 4 : 15;
 const SWAP_EVERY_MS = 2000;
@@ -23,7 +17,7 @@ export async function runReload(env) {
   const configMapDir = scratchDir('reload-cm');
   const { buildArtifact, serializeArtifact } = artifactContract();
   const base = JSON.parse(fs.readFileSync(pod.modelsFile, 'utf8'));
-  kubeletWrite(configMapDir, fs.readFileSync(pod.modelsFile, 'utf8'), 0);
+  writeAtomically(configMapDir, { 'models.json': fs.readFileSync(pod.modelsFile, 'utf8') });
   const app = await startApp({
     databaseUrl: pod.databaseUrl,
     modelsFile: pod.modelsFile,
@@ -49,7 +43,7 @@ export async function runReload(env) {
     );
     const artifact = buildArtifact({ models, source: base.source, fetchedAt: when, checkedAt: when });
     const swappedAt = now();
-    kubeletWrite(configMapDir, serializeArtifact(artifact), generation);
+    writeAtomically(configMapDir, { 'models.json': serializeArtifact(artifact) });
     let seenAt;
     while (now() - swappedAt < SWAP_EVERY_MS * 2) {
       const current = await status(app.base);

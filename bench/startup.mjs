@@ -15,6 +15,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { startEmbeddedPostgres } from '../test/support/embedded-postgres.mjs';
+import { artifactModels } from '../test/support/models.mjs';
 import { freePort } from '../test/support/ports.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -103,16 +104,12 @@ function writeArtifact(/** @type {string} */ file) {
   const { buildArtifact, serializeArtifact } = require(
     path.join(root, 'dist', 'core', 'artifact', 'schema.js'),
   );
-  const models = Array.from({ length: MODELS }, (_, i) => ({
-    id: `model-${i}`,
-    upstreamId: `0x${i.toString(16).padStart(64, '0')}`,
-    tags: ['LLM', `family-${i % 17}`],
-    type: 'LLM',
-    createdAt: 1_745_330_395 + i,
-    owner: `0x${(i * 7919).toString(16).padStart(40, '0')}`,
-    stake: '100000000000000000',
-    fee: '1',
-  }));
+  const models = artifactModels(MODELS, {
+    fields: (i) => ({
+      tags: ['LLM', `family-${i % 17}`],
+      owner: `0x${(i * 7919).toString(16).padStart(40, '0')}`,
+    }),
+  });
   const now = new Date().toISOString();
   const artifact = buildArtifact({
     models,

@@ -1,7 +1,6 @@
 // @ts-check
 // One modelgate pod prepared for the runtime benchmarks (reload, SIGTERM, soak): a database migrated and an artifact
 // resolved by a real `modelgate-init all`, then `modelgate-app` started on a free port, with an API key.
-import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import { createRequire } from 'node:module';
@@ -88,25 +87,6 @@ export async function status(base) {
 /** The artifact contract from the build (buildArtifact, parseArtifact). */
 export function artifactContract() {
   return require(path.join(distDir, 'core', 'artifact', 'schema.js'));
-}
-
-/**
- * Writes `models.json` into `dir` the way the kubelet updates a ConfigMap volume: a new timestamped directory,
- * a `..data` symlink swapped atomically by rename, and `models.json -> ..data/models.json`.
- * @param {string} dir @param {string} text @param {number} generation
- */
-export function kubeletWrite(dir, text, generation) {
-  const stamp = `..${new Date().toISOString().replace(/[-:.]/g, '_')}_${generation}`;
-  fs.mkdirSync(path.join(dir, stamp));
-  fs.writeFileSync(path.join(dir, stamp, 'models.json'), text);
-  const previous = fs.existsSync(path.join(dir, '..data'))
-    ? fs.readlinkSync(path.join(dir, '..data'))
-    : undefined;
-  fs.symlinkSync(stamp, path.join(dir, '..data_tmp'));
-  fs.renameSync(path.join(dir, '..data_tmp'), path.join(dir, '..data'));
-  if (!fs.existsSync(path.join(dir, 'models.json')))
-    fs.symlinkSync('..data/models.json', path.join(dir, 'models.json'));
-  if (previous) fs.rmSync(path.join(dir, previous), { recursive: true, force: true });
 }
 
 /**

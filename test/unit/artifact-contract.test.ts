@@ -5,18 +5,16 @@ import {
   isNewer,
   type ArtifactModel,
 } from '../../core/artifact/schema';
+import { artifactModel } from '../support/models.mjs';
 
-const model = (id: string, extra: Partial<ArtifactModel> = {}): ArtifactModel => ({
-  id,
-  upstreamId: `0x${'a'.repeat(64)}`,
-  tags: ['Mistral'],
-  type: 'LLM',
-  createdAt: 1745330395,
-  owner: '0xowner',
-  stake: '123456789012345678901234567890',
-  fee: '1',
-  ...extra,
-});
+const model = (id: string, extra: Partial<ArtifactModel> = {}): ArtifactModel =>
+  artifactModel(id, {
+    upstreamId: `0x${'a'.repeat(64)}`,
+    tags: ['Mistral'],
+    owner: '0xowner',
+    stake: '123456789012345678901234567890',
+    ...extra,
+  });
 
 const source = { url: 'https://models.example/active_models.json', etag: '"v1"', lastModified: null };
 

@@ -1,10 +1,9 @@
 import { expectNoSecretsLogged, startApi, testModels, type ApiHarness } from '../../support/api/api-harness';
-import fs from 'node:fs';
-import path from 'node:path';
 import { buildArtifact } from '../../../core/artifact/schema';
 import { parseMorpheus } from '../../../init/models/morpheus';
 import { createSnapshot, staticCatalog } from '../../../app/catalog/catalog';
 import { openApiDocument } from '../../../app/api/openapi';
+import { fixture } from '../../support/artifacts';
 
 jest.setTimeout(60_000);
 
@@ -96,11 +95,7 @@ describe('GET /models (catalog from the artifact)', () => {
   });
 
   it('a catalog normalised from a messy source never lists deleted models and serves every awkward name', async () => {
-    const source = fs.readFileSync(
-      path.join(__dirname, '..', '..', 'fixtures', 'morpheus', 'quirks.json'),
-      'utf8',
-    );
-    const { models, warnings } = parseMorpheus(source);
+    const { models, warnings } = parseMorpheus(fixture('quirks.json'));
     const catalog = staticCatalog(
       createSnapshot(
         buildArtifact({

@@ -5,11 +5,12 @@ import { serializeArtifact } from '../../../core/artifact/schema';
 import { silentLogger } from '../../../core/logger';
 import { startRuntime, type Runtime } from '../../../app/runtime';
 import { createTestDatabase, type TestDatabase } from '../../support/database';
-import { makeArtifact } from '../../support/artifact-fixture';
+import { gzipArtifact, makeArtifact, writeArtifactFile } from '../../support/artifacts';
 import { tempDir } from '../../support/temp.mjs';
 import { eventually } from '../../support/wait';
 import { getJson } from '../../support/http';
-import { appConfig, gzipArtifact, kubeletPublish, writeArtifactFile } from '../../support/app/fixtures';
+import { appConfig } from '../../support/app/config';
+import { writeAtomically } from '../../support/kubelet-volume.mjs';
 import { stubApi } from '../../support/app/stub-api';
 
 // jest ignores the integration project's testTimeout; these tests start servers and processes on a busy machine.
@@ -66,7 +67,7 @@ describe('hot reload while requests run (kubelet atomic writer, plain renames)',
     const file = path.join(emptyDir, 'models.json');
     const first = makeArtifact({ count: 50, prefix: 'first', checkedAt: at(60) });
     writeArtifactFile(file, first);
-    kubeletPublish(configMapDir, {
+    writeAtomically(configMapDir, {
       'models.json': serializeArtifact(makeArtifact({ prefix: 'old', checkedAt: at(120) })),
     });
     const api = stubApi();
@@ -103,18 +104,18 @@ describe('hot reload while requests run (kubelet atomic writer, plain renames)',
     // 1. The kubelet publishes a newer ConfigMap generation (..data symlink swap).
     const second = makeArtifact({ count: 60, prefix: 'second', checkedAt: at(50) });
     let writtenAt = Date.now();
-    kubeletPublish(configMapDir, { 'models.json': serializeArtifact(second) });
+    writeAtomically(configMapDir, { 'models.json': serializeArtifact(second) });
     expect(await servedWithin(second.sha256, writtenAt)).toBeLessThan(1_000);
 
     // 2. A large artifact moved to binaryData: models.json.gz replaces models.json.
     const third = makeArtifact({ count: 70, prefix: 'third', checkedAt: at(40) });
     writtenAt = Date.now();
-    kubeletPublish(configMapDir, { 'models.json.gz': gzipArtifact(third) });
+    writeAtomically(configMapDir, { 'models.json.gz': gzipArtifact(third) });
     expect(await servedWithin(third.sha256, writtenAt)).toBeLessThan(1_000);
 
     // 3. An invalid generation is rejected and counted; the catalog stays.
     const rejectedBefore = await metric('modelgate_models_reloads_total', 'result="rejected"');
-    kubeletPublish(configMapDir, { 'models.json.gz': Buffer.from('not gzip at all') });
+    writeAtomically(configMapDir, { 'models.json.gz': Buffer.from('not gzip at all') });
     await eventually(async () =>
       (await metric('modelgate_models_reloads_total', 'result="rejected"')) > rejectedBefore
         ? true
@@ -140,7 +141,7 @@ describe('hot reload while requests run (kubelet atomic writer, plain renames)',
     // proves a reload pass ran after the removal.)
     fs.rmSync(file);
     const rejectedNow = await metric('modelgate_models_reloads_total', 'result="rejected"');
-    kubeletPublish(configMapDir, { 'models.json': '{"formatVersion":1}' });
+    writeAtomically(configMapDir, { 'models.json': '{"formatVersion":1}' });
     await eventually(async () =>
       (await metric('modelgate_models_reloads_total', 'result="rejected"')) > rejectedNow ? true : undefined,
     );

@@ -6,7 +6,7 @@ import { createApp } from '../../../app/app';
 import type { Probes } from '../../../app/probes';
 import { silentLogger } from '../../../core/logger';
 import { getJson } from '../../support/http';
-import { appConfig } from '../../support/app/fixtures';
+import { appConfig } from '../../support/app/config';
 
 // jest ignores the integration project's testTimeout; these tests start servers and processes on a busy machine.
 jest.setTimeout(60_000);

@@ -4,11 +4,10 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import readline from 'node:readline';
 import { createTestDatabase, type TestDatabase } from '../../support/database';
-import { makeArtifact } from '../../support/artifact-fixture';
+import { makeArtifact, writeArtifactFile } from '../../support/artifacts';
 import { tempDir } from '../../support/temp.mjs';
 import { eventually } from '../../support/wait';
 import { getJson } from '../../support/http';
-import { writeArtifactFile } from '../../support/app/fixtures';
 
 // jest ignores the integration project's testTimeout; these tests start servers and processes on a busy machine.
 jest.setTimeout(60_000);

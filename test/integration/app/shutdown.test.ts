@@ -4,11 +4,11 @@ import path from 'node:path';
 import { silentLogger } from '../../../core/logger';
 import { startRuntime, type Runtime } from '../../../app/runtime';
 import { createTestDatabase, type TestDatabase } from '../../support/database';
-import { makeArtifact } from '../../support/artifact-fixture';
+import { makeArtifact, writeArtifactFile } from '../../support/artifacts';
 import { tempDir } from '../../support/temp.mjs';
 import { eventually } from '../../support/wait';
 import { getJson } from '../../support/http';
-import { appConfig, writeArtifactFile } from '../../support/app/fixtures';
+import { appConfig } from '../../support/app/config';
 import { stubApi } from '../../support/app/stub-api';
 
 // jest ignores the integration project's testTimeout; these tests start servers and processes on a busy machine.

@@ -4,7 +4,7 @@ import { lstatSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
-import { writeAtomically } from '../../support/deploy/kubelet';
+import { writeAtomically } from '../../support/kubelet-volume.mjs';
 import type { Container } from '../../support/deploy/pod-env';
 import { ProbeRunner } from '../../support/deploy/probes';
 

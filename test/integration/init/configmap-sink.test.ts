@@ -3,7 +3,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
 import { silentLogger } from '../../../core/logger';
-import { buildArtifact, type Artifact, type ArtifactModel } from '../../../core/artifact/schema';
+import { buildArtifact, type Artifact } from '../../../core/artifact/schema';
+import { artifactModels } from '../../support/models.mjs';
 import {
   createConfigMapSink,
   CONFIGMAP_GZIP_KEY,
@@ -20,16 +21,15 @@ const NS = 'modelgate';
 const NAME = 'modelgate-models';
 
 function artifact(n: number, checkedAt = '2026-11-24T10:00:00.000Z', idLength = 12): Artifact {
-  const models: ArtifactModel[] = Array.from({ length: n }, (_, i) => ({
-    id: idLength > 12 ? `${i}-${randomBytes(idLength / 2).toString('hex')}` : `model-${i}`,
-    upstreamId: `0x${i.toString(16).padStart(64, '0')}`,
-    tags: [],
-    type: 'LLM',
-    createdAt: i,
-    owner: null,
-    stake: '1',
-    fee: null,
-  }));
+  const models = artifactModels(n, {
+    fields: (i) => ({
+      ...(idLength > 12 ? { id: `${i}-${randomBytes(idLength / 2).toString('hex')}` } : {}),
+      tags: [],
+      createdAt: i,
+      stake: '1',
+      fee: null,
+    }),
+  });
   return buildArtifact({
     models,
     source: { url: 'u', etag: null, lastModified: null },

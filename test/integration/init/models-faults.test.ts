@@ -7,7 +7,7 @@ import type { Artifact } from '../../../core/artifact/schema';
 import { runInit, summaryOf, type InitRun } from '../../support/init/spawn-init';
 import { json, startSourceServer, type Handler, type SourceServer } from '../../support/init/source-server';
 import { tempDir } from '../../support/temp.mjs';
-import { artifactFrom, fixture, readArtifact, writeArtifact } from '../../support/init/artifacts';
+import { artifactFrom, fixture, readArtifact, writeArtifactFile } from '../../support/artifacts';
 
 jest.setTimeout(120_000);
 
@@ -31,7 +31,7 @@ describe('modelgate-init models: source faults (real HTTP server, real processes
     server = await startSourceServer(json(fixture('updated.json')));
     file = path.join(tempDir('faults'), 'models.json');
     lkg = artifactFrom('minimal.json', { url: server.url, ageMs: 60 * 60_000, etag: '"v1"' });
-    writeArtifact(file, lkg);
+    writeArtifactFile(file, lkg);
   });
   afterEach(async () => {
     await server.close();

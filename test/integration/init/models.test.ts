@@ -1,10 +1,10 @@
-import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import pg from 'pg';
+import { selfSignedCertificate } from '../../support/certificate';
 import { createTestDatabase, type TestDatabase } from '../../support/database';
 import { initReportPath } from '../../../core/artifact/report';
 import { serializeArtifact } from '../../../core/artifact/schema';
@@ -15,7 +15,7 @@ import { json, startSourceServer, type SourceServer } from '../../support/init/s
 import { tempDir } from '../../support/temp.mjs';
 import { startConfigMapServer, type ConfigMapServer } from '../../support/init/configmap-server';
 import { freePort } from '../../support/ports.mjs';
-import { artifactFrom, FIXTURES, fixture, readArtifact, writeArtifact } from '../../support/init/artifacts';
+import { artifactFrom, FIXTURES, fixture, readArtifact, writeArtifactFile } from '../../support/artifacts';
 
 jest.setTimeout(180_000);
 
@@ -205,7 +205,7 @@ describe('modelgate-init models, refresh, all (real HTTP servers, real processes
   });
 
   it('exits 3 when another process holds the models lock past MODELS_LOCK_TIMEOUT', async () => {
-    writeArtifact(file, artifactFrom('minimal.json', { url: source.url, ageMs: HOUR }));
+    writeArtifactFile(file, artifactFrom('minimal.json', { url: source.url, ageMs: HOUR }));
     const holder = new pg.Client({ connectionString: testDb.url });
     await holder.connect();
     try {
@@ -232,46 +232,19 @@ describe('modelgate-init models, refresh, all (real HTTP servers, real processes
   });
 
   it('https:// sources work (certificate trusted through NODE_EXTRA_CA_CERTS)', async () => {
-    const key = path.join(dir, 'key.pem');
-    const cert = path.join(dir, 'cert.pem');
-    execFileSync(
-      'openssl',
-      [
-        'req',
-        '-x509',
-        '-newkey',
-        'ec',
-        '-pkeyopt',
-        'ec_paramgen_curve:prime256v1',
-        '-nodes',
-        '-days',
-        '1',
-        '-subj',
-        '/CN=127.0.0.1',
-        '-addext',
-        'subjectAltName=IP:127.0.0.1',
-        '-keyout',
-        key,
-        '-out',
-        cert,
-      ],
-      { stdio: 'ignore' },
-    );
+    const { key, cert, certFile } = selfSignedCertificate(dir);
     let hits = 0;
-    const server = https.createServer(
-      { key: fs.readFileSync(key), cert: fs.readFileSync(cert) },
-      (_req, res) => {
-        hits++;
-        res.writeHead(200, { 'content-type': 'application/json' }).end(fixture('minimal.json'));
-      },
-    );
+    const server = https.createServer({ key, cert }, (_req, res) => {
+      hits++;
+      res.writeHead(200, { 'content-type': 'application/json' }).end(fixture('minimal.json'));
+    });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     try {
       const url = `https://127.0.0.1:${(server.address() as AddressInfo).port}/models.json`;
       const result = await runInit(['models'], {
         ...baseEnv(),
         MODEL_SOURCE_URL: url,
-        NODE_EXTRA_CA_CERTS: cert,
+        NODE_EXTRA_CA_CERTS: certFile,
       });
       expect({ code: result.code, stderr: result.stderr }).toEqual({ code: 0, stderr: '' });
       expect(summaryOf(result).artifact).toMatchObject({ origin: 'fetched', models: 2 });

@@ -8,7 +8,7 @@ import { CONFIGMAP_KEY } from '../../../init/models/sinks/configmap-sink';
 import { runInit, startInit, summaryOf } from '../../support/init/spawn-init';
 import { tempDir } from '../../support/temp.mjs';
 import { startConfigMapServer, type ConfigMapServer } from '../../support/init/configmap-server';
-import { artifactFrom, readArtifact, writeArtifact } from '../../support/init/artifacts';
+import { artifactFrom, readArtifact, writeArtifactFile } from '../../support/artifacts';
 
 jest.setTimeout(120_000);
 
@@ -89,7 +89,7 @@ describe('modelgate-init wait and status (real PostgreSQL, real processes)', () 
   it('status prints the schema state and each sink as JSON on stdout, and writes nothing', async () => {
     await testDb.migrateLatest();
     const stale = artifactFrom('minimal.json', { url: 'https://models.example', ageMs: 2 * 3600_000 });
-    writeArtifact(file, stale);
+    writeArtifactFile(file, stale);
     const result = await runInit(['status'], env());
     expect(result.code).toBe(0);
     const status = JSON.parse(result.stdout);

@@ -1,17 +1,9 @@
 import { buildArtifact, type ArtifactModel } from '../../../core/artifact/schema';
 import { createSnapshot, staticCatalog, type Catalog } from '../../../app/catalog/catalog';
+import { artifactModel } from '../models.mjs';
 
-const model = (id: string, upstreamId: string, extra: Partial<ArtifactModel> = {}): ArtifactModel => ({
-  id,
-  upstreamId,
-  tags: [],
-  type: 'LLM',
-  createdAt: 1_745_330_395,
-  owner: '0xowner',
-  stake: '100000000000000000000',
-  fee: '1',
-  ...extra,
-});
+const model = (id: string, upstreamId: string, extra: Partial<ArtifactModel> = {}): ArtifactModel =>
+  artifactModel(id, { upstreamId, tags: [], owner: '0xowner', stake: '100000000000000000000', ...extra });
 
 /** A catalog with the awkward names real feeds have, and models that steer the test upstream's behaviour. */
 export const testModels: ArtifactModel[] = [

@@ -1,19 +1,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import {
-  mkdirSync,
-  mkdtempSync,
-  readFileSync,
-  readdirSync,
-  renameSync,
-  rmSync,
-  symlinkSync,
-  writeFileSync,
-} from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import * as k8s from '@kubernetes/client-node';
 import YAML from 'yaml';
+import { writeAtomically } from '../kubelet-volume.mjs';
 import { freePort } from '../ports.mjs';
 import { binaryCommand } from './cli';
 import { expandReferences, resolveEnv, type Container, type PodTemplate, type Volume } from './pod-env';
@@ -46,29 +37,6 @@ export interface ProcessResult {
   code: number | null;
   signal: NodeJS.Signals | null;
   output: string;
-}
-
-/** Writes `files` into `dir` the way the kubelet's AtomicWriter does: a timestamped dir, swapped in via `..data`. */
-export function writeAtomically(dir: string, files: Readonly<Record<string, Buffer>>): void {
-  const stamp = `..${new Date().toISOString().replace(/[:.]/g, '_')}.${randomBytes(4).toString('hex')}`;
-  mkdirSync(path.join(dir, stamp));
-  for (const [key, content] of Object.entries(files)) writeFileSync(path.join(dir, stamp, key), content);
-  const previous = readdirSync(dir).filter((e) => e.startsWith('..') && e !== '..data' && e !== stamp);
-  symlinkSync(stamp, path.join(dir, '..data_tmp'));
-  renameSync(path.join(dir, '..data_tmp'), path.join(dir, '..data'));
-  const visible = new Set(Object.keys(files));
-  for (const entry of readdirSync(dir)) {
-    if (entry.startsWith('..')) continue;
-    if (!visible.has(entry)) rmSync(path.join(dir, entry), { force: true });
-  }
-  for (const key of visible) {
-    try {
-      symlinkSync(path.join('..data', key), path.join(dir, key));
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-    }
-  }
-  for (const old of previous) rmSync(path.join(dir, old), { recursive: true, force: true });
 }
 
 function configMapFiles(cm: k8s.V1ConfigMap | undefined): Record<string, Buffer> {

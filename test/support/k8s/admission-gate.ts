@@ -2,13 +2,12 @@
 // the request has been authenticated, authorized and read its resourceVersion precondition, but is not stored yet.
 // That makes races deterministic: hold one writer's update, let another write meanwhile, release: the held update
 // meets the real 409 Conflict from the storage layer.
-import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
-import os from 'node:os';
-import path from 'node:path';
 import type * as k8s from '@kubernetes/client-node';
+import { selfSignedCertificate } from '../certificate';
+import { tempDir } from '../temp.mjs';
 import { until } from '../wait';
 import { uniqueName } from './cluster';
 import { create, request, responseMessage } from './rest';
@@ -35,39 +34,6 @@ export interface AdmissionGate {
   close(): Promise<void>;
 }
 
-function selfSignedCertificate(): { key: string; cert: string } {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'modelgate-test-gate-'));
-  try {
-    execFileSync(
-      'openssl',
-      [
-        'req',
-        '-x509',
-        '-newkey',
-        'rsa:2048',
-        '-nodes',
-        '-days',
-        '1',
-        '-subj',
-        '/CN=127.0.0.1',
-        '-addext',
-        'subjectAltName=IP:127.0.0.1',
-        '-keyout',
-        path.join(dir, 'key.pem'),
-        '-out',
-        path.join(dir, 'cert.pem'),
-      ],
-      { stdio: 'ignore' },
-    );
-    return {
-      key: fs.readFileSync(path.join(dir, 'key.pem'), 'utf8'),
-      cert: fs.readFileSync(path.join(dir, 'cert.pem'), 'utf8'),
-    };
-  } finally {
-    fs.rmSync(dir, { recursive: true, force: true });
-  }
-}
-
 interface Review {
   request: {
     uid: string;
@@ -85,7 +51,9 @@ interface Review {
  */
 export async function startAdmissionGate(kc: k8s.KubeConfig, namespace: string): Promise<AdmissionGate> {
   const id = uniqueName('gate');
-  const { key, cert } = selfSignedCertificate();
+  const dir = tempDir('test-gate');
+  const { key, cert } = selfSignedCertificate(dir);
+  fs.rmSync(dir, { recursive: true, force: true });
   const requests: AdmissionRequest[] = [];
   let handler: GateHandler = () => undefined;
   const errors: unknown[] = [];

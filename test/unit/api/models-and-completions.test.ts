@@ -3,17 +3,10 @@ import { createSnapshot, staticCatalog } from '../../../app/catalog/catalog';
 import { ChatCompletionService } from '../../../app/api/chat-completions/chat-completion-service';
 import { ModelService } from '../../../app/api/models/model-service';
 import { levenshtein, nearMisses } from '../../../app/api/models/near-miss';
+import { artifactModel } from '../../support/models.mjs';
 
-const model = (id: string, upstreamId: string, type: ArtifactModel['type'] = 'LLM'): ArtifactModel => ({
-  id,
-  upstreamId,
-  tags: [],
-  type,
-  createdAt: 1,
-  owner: null,
-  stake: null,
-  fee: null,
-});
+const model = (id: string, upstreamId: string, type: ArtifactModel['type'] = 'LLM'): ArtifactModel =>
+  artifactModel(id, { upstreamId, type, tags: [], createdAt: 1, stake: null, fee: null });
 const models = [
   model('mistral-31-24b', 'up-mistral'),
   model('mistral-large', 'up-large'),

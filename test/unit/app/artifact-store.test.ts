@@ -5,7 +5,7 @@ import type { ArtifactLocation, ReadResult } from '../../../app/artifact/sources
 import { artifactLocations } from '../../../app/artifact/sources';
 import { createArtifactStore } from '../../../app/artifact/store';
 import { createMetrics } from '../../../app/metrics';
-import { makeArtifact } from '../../support/artifact-fixture';
+import { makeArtifact } from '../../support/artifacts';
 
 /** Locations backed by a map instead of files. */
 function fakeFiles() {

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { buildArtifact, modelsSha256, parseArtifact, serializeArtifact } from '../../../core/artifact/schema';
 import { acceptArtifact, parseArtifactFast } from '../../../core/artifact/fast-parse';
-import { makeArtifact } from '../../support/artifact-fixture';
+import { makeArtifact } from '../../support/artifacts';
 
 const maybe = <T>(arb: fc.Arbitrary<T>) => fc.option(arb, { nil: undefined });
 

@@ -1,7 +1,7 @@
 import { createSnapshot } from '../../../app/catalog/catalog';
 import { evaluateReadiness } from '../../../app/readiness';
 import { buildStatus } from '../../../app/status';
-import { makeArtifact } from '../../support/artifact-fixture';
+import { makeArtifact } from '../../support/artifacts';
 
 describe('readiness', () => {
   const inputs = {

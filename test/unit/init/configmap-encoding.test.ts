@@ -1,4 +1,5 @@
-import { buildArtifact, type ArtifactModel } from '../../../core/artifact/schema';
+import { buildArtifact } from '../../../core/artifact/schema';
+import { artifactModels } from '../../support/models.mjs';
 import {
   CONFIGMAP_GZIP_KEY,
   CONFIGMAP_KEY,
@@ -7,17 +8,8 @@ import {
   encodeConfigMap,
 } from '../../../init/models/sinks/configmap-sink';
 
-const models = (n: number): ArtifactModel[] =>
-  Array.from({ length: n }, (_, i) => ({
-    id: `model-${i}`,
-    upstreamId: `0x${i.toString(16).padStart(64, '0')}`,
-    tags: ['t'],
-    type: 'LLM',
-    createdAt: i,
-    owner: null,
-    stake: '1',
-    fee: '1',
-  }));
+const models = (n: number) =>
+  artifactModels(n, { fields: (i) => ({ tags: ['t'], createdAt: i, stake: '1' }) });
 
 const artifact = (n: number) =>
   buildArtifact({

@@ -1,10 +1,6 @@
-import fs from 'node:fs';
-import path from 'node:path';
 import { parseMorpheus, SourceFormatError } from '../../../init/models/morpheus';
 import { buildArtifact, parseArtifact, serializeArtifact } from '../../../core/artifact/schema';
-
-const fixture = (name: string) =>
-  fs.readFileSync(path.join(__dirname, '..', '..', 'fixtures', 'morpheus', name), 'utf8');
+import { fixture } from '../../support/artifacts';
 
 describe('morpheus source format', () => {
   const { models, warnings } = parseMorpheus(fixture('quirks.json'));

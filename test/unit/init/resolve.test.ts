@@ -1,19 +1,15 @@
-import fs from 'node:fs';
-import path from 'node:path';
 import { silentLogger } from '../../../core/logger';
 import { buildArtifact, type Artifact } from '../../../core/artifact/schema';
 import { createResolver, type ResolveDeps } from '../../../init/models/resolve';
 import { SourceError, type SourceRequest, type SourceResponse } from '../../../init/models/source';
 import type { ArtifactSink, SinkRead } from '../../../init/models/sinks/sink';
 import type { Clock } from '../../../init/backoff';
+import { fixture } from '../../support/artifacts';
 
 const MIN = 60_000;
 const NOW = Date.parse('2026-11-24T12:00:00Z');
 const URL = 'https://models.example/active_models.json';
-const minimal = fs.readFileSync(
-  path.join(__dirname, '..', '..', 'fixtures', 'morpheus', 'minimal.json'),
-  'utf8',
-);
+const minimal = fixture('minimal.json');
 
 function artifact(checkedAgoMs: number, extra: Partial<Artifact> = {}): Artifact {
   const at = new Date(NOW - checkedAgoMs).toISOString();
