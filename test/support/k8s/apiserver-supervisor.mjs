@@ -19,7 +19,7 @@ import YAML from 'yaml';
 import { freePort } from '../ports.mjs';
 import { tempDir } from '../temp.mjs';
 import { alive, cmdline, supervisorStates, watchParent } from '../watchdog.mjs';
-import tools from './tools.js';
+import tools from '../tools.js';
 
 const ISSUER = 'https://kubernetes.default.svc.cluster.local';
 const READY_TIMEOUT_MS = Number(process.env.MODELGATE_TEST_K8S_READY_TIMEOUT_MS ?? 180_000);
@@ -81,7 +81,7 @@ function writeState() {
   states.write({ pids, dir });
 }
 
-/** @param {string} name @param {string[]} args */
+/** @param {import('../tools.js').ToolName} name @param {string[]} args */
 function startChild(name, args) {
   const log = fs.openSync(path.join(dir, `${name}.log`), 'a');
   // No proxy settings: the API server calls loopback webhooks, and must never reach beyond loopback.

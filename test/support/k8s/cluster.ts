@@ -20,7 +20,7 @@ export interface TestCluster {
 
 /**
  * `describe` for a suite against the test API server that also needs `extraTools` (helm, kustomize); the body gets
- * the tools' paths. The skip rule is the repo's (test/support/tools.ts): a missing tool gives a loud notice and a
+ * the tools' paths. The skip rule is the repo's (test/support/tools.js): a missing tool gives a loud notice and a
  * skipped suite, or, with MODELGATE_REQUIRE_ALL=1, a failing test that says what to run.
  */
 export function describeK8s(

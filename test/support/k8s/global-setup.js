@@ -10,7 +10,7 @@ const { spawn } = require('node:child_process');
 const path = require('node:path');
 const readline = require('node:readline');
 const startPostgres = require('../global-setup.js');
-const { missingTools } = require('./tools.js');
+const { findTool } = require('../tools.js');
 
 /**
  * Starts apiserver-supervisor.mjs for `parentPid` and resolves with its ready line.
@@ -58,7 +58,7 @@ async function ensurePostgres() {
 async function globalSetup() {
   // Missing tools: nothing to start; the suites skip with a notice (or fail under MODELGATE_REQUIRE_ALL=1),
   // see describeK8s in cluster.ts.
-  if (missingTools(['etcd', 'kube-apiserver']).length > 0) return;
+  if (!findTool('etcd') || !findTool('kube-apiserver')) return;
   const [{ supervisor, info }] = await Promise.all([startControlPlane(process.pid), ensurePostgres()]);
   process.env.MODELGATE_TEST_KUBECONFIG = info.kubeconfig;
   process.env.MODELGATE_TEST_K8S = JSON.stringify(info);

@@ -1,0 +1,129 @@
+// @ts-check
+// Tools built into the git-ignored `.tools/bin` by `scripts/tools/provision-all.sh` (helm, kustomize,
+// kube-apiserver, etcd; TOOLS_DIR overrides the folder), and promtool from the Debian package `prometheus`
+// (scripts/ci/system-packages.sh), found on PATH. A suite that needs one and does not find it is skipped with a loud
+// notice, except under MODELGATE_REQUIRE_ALL=1 (set by `.ci/run`), where the missing tool fails the run instead.
+// Plain JavaScript: the k8s global setup and the API server supervisor need it before jest transforms anything.
+'use strict';
+/* global describe, it */
+const fs = require('node:fs');
+const path = require('node:path');
+
+/** @typedef {'helm' | 'kustomize' | 'kube-apiserver' | 'etcd' | 'promtool'} ToolName */
+/**
+ * @typedef {{ kind: 'run', paths: Record<ToolName, string> } | { kind: 'skip', message: string }
+ *   | { kind: 'fail', message: string }} ToolDecision
+ */
+
+/** @type {ReadonlySet<ToolName>} tools that come from system packages rather than .tools/bin */
+const SYSTEM_TOOLS = new Set(/** @type {ToolName[]} */ (['promtool']));
+
+const repoRoot = path.resolve(__dirname, '..', '..');
+
+/** @param {NodeJS.ProcessEnv} [env] */
+function toolsBinDir(env = process.env) {
+  return env.TOOLS_DIR ? path.join(path.resolve(env.TOOLS_DIR), 'bin') : path.join(repoRoot, '.tools', 'bin');
+}
+
+/** @param {ToolName} name @param {NodeJS.ProcessEnv} [env] @returns {string} `.tools/bin/<name>`, which may not exist */
+function toolPath(name, env = process.env) {
+  return path.join(toolsBinDir(env), name);
+}
+
+/** @param {string} file */
+function isExecutable(file) {
+  try {
+    fs.accessSync(file, fs.constants.X_OK);
+    return fs.statSync(file).isFile();
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * @param {ToolName} name @param {NodeJS.ProcessEnv} [env]
+ * @returns {string | undefined} the tool's absolute path, or undefined when it is not provisioned (or not executable)
+ */
+function findTool(name, env = process.env) {
+  const dirs = [toolsBinDir(env)];
+  if (SYSTEM_TOOLS.has(name)) dirs.push(...(env.PATH ?? '').split(path.delimiter).filter(Boolean));
+  return dirs.map((dir) => path.join(dir, name)).find(isExecutable);
+}
+
+/** @param {NodeJS.ProcessEnv} [env] */
+function requireAll(env = process.env) {
+  return env.MODELGATE_REQUIRE_ALL === '1';
+}
+
+/** @param {readonly ToolName[]} missing @param {NodeJS.ProcessEnv} [env] */
+function missingToolMessage(missing, env = process.env) {
+  const built = missing.filter((t) => !SYSTEM_TOOLS.has(t));
+  const system = missing.filter((t) => SYSTEM_TOOLS.has(t));
+  const parts = [];
+  if (built.length > 0)
+    parts.push(
+      `${built.join(', ')} not found in ${toolsBinDir(env)}. ` +
+        'Run `bash scripts/tools/provision-all.sh` (needs Go; builds them from the Go module proxy).',
+    );
+  if (system.length > 0)
+    parts.push(
+      `${system.join(', ')} not found on PATH. Run \`bash scripts/ci/system-packages.sh\` (as root).`,
+    );
+  return parts.join(' ');
+}
+
+/**
+ * What a suite needing `tools` does here: run, skip (with a notice) or fail (MODELGATE_REQUIRE_ALL=1).
+ * @param {readonly ToolName[]} tools @param {NodeJS.ProcessEnv} [env] @returns {ToolDecision}
+ */
+function decideTools(tools, env = process.env) {
+  const paths = /** @type {Record<ToolName, string>} */ ({});
+  /** @type {ToolName[]} */
+  const missing = [];
+  for (const tool of tools) {
+    const found = findTool(tool, env);
+    if (found) paths[tool] = found;
+    else missing.push(tool);
+  }
+  if (missing.length === 0) return { kind: 'run', paths };
+  const message = missingToolMessage(missing, env);
+  return requireAll(env) ? { kind: 'fail', message } : { kind: 'skip', message };
+}
+
+const banner = '#'.repeat(100);
+
+/**
+ * `describe` for a suite that needs tools from `.tools/bin`. The body receives the tools' paths. Missing tools:
+ * a loud notice and a skipped suite, or, with MODELGATE_REQUIRE_ALL=1, one failing test that says what to run.
+ * @param {string} title @param {readonly ToolName[]} tools @param {(paths: Record<ToolName, string>) => void} body
+ */
+function describeWithTools(title, tools, body) {
+  const decision = decideTools(tools);
+  if (decision.kind === 'run') {
+    describe(title, () => body(decision.paths));
+    return;
+  }
+  if (decision.kind === 'fail') {
+    describe(title, () => {
+      it('has its tools (MODELGATE_REQUIRE_ALL=1 forbids skipping)', () => {
+        throw new Error(`MODELGATE_REQUIRE_ALL=1: ${decision.message}`);
+      });
+    });
+    return;
+  }
+  console.warn(`\n${banner}\nSKIP "${title}": ${decision.message}\n${banner}\n`);
+  describe.skip(title, () => {
+    it('needs its tools', () => undefined);
+  });
+}
+
+module.exports = {
+  repoRoot,
+  toolsBinDir,
+  toolPath,
+  findTool,
+  requireAll,
+  missingToolMessage,
+  decideTools,
+  describeWithTools,
+};
