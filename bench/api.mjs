@@ -13,6 +13,7 @@ import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
 import knex from 'knex';
 import { startEmbeddedPostgres } from '../test/support/embedded-postgres.mjs';
+import { tempDir } from '../test/support/temp.mjs';
 
 const require = createRequire(import.meta.url);
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -109,7 +110,7 @@ function combine(name, perRound) {
 }
 
 async function main() {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'modelgate-bench-api-'));
+  const dir = tempDir('bench-api');
   const pg = await startEmbeddedPostgres({ dir });
   const databaseUrl = pg.url.replace(/\/postgres$/, '/bench_api');
   /** @type {{ child: import('node:child_process').ChildProcess, url: string } | undefined} */

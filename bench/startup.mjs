@@ -17,6 +17,7 @@ import pg from 'pg';
 import { startEmbeddedPostgres } from '../test/support/embedded-postgres.mjs';
 import { artifactModels } from '../test/support/models.mjs';
 import { freePort } from '../test/support/ports.mjs';
+import { tempDir } from '../test/support/temp.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const require = createRequire(import.meta.url);
@@ -122,7 +123,7 @@ function writeArtifact(/** @type {string} */ file) {
 
 async function main() {
   if (!fs.existsSync(appBin)) throw new Error('dist/ is missing; run npm run build (bench:startup does it)');
-  const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'modelgate-bench-startup-'));
+  const scratch = tempDir('bench-startup');
   fs.chmodSync(scratch, 0o755);
   const postgres = await startEmbeddedPostgres({ dir: path.join(scratch, 'pg') });
   try {

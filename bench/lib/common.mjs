@@ -1,9 +1,9 @@
 // @ts-check
 // Paths, settings and small helpers shared by every benchmark.
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { tempDir } from '../../test/support/temp.mjs';
 
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const resultsDir = path.join(repoRoot, 'bench', 'results');
@@ -30,7 +30,7 @@ export function log(message) {
 
 /** A fresh scratch directory under the OS temp dir, removed by the caller (or at the end of the run). */
 export function scratchDir(/** @type {string} */ prefix) {
-  return fs.mkdtempSync(path.join(os.tmpdir(), `modelgate-bench-${prefix}-`));
+  return tempDir(`bench-${prefix}`);
 }
 
 /**

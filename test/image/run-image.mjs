@@ -18,6 +18,7 @@ import pg from 'pg';
 import { startEmbeddedPostgres } from '../support/embedded-postgres.mjs';
 import { freePort } from '../support/ports.mjs';
 import { bundledPackages } from '../../scripts/image/third-party-notices.mjs';
+import { tempDir } from '../support/temp.mjs';
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const sandbox = path.join(repo, 'scripts', 'image', 'sandbox.sh');
@@ -335,7 +336,7 @@ async function main() {
   for (const signal of ['SIGINT', 'SIGTERM'])
     process.once(signal, () => void stopAll().finally(() => process.exit(130)));
   try {
-    const work = fs.mkdtempSync(path.join(os.tmpdir(), 'modelgate-image-check-'));
+    const work = tempDir('image-check');
     cleanups.push(() => fs.rmSync(work, { recursive: true, force: true }));
     // PostgreSQL runs as its own user when we are root: it must reach its data directory.
     fs.chmodSync(work, 0o755);

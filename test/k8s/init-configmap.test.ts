@@ -4,7 +4,6 @@
 // server's storage layer, made deterministic by an admission webhook that holds an update mid-flight.
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import * as k8s from '@kubernetes/client-node';
@@ -22,6 +21,7 @@ import {
 } from '../support/k8s/cluster';
 import { chartDir, renderChart } from '../support/k8s/commands';
 import { deployRbac, type Deployed } from '../support/k8s/deploy';
+import { tempDir } from '../support/temp.mjs';
 
 const MiB = 1024 * 1024;
 
@@ -46,7 +46,7 @@ function morpheus(count: number, options: { prefix?: string; random?: boolean } 
 }
 
 function tempFile(name: string): string {
-  return path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'modelgate-test-init-')), name);
+  return path.join(tempDir('test-init'), name);
 }
 
 function output(run: InitRun): string {

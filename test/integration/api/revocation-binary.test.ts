@@ -1,11 +1,11 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import readline from 'node:readline';
 import { buildArtifact, serializeArtifact } from '../../../core/artifact/schema';
 import { createTestDatabase, type TestDatabase } from '../../support/database';
 import { testModels } from '../../support/api/catalog';
+import { tempDir } from '../../support/temp.mjs';
 
 const ADMIN_TOKEN = 'binary-admin-token-0123456789abcdef012345';
 const main = path.join(__dirname, '..', '..', '..', 'dist', 'bin', 'modelgate-app.js');
@@ -82,7 +82,7 @@ describe('key revocation across two modelgate-app processes (the built binary) o
   beforeAll(async () => {
     database = await createTestDatabase('api_revoke_bin');
     await database.migrateLatest();
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'modelgate-api-revoke-'));
+    const dir = tempDir('api-revoke');
     const file = path.join(dir, 'models.json');
     const artifact = buildArtifact({
       models: testModels,

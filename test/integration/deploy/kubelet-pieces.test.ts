@@ -1,12 +1,12 @@
 // The rehearsal's stand-ins for the kubelet must fail where the kubelet would: probes against a real HTTP server,
 // and the ConfigMap volume layout on a real filesystem.
-import { lstatSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync } from 'node:fs';
+import { lstatSync, readFileSync, readdirSync, readlinkSync, rmSync } from 'node:fs';
 import http from 'node:http';
-import os from 'node:os';
 import path from 'node:path';
 import { writeAtomically } from '../../support/kubelet-volume.mjs';
 import type { Container } from '../../support/deploy/pod-env';
 import { ProbeRunner } from '../../support/deploy/probes';
+import { tempDir } from '../../support/temp.mjs';
 
 jest.setTimeout(30_000);
 
@@ -75,7 +75,7 @@ describe('ProbeRunner', () => {
 describe('writeAtomically (the kubelet ConfigMap volume layout)', () => {
   let dir: string;
   beforeEach(() => {
-    dir = mkdtempSync(path.join(os.tmpdir(), 'modelgate-atomic-'));
+    dir = tempDir('atomic');
   });
   afterEach(() => rmSync(dir, { recursive: true, force: true }));
 

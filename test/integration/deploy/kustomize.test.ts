@@ -1,5 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describeWithTools, repoRoot } from '../../support/tools';
 import {
@@ -15,6 +14,7 @@ import { appPod, identityOf, initInvocations } from '../../support/deploy/identi
 import { schemaProblems, validateK8s } from '../../support/deploy/k8s-schema';
 import { objectData, podTemplates, resolveEnv } from '../../support/deploy/pod-env';
 import { kustomizeBuild, kustomizeDir, one, type K8sObject } from '../../support/deploy/render';
+import { tempDir } from '../../support/temp.mjs';
 
 // helm, kustomize and node child processes on a shared 2-core machine: generous, not a performance bound.
 jest.setTimeout(60_000);
@@ -90,7 +90,7 @@ describeWithTools('kustomize base k8s/', ['kustomize'], ({ kustomize }) => {
   });
 
   it('follows an overlay namespace into the RoleBinding subject and MODELS_CONFIGMAP', async () => {
-    const overlay = mkdtempSync(path.join(os.tmpdir(), 'modelgate-overlay-'));
+    const overlay = tempDir('overlay');
     try {
       writeFileSync(
         path.join(overlay, 'kustomization.yaml'),
@@ -135,7 +135,7 @@ describeWithTools('kustomize base k8s/', ['kustomize'], ({ kustomize }) => {
     const secretEnv = /<!-- kustomize-secret-env-example -->\s*```sh\n([\s\S]*?)```/.exec(readme)?.[1];
     expect(example).toContain('secretGenerator');
     expect(secretEnv).toContain('DATABASE_URL=');
-    const overlay = mkdtempSync(path.join(os.tmpdir(), 'modelgate-example-'));
+    const overlay = tempDir('example');
     try {
       // The example points at the released base; here it is this checkout's.
       writeFileSync(

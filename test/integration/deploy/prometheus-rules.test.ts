@@ -1,12 +1,12 @@
 // The chart's PrometheusRule, checked and unit-tested with promtool: each alert fires on the series that mean
 // trouble for this release (after its `for`), and stays quiet on healthy series and on other releases' pods.
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import YAML from 'yaml';
 import { describeWithTools } from '../../support/tools';
 import { helmTemplate, one, scenarioFile } from '../../support/deploy/render';
+import { tempDir } from '../../support/temp.mjs';
 
 jest.setTimeout(60_000);
 
@@ -77,7 +77,7 @@ describeWithTools('PrometheusRule of the chart (promtool)', ['helm', 'promtool']
       releaseName: 'mg',
       namespace: 'prod',
     });
-    dir = mkdtempSync(path.join(os.tmpdir(), 'modelgate-rules-'));
+    dir = tempDir('rules');
     rulesFile = path.join(dir, 'rules.yaml');
     writeFileSync(rulesFile, YAML.stringify(one(objects, 'PrometheusRule').spec));
   });

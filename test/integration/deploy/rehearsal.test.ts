@@ -4,8 +4,7 @@
 // real kube-apiserver + etcd (the k8s harness' supervisor), so the init ServiceAccount's RBAC, the bound token and
 // the ConfigMap sink are the real thing; PostgreSQL is the test database; the model source is a local HTTP server.
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import * as k8s from '@kubernetes/client-node';
@@ -28,6 +27,7 @@ import {
   scenarioFile,
   type K8sObject,
 } from '../../support/deploy/render';
+import { tempDir } from '../../support/temp.mjs';
 
 // The k8s harness' CommonJS global setup starts (and supervises) a real etcd + kube-apiserver.
 const { startControlPlane } = require('../../support/k8s/global-setup.js') as {
@@ -415,7 +415,7 @@ describeWithTools(
       source.serve(fixture);
       const db = await database('rehearsal_kustomize');
       const ns = await namespace('rehearsal-kustomize');
-      const overlay = mkdtempSync(path.join(os.tmpdir(), 'modelgate-overlay-'));
+      const overlay = tempDir('overlay');
       cleanups.push(async () => rmSync(overlay, { recursive: true, force: true }));
       writeFileSync(path.join(overlay, 'secret.env'), `DATABASE_URL=${db.url}\n`);
       writeFileSync(

@@ -1,6 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import * as k8s from '@kubernetes/client-node';
 import YAML from 'yaml';
@@ -9,6 +8,7 @@ import { freePort } from '../ports.mjs';
 import { binaryCommand } from './cli';
 import { expandReferences, resolveEnv, type Container, type PodTemplate, type Volume } from './pod-env';
 import type { K8sObject } from './render';
+import { tempDir } from '../temp.mjs';
 
 /**
  * A stand-in for the kubelet that runs one pod of a rendered manifest as local processes: each volume becomes a
@@ -128,7 +128,7 @@ export class RehearsalPod {
     /** Cluster DNS for Services, as kube-proxy would route it: `<name>.<namespace>:<port>` -> local port. */
     private readonly services: ReadonlyMap<string, number> = new Map(),
   ) {
-    this.workDir = mkdtempSync(path.join(os.tmpdir(), `modelgate-pod-${podName}-`));
+    this.workDir = tempDir(`pod-${podName}`);
     this.core = cluster.admin.makeApiClient(k8s.CoreV1Api);
   }
 

@@ -1,10 +1,10 @@
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readdirSync } from 'node:fs';
-import os from 'node:os';
+import { readdirSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { parseAllDocuments } from 'yaml';
 import { repoRoot } from '../tools';
+import { tempDir } from '../temp.mjs';
 
 const run = promisify(execFile);
 
@@ -53,7 +53,7 @@ export function parseManifests(text: string): K8sObject[] {
 let helmHome: string | undefined;
 /** helm keeps caches and repositories in these; a throw-away home keeps tests away from the user's. */
 function helmEnv(): NodeJS.ProcessEnv {
-  helmHome ??= mkdtempSync(path.join(os.tmpdir(), 'modelgate-helm-'));
+  helmHome ??= tempDir('helm');
   return {
     ...process.env,
     HELM_CACHE_HOME: path.join(helmHome, 'cache'),

@@ -1,11 +1,11 @@
 // Helpers for tests against the run's real kube-apiserver (started by global-setup.js).
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import * as k8s from '@kubernetes/client-node';
 import YAML from 'yaml';
 import { describeWithTools, type ToolName } from '../tools';
+import { tempDir } from '../temp.mjs';
 
 export interface TestCluster {
   /** Admin kubeconfig (static token, system:masters: bypasses RBAC). */
@@ -90,7 +90,7 @@ export async function issueServiceAccountToken(
  */
 export function writeTokenKubeconfig(token: string, namespace = 'default', user = 'token-user'): string {
   const { server, caFile } = testCluster();
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'modelgate-test-kubeconfig-'));
+  const dir = tempDir('test-kubeconfig');
   const file = path.join(dir, 'kubeconfig');
   const config = {
     apiVersion: 'v1',

@@ -1,10 +1,10 @@
 // Runs the repo's tools (helm, kustomize) and binaries as real child processes.
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import type { KubernetesObject } from '@kubernetes/client-node';
 import { parseManifests } from './cluster';
+import { tempDir } from '../temp.mjs';
 
 // test/support/k8s -> repo root
 export const repoRoot = path.resolve(__dirname, '..', '..', '..');
@@ -55,7 +55,7 @@ export function expectSuccess(what: string, result: CommandResult): CommandResul
 let helmHome: string | undefined;
 /** helm with its config, cache and data in a temp dir (nothing read from or written to the user's ~/.config/helm). */
 export function helmEnv(): NodeJS.ProcessEnv {
-  helmHome ??= fs.mkdtempSync(path.join(os.tmpdir(), 'modelgate-test-helm-'));
+  helmHome ??= tempDir('test-helm');
   return {
     ...process.env,
     HELM_CONFIG_HOME: path.join(helmHome, 'config'),
@@ -98,7 +98,7 @@ export async function kustomizeBuild(kustomize: string, dir: string): Promise<Ku
  * Returns the overlay directory.
  */
 export function writeNamespaceOverlay(namespace: string): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'modelgate-test-overlay-'));
+  const dir = tempDir('test-overlay');
   const base = path.relative(dir, kustomizeBaseDir);
   fs.writeFileSync(
     path.join(dir, 'kustomization.yaml'),

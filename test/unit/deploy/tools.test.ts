@@ -1,12 +1,12 @@
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { decideTools, findTool } from '../../support/tools';
+import { tempDir } from '../../support/temp.mjs';
 
 describe('test tools (.tools/bin)', () => {
   let dir: string;
   beforeAll(() => {
-    dir = mkdtempSync(path.join(os.tmpdir(), 'modelgate-tools-'));
+    dir = tempDir('tools');
     mkdirSync(path.join(dir, 'bin'));
     writeFileSync(path.join(dir, 'bin', 'helm'), '#!/bin/sh\n', { mode: 0o755 });
     writeFileSync(path.join(dir, 'bin', 'kustomize'), 'not executable', { mode: 0o644 });
