@@ -14,6 +14,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
+import { quantile } from './lib/common.mjs';
 import { startEmbeddedPostgres } from '../test/support/embedded-postgres.mjs';
 import { artifactModels } from '../test/support/models.mjs';
 import { freePort } from '../test/support/ports.mjs';
@@ -29,17 +30,6 @@ const appBin = path.join(root, 'dist', 'bin', 'modelgate-app.js');
 
 /** @param {string} message */
 const log = (message) => process.stderr.write(`[bench:startup] ${message}\n`);
-
-/** @param {number[]} values @param {number} q */
-function quantile(values, q) {
-  const sorted = [...values].sort((a, b) => a - b);
-  const pos = (sorted.length - 1) * q;
-  const lower = Math.floor(pos);
-  const upper = Math.ceil(pos);
-  const low = sorted[lower] ?? NaN;
-  const high = sorted[upper] ?? NaN;
-  return low + (high - low) * (pos - lower);
-}
 
 /** @param {number[]} samples */
 const summary = (samples) => ({
