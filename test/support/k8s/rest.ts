@@ -102,7 +102,7 @@ export function responseMessage(response: RawResponse): string {
 }
 
 /**
- * Installs the minimal ServiceMonitor and PrometheusRule CRDs of test/k8s/fixtures/crds (idempotent: test files
+ * Installs the minimal ServiceMonitor and PrometheusRule CRDs of test/fixtures/crds (idempotent: test files
  * share one API server) and waits until the API server serves both kinds.
  */
 export async function installMonitoringCrds(kc: k8s.KubeConfig): Promise<void> {
