@@ -2,7 +2,11 @@ import express, { type Express, type RequestHandler } from 'express';
 import type { Registry } from 'prom-client';
 import type { Config } from '../core/config';
 import type { Logger } from '../core/logger';
+import { packageVersion } from '../core/package-root';
+import { docsRouter } from './docs/docs-routes';
 import { errorHandler, notFound } from './http/errors';
+import { homeRouter } from './http/home';
+import { answerOptions, methodNotAllowed } from './http/methods';
 import { observeRequests } from './http/observe';
 import { requestId } from './http/request-id';
 import { captureRouteTemplate } from './http/route-template';
@@ -20,11 +24,16 @@ export interface AppDeps {
   registry: Registry;
   probes: Probes;
   api?: MountableApi;
+  /** Where /docs finds Swagger UI's files (tests point it elsewhere); by default dist/docs or node_modules. */
+  docsAssetDir?: () => string | undefined;
 }
 
 export const API_PREFIXES = ['/api/v1', '/v1'] as const;
 
-/** Builds the express app without listening. */
+/**
+ * Builds the express app without listening: the one HTTP stack of production, every test and every benchmark.
+ * Request ids, route capture and the access log come first; the 405, 404 and error handler last.
+ */
 export function createApp(deps: AppDeps): Express {
   const { config, logger, registry } = deps;
   const metrics = createMetrics(registry);
@@ -34,11 +43,15 @@ export function createApp(deps: AppDeps): Express {
   app.use(requestId());
   app.use(captureRouteTemplate());
   app.use(observeRequests({ logger, metrics }));
+  app.use(answerOptions(app));
+  app.use(homeRouter({ version: packageVersion(), api: deps.api !== undefined }));
   app.use(probeRouter(deps.probes, registry));
   if (deps.api) {
+    app.use(docsRouter({ assetDir: deps.docsAssetDir }));
     const json = express.json({ limit: config.http.bodyLimit });
     for (const prefix of API_PREFIXES) app.use(prefix, json, deps.api.router);
   }
+  app.use(methodNotAllowed(app));
   app.use(notFound());
   app.use(errorHandler({ logger, bodyLimit: config.http.bodyLimit }));
   return app;

@@ -1,6 +1,7 @@
 // @ts-check
 // `npm run bench:api`: the gateway API under load with autocannon, 50 connections.
-//  1. authenticated GET /api/v1/models beside a bare express GET /hello in the same server process;
+//  1. authenticated GET /api/v1/models of the app built by createApp as production builds it, beside a bare express
+//     GET /hello on a second port of the same server process (the floor);
 //  2. chat storage: append a message and read the chat's messages, 50 chats, one per connection.
 // Results: bench/results/api.json and api.md. BENCH_QUICK=1 runs one 3 s round instead of five 5 s rounds.
 import { spawn } from 'node:child_process';
@@ -55,7 +56,8 @@ async function startServer(databaseUrl) {
       .once('line', resolve);
     child.once('exit', (code) => reject(new Error(`bench server exited with ${code}`)));
   });
-  return { child, url: `http://127.0.0.1:${JSON.parse(/** @type {string} */ (line)).port}` };
+  const ports = JSON.parse(/** @type {string} */ (line));
+  return { child, url: `http://127.0.0.1:${ports.port}`, helloUrl: `http://127.0.0.1:${ports.helloPort}` };
 }
 
 /** @param {autocannon.Options} options */
@@ -113,12 +115,13 @@ async function main() {
   const dir = tempDir('bench-api');
   const pg = await startEmbeddedPostgres({ dir });
   const databaseUrl = pg.url.replace(/\/postgres$/, '/bench_api');
-  /** @type {{ child: import('node:child_process').ChildProcess, url: string } | undefined} */
+  /** @type {{ child: import('node:child_process').ChildProcess, url: string, helloUrl: string } | undefined} */
   let server;
   try {
     await migrate(pg.url, databaseUrl);
     server = await startServer(databaseUrl);
     const base = server.url;
+    const hello = `${server.helloUrl}/hello`;
     /** @type {any} */
     const created = await fetch(`${base}/api/v1/admin/users`, {
       method: 'POST',
@@ -143,16 +146,14 @@ async function main() {
       await fetch(`${base}/api/v1/models`, { headers: auth }).then((r) => r.arrayBuffer())
     ).byteLength;
     log(`warm-up, then ${rounds} rounds of ${duration} s per scenario at ${connections} connections`);
-    await run({ url: `${base}/hello`, duration: 2 });
+    await run({ url: hello, duration: 2 });
     await run({ url: `${base}/api/v1/models`, headers: auth, duration: 2 });
     /** @type {any[]} */
     const helloRounds = [];
     /** @type {any[]} */
     const modelRounds = [];
     for (let round = 1; round <= rounds; round += 1) {
-      helloRounds.push(
-        summary(`round ${round}: bare express GET /hello`, await run({ url: `${base}/hello` })),
-      );
+      helloRounds.push(summary(`round ${round}: bare express GET /hello`, await run({ url: hello })));
       modelRounds.push(
         summary(
           `round ${round}: authenticated GET /api/v1/models`,
@@ -160,7 +161,7 @@ async function main() {
         ),
       );
     }
-    const hello = combine('bare express GET /hello', helloRounds);
+    const helloResult = combine('bare express GET /hello', helloRounds);
     const models = combine('authenticated GET /api/v1/models', modelRounds);
     const ratios = modelRounds.map((m, i) => m.requestsPerSecond / helloRounds[i].requestsPerSecond);
 
@@ -211,7 +212,7 @@ async function main() {
       rounds,
       modelsBodyBytes,
       modelsVsBareExpressPerRound: ratios.map((r) => Math.round(r * 1000) / 1000),
-      scenarios: [hello, models, chatStorage],
+      scenarios: [helloResult, models, chatStorage],
       modelsVsBareExpress: Math.round(ratio * 1000) / 1000,
       goals: {
         'models >= 70% of bare express req/s': ratio >= 0.7,

@@ -1,4 +1,4 @@
-import express, { Router } from 'express';
+import { Router } from 'express';
 import type { Knex } from 'knex';
 import type { Registry } from 'prom-client';
 import type { Config } from '../../core/config';
@@ -14,7 +14,6 @@ import { UpstreamProxy } from './chat-completions/upstream-proxy';
 import { chatRoutes } from './chat-history/chat-routes';
 import { ChatService } from './chat-history/chat-service';
 import { KnexChatStore } from './chat-history/chat-store-knex';
-import { errorHandler, notFoundHandler } from './error-handler';
 import { CredentialCache } from './keys/credential-cache';
 import { keyRoutes } from './keys/key-routes';
 import { KeyService } from './keys/key-service';
@@ -23,9 +22,9 @@ import { LastUseRecorder } from './keys/last-use-recorder';
 import { RevocationListener } from './keys/revocation-listener';
 import { ModelService } from './models/model-service';
 import { modelRoutes } from './models/model-routes';
-import { openApiDocument } from './openapi';
+import { openApiDocument, openApiOperation } from './openapi';
+import { mount } from './operations';
 import { requireApiKey } from './principal';
-import { ensureRequestId } from './request-id';
 
 /** Timings with production defaults; tests shorten them. */
 export interface ApiTuning {
@@ -60,7 +59,7 @@ export interface ApiDeps {
 }
 
 export interface ApiModule {
-  /** Mount at /api/v1 and /v1. */
+  /** Mounted by createApp at /api/v1 and /v1, behind its request ids, body parser, 404/405 and error handler. */
   router: Router;
   /** Opens the revocation listener and the background last-use flush. */
   start(): Promise<void>;
@@ -115,19 +114,16 @@ export function createApiRouter(deps: ApiDeps): ApiModule {
   const auth = requireApiKey(keys);
 
   const router = Router();
-  router.use(ensureRequestId());
-  const openApiJson = Buffer.from(JSON.stringify(openApiDocument));
-  router.get('/openapi.json', (_req, res) => {
+  let openApiJson: Buffer | undefined;
+  mount(router, openApiOperation, [], (_input, _req, res) => {
+    openApiJson ??= Buffer.from(JSON.stringify(openApiDocument()));
     res.type('application/json').send(openApiJson);
   });
-  router.use(express.json({ limit: config.http.bodyLimit }));
   router.use(adminRoutes(new AdminService(new KnexUserStore(db)), config.adminToken));
   router.use(keyRoutes(keys, auth));
   router.use(modelRoutes(models, auth));
   router.use(chatCompletionRoutes(completions, upstream, auth));
   router.use(chatRoutes(new ChatService(new KnexChatStore(db)), auth));
-  router.use(notFoundHandler());
-  router.use(errorHandler(logger, config.http.bodyLimit));
 
   return {
     router,

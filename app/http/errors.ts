@@ -1,17 +1,134 @@
 import type { ErrorRequestHandler, RequestHandler } from 'express';
+import * as z from 'zod';
 import type { Logger } from '../../core/logger';
 
-export interface ErrorBody {
-  error: {
-    message: string;
-    type: string;
-    code: string | null;
-    param: string | null;
-    [extra: string]: unknown;
-  };
+/**
+ * The one error body of every HTTP answer, in the OpenAI shape: `{"error":{"message","type","code","param"}}`.
+ * Each class below fixes the status; `errorHandler` turns whatever was thrown into a body and logs only the 5xx.
+ */
+export const errorTypes = [
+  'invalid_request_error',
+  'authentication_error',
+  'permission_error',
+  'not_found_error',
+  'rate_limit_error',
+  'server_error',
+  'upstream_error',
+  'service_unavailable',
+] as const;
+export type ErrorType = (typeof errorTypes)[number];
+
+export const errorBodySchema = z.strictObject({
+  error: z.looseObject({
+    message: z.string(),
+    type: z.enum(errorTypes),
+    code: z.string().nullable(),
+    param: z
+      .string()
+      .nullable()
+      .meta({ description: 'The offending field or parameter, if one is to blame.' }),
+    suggestions: z
+      .array(z.string())
+      .max(3)
+      .optional()
+      .meta({ description: 'Near misses of an unknown model name.' }),
+  }),
+});
+export type ErrorBody = z.output<typeof errorBodySchema>;
+
+export interface ApiErrorOptions {
+  code?: string | null;
+  param?: string | null;
+  /** Extra fields under `error` (e.g. `suggestions`). */
+  details?: Record<string, unknown>;
 }
 
-const TYPE_BY_STATUS: Record<number, string> = {
+export abstract class ApiError extends Error {
+  abstract readonly status: number;
+  abstract readonly type: ErrorType;
+  readonly code: string | null;
+  readonly param: string | null;
+  readonly details: Record<string, unknown>;
+  /** Response headers that belong to the error (e.g. `Allow` on a 405). */
+  headers: Record<string, string> = {};
+
+  constructor(message: string, options: ApiErrorOptions = {}) {
+    super(message);
+    this.name = new.target.name;
+    this.code = options.code ?? null;
+    this.param = options.param ?? null;
+    this.details = options.details ?? {};
+  }
+
+  toJSON(): ErrorBody {
+    return {
+      error: { message: this.message, type: this.type, code: this.code, param: this.param, ...this.details },
+    };
+  }
+}
+
+export class BadRequestError extends ApiError {
+  readonly status = 400;
+  readonly type = 'invalid_request_error';
+}
+
+export class UnauthorizedError extends ApiError {
+  readonly status = 401;
+  readonly type = 'authentication_error';
+}
+
+export class NotFoundError extends ApiError {
+  readonly status = 404;
+  readonly type = 'not_found_error';
+}
+
+export class MethodNotAllowedError extends ApiError {
+  readonly status = 405;
+  readonly type = 'invalid_request_error';
+  constructor(method: string, path: string, allowed: readonly string[]) {
+    super(`${method} is not supported on ${path}; it accepts ${allowed.join(', ')}.`, {
+      code: 'method_not_allowed',
+    });
+    this.headers = { Allow: allowed.join(', ') };
+  }
+}
+
+export class ConflictError extends ApiError {
+  readonly status = 409;
+  readonly type = 'invalid_request_error';
+}
+
+export class PayloadTooLargeError extends ApiError {
+  readonly status = 413;
+  readonly type = 'invalid_request_error';
+}
+
+export class UnsupportedMediaTypeError extends ApiError {
+  readonly status = 415;
+  readonly type = 'invalid_request_error';
+}
+
+export class InternalError extends ApiError {
+  readonly status = 500;
+  readonly type = 'server_error';
+}
+
+export class BadGatewayError extends ApiError {
+  readonly status = 502;
+  readonly type = 'upstream_error';
+}
+
+export class ServiceUnavailableError extends ApiError {
+  readonly status = 503;
+  readonly type = 'service_unavailable';
+}
+
+export class GatewayTimeoutError extends ApiError {
+  readonly status = 504;
+  readonly type = 'upstream_error';
+}
+
+const TYPE_BY_STATUS: Record<number, ErrorType> = {
   401: 'authentication_error',
   403: 'permission_error',
   404: 'not_found_error',
@@ -21,100 +138,125 @@ const TYPE_BY_STATUS: Record<number, string> = {
   504: 'upstream_error',
 };
 
-function typeFor(status: number): string {
-  return TYPE_BY_STATUS[status] ?? (status >= 500 ? 'server_error' : 'invalid_request_error');
+/** An error with its own status: an upstream 4xx passed on (429, a context window too small), or express' own. */
+export class StatusError extends ApiError {
+  readonly type: ErrorType;
+  constructor(
+    readonly status: number,
+    message: string,
+    options: ApiErrorOptions = {},
+  ) {
+    super(message, options);
+    this.type = TYPE_BY_STATUS[status] ?? (status >= 500 ? 'server_error' : 'invalid_request_error');
+  }
 }
 
-export function errorBody(status: number, message: string, code: string | null, param: string | null = null) {
-  return { error: { message, type: typeFor(status), code, param } } satisfies ErrorBody;
-}
-
-interface HttpishError {
+interface ThrownByLibraries {
+  name?: unknown;
   status?: unknown;
   statusCode?: unknown;
   expose?: unknown;
   type?: unknown;
   limit?: unknown;
   message?: unknown;
-  toJSON?: () => unknown;
 }
 
-/** Turns what was thrown into a status and an OpenAI-style body; unknown errors become a 500 that leaks nothing. */
+/** What body-parser, express and the database driver throw, as errors a client can act on. */
+function fromLibrary(error: unknown, bodyLimit: number | undefined): ApiError | undefined {
+  const e = (error ?? {}) as ThrownByLibraries;
+  switch (e.type) {
+    case 'entity.parse.failed':
+      return new BadRequestError(
+        'The request body is not valid JSON; send a JSON document with Content-Type: application/json.',
+        { code: 'invalid_json' },
+      );
+    case 'entity.too.large': {
+      const limit = Number(e.limit ?? bodyLimit);
+      const shown = Number.isFinite(limit) && limit > 0 ? ` of ${limit} bytes` : '';
+      return new PayloadTooLargeError(
+        `The request body is larger than the limit${shown} (BODY_LIMIT); send a smaller body.`,
+        { code: 'request_too_large' },
+      );
+    }
+    case 'encoding.unsupported':
+    case 'charset.unsupported':
+      return new UnsupportedMediaTypeError(
+        'The request body must be JSON in UTF-8 without a content encoding.',
+        {
+          code: 'unsupported_encoding',
+        },
+      );
+    case 'request.aborted':
+    case 'request.size.invalid':
+    case 'stream.encoding.set':
+      return new BadRequestError('The request body could not be read completely; send it again.', {
+        code: 'invalid_body',
+      });
+  }
+  if (e.name === 'KnexTimeoutError')
+    return new ServiceUnavailableError('The database is busy; retry shortly.', { code: 'database_busy' });
+  const status = Number(e.status ?? e.statusCode);
+  // express' own client errors (a malformed %-encoding in the path: "Failed to decode param") mark their message
+  // safe to show with `expose`; http-errors sets it for every 4xx.
+  if (Number.isInteger(status) && status >= 400 && status < 500) {
+    const message =
+      e.expose !== false && typeof e.message === 'string' && e.message !== ''
+        ? e.message
+        : 'The request was refused.';
+    return new StatusError(status, message);
+  }
+  return undefined;
+}
+
+/** Turns what was thrown into an ApiError; unknown errors become a 500 that leaks nothing. */
+export function toApiError(error: unknown, requestId: string, bodyLimit?: number): ApiError {
+  if (error instanceof ApiError) return error;
+  const known = fromLibrary(error, bodyLimit);
+  if (known) return known;
+  const status = Number((error as ThrownByLibraries | undefined)?.status);
+  const code = Number.isInteger(status) && status >= 500 && status <= 599 ? status : 500;
+  return new StatusError(code, `Internal error; quote request id ${requestId} when reporting it.`, {
+    code: 'internal_error',
+  });
+}
+
+/** The status and body an error is answered with. */
 export function describeError(
   error: unknown,
   requestId: string,
   bodyLimit?: number,
 ): { status: number; body: ErrorBody } {
-  const e = (error ?? {}) as HttpishError;
-  const status = Number(e.status ?? e.statusCode);
-  if (e.type === 'entity.parse.failed') {
-    return {
-      status: 400,
-      body: errorBody(
-        400,
-        'The request body is not valid JSON; send a JSON document with Content-Type: application/json.',
-        'invalid_json',
-      ),
-    };
-  }
-  if (e.type === 'entity.too.large') {
-    const limit = Number(e.limit ?? bodyLimit);
-    const shown = Number.isFinite(limit) && limit > 0 ? ` of ${limit} bytes` : '';
-    return {
-      status: 413,
-      body: errorBody(
-        413,
-        `The request body is larger than the limit${shown}; send a smaller body.`,
-        'request_too_large',
-      ),
-    };
-  }
-  if (Number.isInteger(status) && status >= 400 && status <= 599) {
-    if (typeof e.toJSON === 'function') {
-      const json = e.toJSON() as ErrorBody;
-      if (json && typeof json === 'object' && 'error' in json) return { status, body: json };
-    }
-    // Errors from express' own layers (body-parser, send) mark which messages are safe to show.
-    if (status < 500 && e.expose !== false && typeof e.message === 'string')
-      return { status, body: errorBody(status, e.message, null) };
-  }
-  const code = Number.isInteger(status) && status >= 500 && status <= 599 ? status : 500;
-  return {
-    status: code,
-    body: errorBody(
-      code,
-      `Internal error; quote request id ${requestId} when reporting it.`,
-      'internal_error',
-    ),
-  };
+  const apiError = toApiError(error, requestId, bodyLimit);
+  return { status: apiError.status, body: apiError.toJSON() };
 }
 
-/** The last middleware: every error becomes an OpenAI-style JSON body; only 5xx ones are logged (as errors). */
+/** The last middleware: every error becomes an error body; only 5xx ones are logged (as errors). */
 export function errorHandler(options: { logger: Logger; bodyLimit?: number }): ErrorRequestHandler {
   return (error, req, res, _next) => {
-    const { status, body } = describeError(error, req.id, options.bodyLimit);
-    if (status >= 500) options.logger.error({ err: error, requestId: req.id, status }, 'request failed');
+    const apiError = toApiError(error, req.id, options.bodyLimit);
+    if (apiError.status >= 500) {
+      options.logger.error(
+        { err: error, requestId: req.id, method: req.method, status: apiError.status },
+        'request failed',
+      );
+    }
     if (res.headersSent) {
       // Mid-stream (e.g. SSE): a half-sent body cannot become an error body; cut the connection so the client sees
       // the failure instead of a response that merely looks short.
       res.destroy();
       return;
     }
-    res.status(status).json(body);
+    res.set(apiError.headers).status(apiError.status).json(apiError.toJSON());
   };
 }
 
-/** Unknown paths: a JSON 404 in the API's error shape. */
+/** Unknown paths: a JSON 404 in the error shape. */
 export function notFound(): RequestHandler {
-  return (req, res) => {
-    res
-      .status(404)
-      .json(
-        errorBody(
-          404,
-          `No route for ${req.method} ${req.path}; see /api/v1/openapi.json for the API.`,
-          'route_not_found',
-        ),
-      );
+  return (req, _res, next) => {
+    next(
+      new NotFoundError(`No route for ${req.method} ${req.path}; GET / lists the entry points.`, {
+        code: 'route_not_found',
+      }),
+    );
   };
 }

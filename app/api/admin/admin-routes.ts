@@ -1,17 +1,40 @@
 import { Router, type RequestHandler } from 'express';
 import * as z from 'zod';
-import { NotFoundError, UnauthorizedError } from '../errors';
+import { NotFoundError, UnauthorizedError } from '../../http/errors';
 import { bearerToken, tokensEqual } from '../keys/key-format';
-import { keyJson } from '../keys/key-routes';
-import { iso, listBody, pageQuery, safeText } from '../schemas';
-import { parseInput } from '../validation';
+import { createdApiKeySchema, keyJson } from '../keys/key-routes';
+import { mount, operation } from '../operations';
+import { iso, listBody, pageOf, pageQuery, safeText, timestamp } from '../schemas';
 import type { AdminService } from './admin-service';
 import type { UserRecord } from './user-store';
 
-export function userJson(user: UserRecord) {
+export const userSchema = z.strictObject({
+  id: z.uuid(),
+  object: z.literal('user'),
+  name: z.string(),
+  is_active: z.boolean(),
+  created_at: timestamp(),
+});
+export type UserJson = z.output<typeof userSchema>;
+
+export const userListSchema = pageOf(userSchema);
+
+export const createdUserSchema = z.strictObject({ user: userSchema, key: createdApiKeySchema });
+export type CreatedUserJson = z.output<typeof createdUserSchema>;
+
+export const createUserBody = z.strictObject({
+  // Checked before trimming, so the document states every rule: at most 200 characters, not only spaces.
+  name: safeText(200)
+    .regex(/\S/, { message: 'must not be empty or only spaces' })
+    .trim()
+    .meta({ description: 'Unique; surrounding spaces are dropped.' }),
+  key_name: safeText(200).optional().meta({ description: 'Name of the first key; "first key" by default.' }),
+});
+
+export function userJson(user: UserRecord): UserJson {
   return {
     id: user.id,
-    object: 'user' as const,
+    object: 'user',
     name: user.name,
     is_active: user.isActive,
     created_at: iso(user.createdAt),
@@ -23,10 +46,8 @@ export function requireAdmin(adminToken: string | undefined): RequestHandler {
   return (req, _res, next) => {
     if (adminToken === undefined) {
       throw new NotFoundError(
-        `Unknown route ${req.method} ${req.path}. Admin routes are off (ADMIN_TOKEN unset).`,
-        {
-          code: 'route_not_found',
-        },
+        `No route for ${req.method} ${req.originalUrl.split('?')[0]}: admin routes are off (ADMIN_TOKEN unset).`,
+        { code: 'route_not_found' },
       );
     }
     const token = bearerToken(req.headers.authorization);
@@ -39,28 +60,47 @@ export function requireAdmin(adminToken: string | undefined): RequestHandler {
   };
 }
 
-const createUserBody = z.strictObject({
-  name: safeText(200).pipe(z.string().trim().min(1, { message: 'must not be empty' })),
-  key_name: safeText(200).optional(),
-});
+export const adminOperations = {
+  listUsers: operation({
+    operationId: 'listUsers',
+    method: 'get',
+    path: '/admin/users',
+    summary: 'Users (admin).',
+    security: 'adminToken',
+    query: pageQuery,
+    responses: { 200: { description: 'Users.', schema: userListSchema } },
+    errors: [401, 404, 503],
+  }),
+  createUser: operation({
+    operationId: 'createUser',
+    method: 'post',
+    path: '/admin/users',
+    summary: 'Creates a user and their first key (admin).',
+    security: 'adminToken',
+    body: { schema: createUserBody, required: true },
+    responses: { 201: { description: 'Created.', schema: createdUserSchema } },
+    errors: [401, 404, 409, 503],
+    errorNotes: { 409: 'The name is taken.' },
+  }),
+};
 
 /** POST|GET /admin/users: create users (with their first key) and list them. */
 export function adminRoutes(admin: AdminService, adminToken: string | undefined): Router {
   const router = Router();
   const auth = requireAdmin(adminToken);
 
-  router.post('/admin/users', auth, async (req, res) => {
-    const body = parseInput(createUserBody, req.body, 'body');
+  mount(router, adminOperations.createUser, [auth], async ({ body }, _req, res) => {
     const created = await admin.createUser(body.name, body.key_name ?? 'first key');
-    res
-      .status(201)
-      .json({ user: userJson(created.user), key: { ...keyJson(created.key), key: created.secretKey } });
+    const json: CreatedUserJson = {
+      user: userJson(created.user),
+      key: { ...keyJson(created.key), key: created.secretKey },
+    };
+    res.status(201).json(json);
   });
 
-  router.get('/admin/users', auth, async (req, res) => {
-    const page = parseInput(pageQuery, req.query, 'query');
-    const result = await admin.list(page);
-    res.json(listBody(result.items.map(userJson), result.total, page));
+  mount(router, adminOperations.listUsers, [auth], async ({ query }, _req, res) => {
+    const result = await admin.list(query);
+    res.json(listBody(result.items.map(userJson), result.total, query));
   });
 
   return router;

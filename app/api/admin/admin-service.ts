@@ -1,4 +1,4 @@
-import { ConflictError } from '../errors';
+import { ConflictError } from '../../http/errors';
 import { generateKey } from '../keys/key-format';
 import type { ApiKeyRecord } from '../keys/key-store';
 import type { Page, PageResult } from '../schemas';

@@ -1,5 +1,5 @@
 import type { ArtifactModel } from '../../../core/artifact/schema';
-import { BadRequestError, ServiceUnavailableError } from '../errors';
+import { BadRequestError, ServiceUnavailableError } from '../../http/errors';
 import type { ModelService } from '../models/model-service';
 
 export interface ChatCompletionServiceOptions {

@@ -8,8 +8,8 @@ import {
   BadGatewayError,
   GatewayTimeoutError,
   ServiceUnavailableError,
-  UpstreamClientError,
-} from '../errors';
+  StatusError,
+} from '../../http/errors';
 
 export interface UpstreamMetrics {
   duration: Histogram<'status_code'>;
@@ -216,11 +216,9 @@ export class UpstreamProxy {
         { code: 'upstream_error' },
       );
     }
-    return new UpstreamClientError(
-      status,
-      upstreamMessage ?? `The upstream refused the request (HTTP ${status}).`,
-      { code: 'upstream_rejected' },
-    );
+    return new StatusError(status, upstreamMessage ?? `The upstream refused the request (HTTP ${status}).`, {
+      code: 'upstream_rejected',
+    });
   }
 }
 

@@ -1,4 +1,4 @@
-import { NotFoundError } from '../errors';
+import { NotFoundError } from '../../http/errors';
 import { isUuid, type Page, type PageResult } from '../schemas';
 import type { ChatPatch, ChatRecord, ChatStore, MessageRecord, NewChat, NewMessage } from './chat-store';
 

@@ -6,7 +6,7 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
  */
 export const PREFIX_BYTES = 6;
 export const SECRET_BYTES = 32;
-const KEY_PATTERN = /^sk-([0-9a-f]{12})\.([A-Za-z0-9_-]{43})$/;
+export const KEY_PATTERN = /^sk-([0-9a-f]{12})\.([A-Za-z0-9_-]{43})$/;
 
 export interface GeneratedKey {
   /** The full key, shown to its owner once. */

@@ -1,5 +1,5 @@
 import type { Logger } from '../../../core/logger';
-import { NotFoundError, UnauthorizedError } from '../errors';
+import { NotFoundError, UnauthorizedError } from '../../http/errors';
 import type { Page, PageResult } from '../schemas';
 import type { CredentialCache } from './credential-cache';
 import { bearerToken, generateKey, parseKey, secretMatches } from './key-format';

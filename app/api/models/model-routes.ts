@@ -1,11 +1,27 @@
 import { Router, type RequestHandler } from 'express';
-import type { ArtifactModel } from '../../../core/artifact/schema';
+import * as z from 'zod';
+import { modelTypes, type ArtifactModel } from '../../../core/artifact/schema';
+import { mount, operation } from '../operations';
 import type { ModelService } from './model-service';
 
-export function modelJson(model: ArtifactModel) {
+export const modelSchema = z.strictObject({
+  id: z.string(),
+  object: z.literal('model'),
+  created: z.int(),
+  owned_by: z.string(),
+  upstream_id: z.string(),
+  tags: z.array(z.string()),
+  type: z.enum(modelTypes),
+});
+export type ModelJson = z.output<typeof modelSchema>;
+
+export const modelListSchema = z.strictObject({ object: z.literal('list'), data: z.array(modelSchema) });
+export type ModelListJson = z.output<typeof modelListSchema>;
+
+export function modelJson(model: ArtifactModel): ModelJson {
   return {
     id: model.id,
-    object: 'model' as const,
+    object: 'model',
     created: model.createdAt,
     owned_by: model.owner ?? 'modelgate',
     upstream_id: model.upstreamId,
@@ -14,25 +30,47 @@ export function modelJson(model: ArtifactModel) {
   };
 }
 
+export const modelOperations = {
+  listModels: operation({
+    operationId: 'listModels',
+    method: 'get',
+    path: '/models',
+    summary: 'Models of the loaded catalog.',
+    security: 'apiKey',
+    responses: { 200: { description: 'Models.', schema: modelListSchema } },
+    errors: [401, 503],
+  }),
+  getModel: operation({
+    operationId: 'getModel',
+    method: 'get',
+    path: '/models/*id',
+    summary: 'One model by name (URL-encoded; may contain spaces, slashes, colons) or upstream id.',
+    security: 'apiKey',
+    params: z.strictObject({ id: z.string().meta({ description: 'Model name or upstream id.' }) }),
+    responses: { 200: { description: 'The model.', schema: modelSchema } },
+    errors: [401, 404, 503],
+  }),
+};
+
 /** GET /models and GET /models/{id}; ids may contain slashes (encoded or not), spaces and colons. */
 export function modelRoutes(models: ModelService, auth: RequestHandler): Router {
   const router = Router();
 
   // The list changes only when the catalog is swapped: serialise it once per snapshot.
   const listBodies = new WeakMap<object, Buffer>();
-  router.get('/models', auth, (_req, res) => {
+  mount(router, modelOperations.listModels, [auth], (_input, _req, res) => {
     const snapshot = models.snapshot();
     let body = listBodies.get(snapshot);
     if (body === undefined) {
-      body = Buffer.from(JSON.stringify({ object: 'list', data: snapshot.artifact.models.map(modelJson) }));
+      const list: ModelListJson = { object: 'list', data: snapshot.artifact.models.map(modelJson) };
+      body = Buffer.from(JSON.stringify(list));
       listBodies.set(snapshot, body);
     }
     res.type('application/json').send(body);
   });
 
-  router.get('/models/*id', auth, (req, res) => {
-    const segments = (req.params as { id: string[] }).id;
-    res.json(modelJson(models.resolve(segments.join('/'), null)));
+  mount(router, modelOperations.getModel, [auth], ({ params }, _req, res) => {
+    res.json(modelJson(models.resolve(params.id, null)));
   });
 
   return router;

@@ -1,6 +1,6 @@
 import type { ArtifactModel } from '../../../core/artifact/schema';
 import type { Catalog, CatalogSnapshot } from '../../catalog/catalog';
-import { NotFoundError, ServiceUnavailableError } from '../errors';
+import { NotFoundError, ServiceUnavailableError } from '../../http/errors';
 import { nearMisses } from './near-miss';
 
 export class ModelService {

@@ -93,14 +93,14 @@ describe('key revocation across two gateway processes on one database', () => {
     for (const gateway of [a, b]) {
       await until(
         'revocation listener verified',
-        () => call(gateway.url, 'GET', '/_test/state', ''),
-        (s) => s.body.keyCache.enabled,
+        () => call(gateway.url, 'GET', '/status', ''),
+        (s) => s.body.api.keyCache.enabled,
         10_000,
       );
       expect((await call(gateway.url, 'GET', '/v1/models', second.body.key)).status).toBe(200);
     }
     // b now serves this key from its cache (TTL one hour in these processes): only the NOTIFY can evict it.
-    expect((await call(b.url, 'GET', '/_test/state', '')).body.keyCache.entries).toBeGreaterThanOrEqual(1);
+    expect((await call(b.url, 'GET', '/status', '')).body.api.keyCache.entries).toBeGreaterThanOrEqual(1);
 
     const revoked = await call(a.url, 'DELETE', `/v1/auth/keys/${second.body.id}`, key);
     expect(revoked.status).toBe(200);
@@ -126,8 +126,8 @@ describe('key revocation across two gateway processes on one database', () => {
     );
     await until(
       'b notices',
-      () => call(b.url, 'GET', '/_test/state', ''),
-      (s) => s.body.keyCache.enabled === false || s.body.keyCache.entries === 0,
+      () => call(b.url, 'GET', '/status', ''),
+      (s) => s.body.api.keyCache.enabled === false || s.body.api.keyCache.entries === 0,
       5_000,
     );
     expect((await call(a.url, 'DELETE', `/v1/auth/keys/${extra.body.id}`, key)).status).toBe(200);
@@ -135,8 +135,8 @@ describe('key revocation across two gateway processes on one database', () => {
     // And it reconnects and caches again.
     await until(
       'b reconnects',
-      () => call(b.url, 'GET', '/_test/state', ''),
-      (s) => s.body.revocationListener === 'connected' && s.body.keyCache.enabled,
+      () => call(b.url, 'GET', '/status', ''),
+      (s) => s.body.api.revocationListener === 'connected' && s.body.api.keyCache.enabled,
       10_000,
     );
   });

@@ -3,6 +3,7 @@ import http from 'node:http';
 import { Router } from 'express';
 import { Registry } from 'prom-client';
 import { createApp } from '../../../app/app';
+import { ApiError } from '../../../app/http/errors';
 import type { Probes } from '../../../app/probes';
 import { silentLogger } from '../../../core/logger';
 import { getJson } from '../../support/http';
@@ -11,11 +12,9 @@ import { appConfig } from '../../support/app/config';
 // jest ignores the integration project's testTimeout; these tests start servers and processes on a busy machine.
 jest.setTimeout(60_000);
 
-class TeapotError extends Error {
+class TeapotError extends ApiError {
   readonly status = 418;
-  toJSON() {
-    return { error: { message: this.message, type: 'invalid_request_error', code: 'teapot', param: 'pot' } };
-  }
+  readonly type = 'invalid_request_error';
 }
 
 function apiRouter(): Router {
@@ -24,7 +23,7 @@ function apiRouter(): Router {
     res.json({ id: req.params.id });
   });
   router.get('/teapot/:id', (_req, _res, next) => {
-    next(new TeapotError('short and stout'));
+    next(new TeapotError('short and stout', { code: 'teapot', param: 'pot' }));
   });
   router.get('/boom', () => {
     throw new Error('database password is hunter2');

@@ -1,15 +1,16 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
-import express from 'express';
 import { Registry } from 'prom-client';
 import { loadConfig } from '../../../core/config';
 import { createLogger } from '../../../core/logger';
 import type { Catalog } from '../../../app/catalog/catalog';
 import { createApiRouter, type ApiModule, type ApiTuning } from '../../../app/api';
+import { createApp } from '../../../app/app';
 import { createTestDatabase, type TestDatabase } from '../database';
 import { assertMatchesOpenApi } from './openapi-validator';
 import { testCatalog } from './catalog';
+import { stubProbes } from './stub-probes';
 
 export { testCatalog, testModels } from './catalog';
 
@@ -95,10 +96,8 @@ export async function startApi(options: ApiHarnessOptions = {}): Promise<ApiHarn
     tuning: options.tuning,
   });
   await api.start();
-  const app = express();
-  app.disable('x-powered-by');
-  app.use('/api/v1', api.router);
-  app.use('/v1', api.router);
+  // The production stack (request ids, body parser, access log, 404/405, error handler) around the real API.
+  const app = createApp({ config, logger, registry, probes: stubProbes(() => api.describe()), api });
   const server = http.createServer(app);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;

@@ -4,7 +4,7 @@ import { AdminService } from '../../../app/api/admin/admin-service';
 import { FakeUserStore } from '../../../app/api/admin/user-store-fake';
 import { ChatService } from '../../../app/api/chat-history/chat-service';
 import { FakeChatStore } from '../../../app/api/chat-history/chat-store-fake';
-import { BadRequestError, NotFoundError } from '../../../app/api/errors';
+import { BadRequestError, NotFoundError } from '../../../app/http/errors';
 import { FakeKeyStore } from '../../../app/api/keys/key-store-fake';
 import { pageQuery } from '../../../app/api/schemas';
 import { fieldName, parseInput } from '../../../app/api/validation';

@@ -11,7 +11,7 @@ import {
 import { KeyService } from '../../../app/api/keys/key-service';
 import { FakeKeyStore } from '../../../app/api/keys/key-store-fake';
 import { LastUseRecorder } from '../../../app/api/keys/last-use-recorder';
-import { UnauthorizedError } from '../../../app/api/errors';
+import { UnauthorizedError } from '../../../app/http/errors';
 
 describe('key format', () => {
   it('generates sk-<12 hex>.<43 base64url> keys with 256 random bits, each different', () => {

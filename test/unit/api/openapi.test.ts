@@ -7,7 +7,9 @@ import { createDatabase } from '../../../core/db/connection';
 import { silentLogger } from '../../../core/logger';
 import { staticCatalog } from '../../../app/catalog/catalog';
 import { createApiRouter } from '../../../app/api';
-import { openApiDocument } from '../../../app/api/openapi';
+import { openApiDocument as buildDocument } from '../../../app/api/openapi';
+
+const openApiDocument = buildDocument();
 
 interface Layer {
   route?: { path: string; methods: Record<string, boolean> };

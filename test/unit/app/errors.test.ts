@@ -1,4 +1,4 @@
-import { describeError } from '../../../app/http/errors';
+import { describeError, MethodNotAllowedError, NotFoundError } from '../../../app/http/errors';
 
 describe('describeError: OpenAI-style bodies', () => {
   it('maps body-parser failures to 400 invalid_json and 413 request_too_large', () => {
@@ -19,13 +19,8 @@ describe('describeError: OpenAI-style bodies', () => {
     expect(large.body.error.message).toContain('1024 bytes');
   });
 
-  it('uses toJSON of errors that carry a status', () => {
-    const error = Object.assign(new Error('gone'), {
-      status: 404,
-      toJSON: () => ({
-        error: { message: 'gone', type: 'not_found_error', code: 'model_not_found', param: 'model' },
-      }),
-    });
+  it('answers an ApiError with its own status and body', () => {
+    const error = new NotFoundError('gone', { code: 'model_not_found', param: 'model' });
     expect(describeError(error, 'r1')).toEqual({
       status: 404,
       body: { error: { message: 'gone', type: 'not_found_error', code: 'model_not_found', param: 'model' } },
@@ -60,5 +55,42 @@ describe('describeError: OpenAI-style bodies', () => {
     expect(upstream.status).toBe(503);
     expect(JSON.stringify(upstream.body)).not.toContain('internal detail');
     expect(describeError(undefined, 'r').status).toBe(500);
+  });
+
+  it('maps what the database driver and body-parser throw to errors a client can act on', () => {
+    const busy = Object.assign(new Error('Knex: Timeout acquiring a connection'), {
+      name: 'KnexTimeoutError',
+    });
+    expect(describeError(busy, 'r1')).toEqual({
+      status: 503,
+      body: {
+        error: {
+          message: 'The database is busy; retry shortly.',
+          type: 'service_unavailable',
+          code: 'database_busy',
+          param: null,
+        },
+      },
+    });
+    const gzip = describeError({ type: 'encoding.unsupported', status: 415 }, 'r1');
+    expect(gzip).toMatchObject({ status: 415, body: { error: { code: 'unsupported_encoding' } } });
+    const aborted = describeError({ type: 'request.aborted', status: 400 }, 'r1');
+    expect(aborted).toMatchObject({ status: 400, body: { error: { code: 'invalid_body' } } });
+  });
+
+  it('a 405 names the method, the path and what the path accepts, and carries Allow', () => {
+    const error = new MethodNotAllowedError('TRACE', '/v1/models', ['GET', 'HEAD', 'OPTIONS']);
+    expect(error.headers).toEqual({ Allow: 'GET, HEAD, OPTIONS' });
+    expect(describeError(error, 'r1')).toEqual({
+      status: 405,
+      body: {
+        error: {
+          message: 'TRACE is not supported on /v1/models; it accepts GET, HEAD, OPTIONS.',
+          type: 'invalid_request_error',
+          code: 'method_not_allowed',
+          param: null,
+        },
+      },
+    });
   });
 });
