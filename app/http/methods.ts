@@ -4,9 +4,8 @@ import { MethodNotAllowedError } from './errors';
 interface Layer {
   route?: { methods: Record<string, boolean | undefined> };
   handle?: { stack?: Layer[] };
-  /** The part of the path this layer matched (set by match()). */
-  path?: string;
-  match(path: string): boolean;
+  /** What the layer matched (`path`: the part of the path a mounted router takes off), without request state. */
+  match(path: string): { path: string } | false;
 }
 
 /**
@@ -17,7 +16,7 @@ export function allowedMethods(app: Express, path: string): string[] {
   const found = new Set<string>();
   const walk = (stack: readonly Layer[], below: string) => {
     for (const layer of stack) {
-      let matched: boolean;
+      let matched: { path: string } | false;
       try {
         matched = layer.match(below);
       } catch {
@@ -28,7 +27,7 @@ export function allowedMethods(app: Express, path: string): string[] {
         for (const [method, on] of Object.entries(layer.route.methods))
           if (on && method !== '_all') found.add(method.toUpperCase());
       } else if (layer.handle?.stack) {
-        walk(layer.handle.stack, below.slice(layer.path?.length ?? 0) || '/');
+        walk(layer.handle.stack, below.slice(matched.path.length) || '/');
       }
     }
   };

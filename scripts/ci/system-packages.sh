@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Debian packages the test suites use: promtool and prometheus for metrics checks, buildah/mmdebstrap for the
-# image (binutils: strip, for the node binary of the local base), openssl for the https source test.
+# image (binutils: strip, for the node binary of the local base), openssl for the https source test, chromium for
+# the test that opens /docs in a real browser.
 set -euo pipefail
-wanted=(prometheus buildah mmdebstrap uidmap openssl binutils)
+wanted=(prometheus buildah mmdebstrap uidmap openssl binutils chromium)
 missing=()
 for pkg in "${wanted[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")

@@ -1,7 +1,7 @@
 // @ts-check
 // Tools built into the git-ignored `.tools/bin` by `scripts/tools/provision-all.sh` (helm, kustomize,
-// kube-apiserver, etcd; TOOLS_DIR overrides the folder), and promtool from the Debian package `prometheus`
-// (scripts/ci/system-packages.sh), found on PATH. A suite that needs one and does not find it is skipped with a loud
+// kube-apiserver, etcd; TOOLS_DIR overrides the folder), and promtool and chromium from the Debian packages
+// `prometheus` and `chromium` (scripts/ci/system-packages.sh), found on PATH. A suite that needs one and does not find it is skipped with a loud
 // notice, except under MODELGATE_REQUIRE_ALL=1 (set by `.ci/run`), where the missing tool fails the run instead.
 // Plain JavaScript: the k8s global setup and the API server supervisor need it before jest transforms anything.
 'use strict';
@@ -9,14 +9,14 @@
 const fs = require('node:fs');
 const path = require('node:path');
 
-/** @typedef {'helm' | 'kustomize' | 'kube-apiserver' | 'etcd' | 'promtool'} ToolName */
+/** @typedef {'helm' | 'kustomize' | 'kube-apiserver' | 'etcd' | 'promtool' | 'chromium'} ToolName */
 /**
  * @typedef {{ kind: 'run', paths: Record<ToolName, string> } | { kind: 'skip', message: string }
  *   | { kind: 'fail', message: string }} ToolDecision
  */
 
 /** @type {ReadonlySet<ToolName>} tools that come from system packages rather than .tools/bin */
-const SYSTEM_TOOLS = new Set(/** @type {ToolName[]} */ (['promtool']));
+const SYSTEM_TOOLS = new Set(/** @type {ToolName[]} */ (['promtool', 'chromium']));
 
 const repoRoot = path.resolve(__dirname, '..', '..');
 
