@@ -30,11 +30,13 @@ RUN --mount=type=secret,id=npm-ca --mount=type=cache,id=modelgate-npm,target=/ro
 COPY . .
 # `npm run build` type-checks, then bundles each executable with everything it imports into dist/bin, with a V8
 # code cache made by this node. The runtime gets no node_modules at all: the launchers, bundles, code caches and
-# license notes of dist/bin, the migrations (knex loads them from disk) and package.json (version, package root),
-# plus the license texts of the bundled packages.
+# license notes of dist/bin, the API reference's browser files (dist/docs: Swagger UI, sent from disk by /docs),
+# the migrations (knex loads them from disk) and package.json (version, package root), plus the license texts of
+# the production packages.
 RUN npm run build \
- && mkdir -p /out/app/dist/bin /out/app/core/db \
+ && mkdir -p /out/app/dist/bin /out/app/dist/docs /out/app/core/db \
  && cp -a dist/bin/*.js dist/bin/*.bundle.cache dist/bin/*.LEGAL.txt /out/app/dist/bin/ \
+ && cp -a dist/docs/. /out/app/dist/docs/ \
  && cp -a core/db/migrations /out/app/core/db/ \
  && cp -a package.json /out/app/ \
  && node scripts/image/third-party-notices.mjs /out/app/THIRD-PARTY-NOTICES.txt

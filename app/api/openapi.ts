@@ -1,36 +1,21 @@
 import * as z from 'zod';
 import { packageVersion } from '../../core/package-root';
 import { errorBodySchema } from '../http/errors';
-import {
-  adminOperations,
-  createdUserSchema,
-  createUserBody,
-  userListSchema,
-  userSchema,
-} from './admin/admin-routes';
+import { adminOperations, adminSchemas, createUserBody } from './admin/admin-routes';
 import {
   chatCompletionBody,
   chatCompletionOperations,
   chatCompletionSchema,
 } from './chat-completions/chat-completion-routes';
 import {
-  chatListSchema,
   chatOperations,
-  chatSchema,
+  chatSchemas,
   createChatBody,
   createMessageBody,
-  messageListSchema,
-  messageSchema,
   updateChatBody,
 } from './chat-history/chat-routes';
-import {
-  apiKeyListSchema,
-  apiKeySchema,
-  createdApiKeySchema,
-  createKeyBody,
-  keyOperations,
-} from './keys/key-routes';
-import { modelListSchema, modelOperations, modelSchema } from './models/model-routes';
+import { createKeyBody, keyOperations, keySchemas } from './keys/key-routes';
+import { modelOperations, modelSchemas } from './models/model-routes';
 import { operation, type Operation } from './operations';
 
 /**
@@ -46,19 +31,21 @@ export const openApiOperation = operation({
   path: '/openapi.json',
   summary: 'This document.',
   security: 'none',
-  responses: { 200: { description: 'OpenAPI 3.1 document.', schema: z.looseObject({}) } },
+  responses: { 200: { description: 'OpenAPI 3.1 document.', schema: () => z.looseObject({}) } },
   errors: [],
 });
 
-/** Every route of the API router, in the order the document lists them. */
-export const apiOperations: readonly Operation[] = [
-  openApiOperation,
-  ...Object.values(modelOperations),
-  ...Object.values(chatCompletionOperations),
-  ...Object.values(keyOperations),
-  ...Object.values(adminOperations),
-  ...Object.values(chatOperations),
+/** Every route of the API router by feature (the document's tags), in the order the document lists them. */
+const features: readonly (readonly [string, readonly Operation[]])[] = [
+  ['meta', [openApiOperation]],
+  ['models', Object.values(modelOperations)],
+  ['chat completions', Object.values(chatCompletionOperations)],
+  ['keys', Object.values(keyOperations)],
+  ['admin', Object.values(adminOperations)],
+  ['chat history', Object.values(chatOperations)],
 ];
+export const apiOperations: readonly Operation[] = features.flatMap(([, ops]) => ops);
+const tagOf = new Map(features.flatMap(([tag, ops]) => ops.map((op) => [op, tag] as const)));
 
 /** Named schemas (components/schemas): request bodies described as input, everything answered as output. */
 const requestComponents = {
@@ -69,22 +56,22 @@ const requestComponents = {
   UpdateChat: updateChatBody,
   CreateMessage: createMessageBody,
 };
-const responseComponents = {
-  Error: errorBodySchema,
-  Model: modelSchema,
-  ModelList: modelListSchema,
-  ChatCompletion: chatCompletionSchema,
-  ApiKey: apiKeySchema,
-  CreatedApiKey: createdApiKeySchema,
-  ApiKeyList: apiKeyListSchema,
-  User: userSchema,
-  UserList: userListSchema,
-  CreatedUser: createdUserSchema,
-  Chat: chatSchema,
-  ChatList: chatListSchema,
-  Message: messageSchema,
-  MessageList: messageListSchema,
-};
+const responseComponents = () => ({
+  Error: errorBodySchema(),
+  Model: modelSchemas().model,
+  ModelList: modelSchemas().modelList,
+  ChatCompletion: chatCompletionSchema(),
+  ApiKey: keySchemas().apiKey,
+  CreatedApiKey: keySchemas().createdApiKey,
+  ApiKeyList: keySchemas().apiKeyList,
+  User: adminSchemas().user,
+  UserList: adminSchemas().userList,
+  CreatedUser: adminSchemas().createdUser,
+  Chat: chatSchemas().chat,
+  ChatList: chatSchemas().chatList,
+  Message: chatSchemas().message,
+  MessageList: chatSchemas().messageList,
+});
 
 /** Error statuses every route can answer: a malformed path encoding or an unreadable body, and a failure. */
 const ANY_ROUTE_ERRORS = [400, 413, 415, 500] as const;
@@ -158,7 +145,7 @@ function parameters(op: Operation) {
 
 function build() {
   const requests = components(requestComponents, 'input');
-  const responses = components(responseComponents, 'output');
+  const responses = components(responseComponents(), 'output');
   const named = (
     schema: z.ZodType,
     lookup: { nameOf(schema: z.ZodType): string | undefined },
@@ -178,7 +165,9 @@ function build() {
       const content: Record<string, unknown> = {};
       if (reply.schema) {
         const schema =
-          op === openApiOperation ? { type: 'object' } : named(reply.schema, responses, `${where} ${status}`);
+          op === openApiOperation
+            ? { type: 'object' }
+            : named(reply.schema(), responses, `${where} ${status}`);
         Object.assign(content, json(schema));
       }
       if (reply.eventStream) content['text/event-stream'] = { schema: { type: 'string' } };
@@ -192,6 +181,7 @@ function build() {
     const params = parameters(op);
     (paths[documentPath(op.path)] ??= {})[op.method] = {
       operationId: op.operationId,
+      tags: [tagOf.get(op)],
       summary: op.summary,
       ...(op.security === 'apiKey' ? {} : { security: op.security === 'none' ? [] : [{ adminToken: [] }] }),
       ...(params.length > 0 ? { parameters: params } : {}),

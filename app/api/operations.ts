@@ -31,9 +31,16 @@ export interface Operation<
 
 export interface Reply {
   description: string;
-  schema?: z.ZodType;
+  /** Built when the document is (response schemas are not needed to serve, so start-up does not build them). */
+  schema?: () => z.ZodType;
   /** Also answers with server-sent events (`text/event-stream`). */
   eventStream?: boolean;
+}
+
+/** A value built on first use and kept. */
+export function lazily<T>(build: () => T): () => T {
+  let value: T | undefined;
+  return () => (value ??= build());
 }
 
 export const operation = <P extends z.ZodType, Q extends z.ZodType, B extends z.ZodType>(

@@ -18,23 +18,27 @@ export const errorTypes = [
 ] as const;
 export type ErrorType = (typeof errorTypes)[number];
 
-export const errorBodySchema = z.strictObject({
-  error: z.looseObject({
-    message: z.string(),
-    type: z.enum(errorTypes),
-    code: z.string().nullable(),
-    param: z
-      .string()
-      .nullable()
-      .meta({ description: 'The offending field or parameter, if one is to blame.' }),
-    suggestions: z
-      .array(z.string())
-      .max(3)
-      .optional()
-      .meta({ description: 'Near misses of an unknown model name.' }),
-  }),
-});
-export type ErrorBody = z.output<typeof errorBodySchema>;
+const buildErrorBodySchema = () =>
+  z.strictObject({
+    error: z.looseObject({
+      message: z.string(),
+      type: z.enum(errorTypes),
+      code: z.string().nullable(),
+      param: z
+        .string()
+        .nullable()
+        .meta({ description: 'The offending field or parameter, if one is to blame.' }),
+      suggestions: z
+        .array(z.string())
+        .max(3)
+        .optional()
+        .meta({ description: 'Near misses of an unknown model name.' }),
+    }),
+  });
+let errorBody: ReturnType<typeof buildErrorBodySchema> | undefined;
+/** The schema of the error body, for the OpenAPI document; built when that is (serving does not need it). */
+export const errorBodySchema = () => (errorBody ??= buildErrorBodySchema());
+export type ErrorBody = z.output<ReturnType<typeof buildErrorBodySchema>>;
 
 export interface ApiErrorOptions {
   code?: string | null;
@@ -138,16 +142,20 @@ const TYPE_BY_STATUS: Record<number, ErrorType> = {
   504: 'upstream_error',
 };
 
-/** An error with its own status: an upstream 4xx passed on (429, a context window too small), or express' own. */
+/**
+ * An error with its own status: express' own client errors, typed by status, or an upstream 4xx passed on (429, a
+ * context window too small), which keeps `invalid_request_error`.
+ */
 export class StatusError extends ApiError {
   readonly type: ErrorType;
   constructor(
     readonly status: number,
     message: string,
-    options: ApiErrorOptions = {},
+    options: ApiErrorOptions & { type?: ErrorType } = {},
   ) {
     super(message, options);
-    this.type = TYPE_BY_STATUS[status] ?? (status >= 500 ? 'server_error' : 'invalid_request_error');
+    this.type =
+      options.type ?? TYPE_BY_STATUS[status] ?? (status >= 500 ? 'server_error' : 'invalid_request_error');
   }
 }
 

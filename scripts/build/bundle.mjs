@@ -175,8 +175,30 @@ const launcher = (name) => `#!/usr/bin/env node
 require('./launch.js').launch(__dirname, ${JSON.stringify(name)});
 `;
 
+/**
+ * The browser files of the API reference (/docs, app/docs/docs-routes.ts): Swagger UI's prebuilt bundle and
+ * stylesheet with the bundle's license notes, copied to dist/docs, which the image ships. The app sends them from
+ * disk when asked; nothing of the package is loaded at start. The stylesheet's source-map comment goes: the map
+ * is not shipped.
+ */
+function copyDocsAssets() {
+  const from = path.join(root, 'node_modules', 'swagger-ui-dist');
+  const to = path.join(root, 'dist', 'docs');
+  fs.rmSync(to, { recursive: true, force: true });
+  fs.mkdirSync(to, { recursive: true });
+  for (const file of ['swagger-ui-bundle.js', 'swagger-ui-bundle.js.LICENSE.txt', 'swagger-ui.css']) {
+    const text = fs.readFileSync(path.join(from, file), 'utf8');
+    fs.writeFileSync(path.join(to, file), text.replace(/\n?\/\*# sourceMappingURL=[^*]*\*\/\s*$/, '\n'));
+  }
+  const bytes = fs.readdirSync(to).reduce((n, f) => n + fs.statSync(path.join(to, f)).size, 0);
+  process.stdout.write(
+    `copied the API reference's files to dist/docs: ${(bytes / 1024 / 1024).toFixed(1)} MiB\n`,
+  );
+}
+
 fs.rmSync(outDir, { recursive: true, force: true });
 fs.mkdirSync(outDir, { recursive: true });
+copyDocsAssets();
 fs.copyFileSync(path.join(root, 'scripts', 'build', 'launch.js'), path.join(outDir, 'launch.js'));
 
 for (const { name, entry, train } of executables) {

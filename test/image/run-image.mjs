@@ -143,8 +143,14 @@ function checkContents() {
       `${dir} must hold only ${[...names].sort().join(', ')}; found ${listing(dir)}`,
     );
   expectOnly('/app', ['THIRD-PARTY-NOTICES.txt', 'core', 'dist', 'package.json']);
-  expectOnly('/app/dist', ['bin']);
+  expectOnly('/app/dist', ['bin', 'docs']);
   expectOnly('/app/dist/bin', ['launch.js', ...bins.flatMap(binFiles)]);
+  // The API reference's browser files, sent by /docs (app/docs/docs-routes.ts; copied by scripts/build/bundle.mjs).
+  expectOnly('/app/dist/docs', [
+    'swagger-ui-bundle.js',
+    'swagger-ui-bundle.js.LICENSE.txt',
+    'swagger-ui.css',
+  ]);
   expectOnly('/app/core', ['db']);
   expectOnly('/app/core/db', ['migrations']);
   const ownFiles = walk(inRoot('/app'));
@@ -408,6 +414,20 @@ async function main() {
       `/status must report the artifact's ${artifact.models.length} models, found ${JSON.stringify(status.models)}`,
     );
     say(`modelgate-app ready in ${((Date.now() - t) / 1000).toFixed(1)}s: /readyz 200 ${ready.trim()}`);
+    // The index and the API reference come from the image itself (dist/docs), not from node_modules.
+    const index = /** @type {{ name?: string, links?: Record<string, string> }} */ (
+      await (await fetch(`${base}/`)).json()
+    );
+    check(
+      index.name === 'modelgate' && index.links?.docs === '/docs',
+      `GET / is not the index: ${JSON.stringify(index)}`,
+    );
+    for (const file of ['/docs', '/docs/swagger-ui-bundle.js', '/docs/swagger-ui.css']) {
+      const res = await fetch(`${base}${file}`);
+      const bytes = (await res.arrayBuffer()).byteLength;
+      check(res.status === 200 && bytes > 0, `${file} answered ${res.status} with ${bytes} bytes`);
+    }
+    say('GET / and /docs with its files ok');
 
     app.child.kill('SIGTERM');
     const appCode = await within(app.exited, STOP_TIMEOUT_MS, 'modelgate-app shutdown after SIGTERM');

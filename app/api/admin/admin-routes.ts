@@ -2,25 +2,27 @@ import { Router, type RequestHandler } from 'express';
 import * as z from 'zod';
 import { NotFoundError, UnauthorizedError } from '../../http/errors';
 import { bearerToken, tokensEqual } from '../keys/key-format';
-import { createdApiKeySchema, keyJson } from '../keys/key-routes';
-import { mount, operation } from '../operations';
+import { keyJson, keySchemas } from '../keys/key-routes';
+import { lazily, mount, operation } from '../operations';
 import { iso, listBody, pageOf, pageQuery, safeText, timestamp } from '../schemas';
 import type { AdminService } from './admin-service';
 import type { UserRecord } from './user-store';
 
-export const userSchema = z.strictObject({
-  id: z.uuid(),
-  object: z.literal('user'),
-  name: z.string(),
-  is_active: z.boolean(),
-  created_at: timestamp(),
+/** What the admin routes answer; the presenters below are typed by them. */
+export const adminSchemas = lazily(() => {
+  const user = z.strictObject({
+    id: z.uuid(),
+    object: z.literal('user'),
+    name: z.string(),
+    is_active: z.boolean(),
+    created_at: timestamp(),
+  });
+  const createdUser = z.strictObject({ user, key: keySchemas().createdApiKey });
+  return { user, userList: pageOf(user), createdUser };
 });
-export type UserJson = z.output<typeof userSchema>;
-
-export const userListSchema = pageOf(userSchema);
-
-export const createdUserSchema = z.strictObject({ user: userSchema, key: createdApiKeySchema });
-export type CreatedUserJson = z.output<typeof createdUserSchema>;
+type AdminSchemas = ReturnType<typeof adminSchemas>;
+export type UserJson = z.output<AdminSchemas['user']>;
+export type CreatedUserJson = z.output<AdminSchemas['createdUser']>;
 
 export const createUserBody = z.strictObject({
   // Checked before trimming, so the document states every rule: at most 200 characters, not only spaces.
@@ -68,7 +70,7 @@ export const adminOperations = {
     summary: 'Users (admin).',
     security: 'adminToken',
     query: pageQuery,
-    responses: { 200: { description: 'Users.', schema: userListSchema } },
+    responses: { 200: { description: 'Users.', schema: () => adminSchemas().userList } },
     errors: [401, 404, 503],
   }),
   createUser: operation({
@@ -78,7 +80,7 @@ export const adminOperations = {
     summary: 'Creates a user and their first key (admin).',
     security: 'adminToken',
     body: { schema: createUserBody, required: true },
-    responses: { 201: { description: 'Created.', schema: createdUserSchema } },
+    responses: { 201: { description: 'Created.', schema: () => adminSchemas().createdUser } },
     errors: [401, 404, 409, 503],
     errorNotes: { 409: 'The name is taken.' },
   }),

@@ -1,6 +1,6 @@
 import { Router, type RequestHandler } from 'express';
 import * as z from 'zod';
-import { mount, operation } from '../operations';
+import { lazily, mount, operation } from '../operations';
 import type { ChatCompletionService } from './chat-completion-service';
 import type { UpstreamProxy } from './upstream-proxy';
 
@@ -18,9 +18,9 @@ export const chatCompletionBody = z.looseObject({
   stream: z.boolean().nullable().optional(),
 });
 
-export const chatCompletionSchema = z
-  .looseObject({})
-  .meta({ description: "The upstream's chat.completion object, unchanged." });
+export const chatCompletionSchema = lazily(() =>
+  z.looseObject({}).meta({ description: "The upstream's chat.completion object, unchanged." }),
+);
 
 export const chatCompletionOperations = {
   createChatCompletion: operation({

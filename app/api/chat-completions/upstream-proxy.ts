@@ -218,6 +218,7 @@ export class UpstreamProxy {
     }
     return new StatusError(status, upstreamMessage ?? `The upstream refused the request (HTTP ${status}).`, {
       code: 'upstream_rejected',
+      type: 'invalid_request_error',
     });
   }
 }

@@ -1,6 +1,6 @@
 import { Router, type RequestHandler } from 'express';
 import * as z from 'zod';
-import { mount, operation } from '../operations';
+import { lazily, mount, operation } from '../operations';
 import { principal } from '../principal';
 import { idParam, iso, listBody, pageOf, pageQuery, safeText, timestamp } from '../schemas';
 import { messageRoles, type ChatRecord, type MessageRecord } from './chat-store';
@@ -11,30 +11,31 @@ export const MAX_INITIAL_MESSAGES = 100;
 /** PostgreSQL's integer. */
 const MAX_TOKENS = 2_147_483_647;
 
-export const chatSchema = z.strictObject({
-  id: z.uuid(),
-  object: z.literal('chat'),
-  title: z.string(),
-  model: z.string().nullable(),
-  created_at: timestamp(),
-  updated_at: timestamp(),
+/** What the chat routes answer; the presenters below are typed by them. */
+export const chatSchemas = lazily(() => {
+  const chat = z.strictObject({
+    id: z.uuid(),
+    object: z.literal('chat'),
+    title: z.string(),
+    model: z.string().nullable(),
+    created_at: timestamp(),
+    updated_at: timestamp(),
+  });
+  const message = z.strictObject({
+    id: z.uuid(),
+    object: z.literal('chat.message'),
+    chat_id: z.uuid(),
+    role: z.enum(messageRoles),
+    content: z.string(),
+    sequence: z.int().min(1),
+    tokens: z.int().min(0).max(MAX_TOKENS).nullable(),
+    created_at: timestamp(),
+  });
+  return { chat, message, chatList: pageOf(chat), messageList: pageOf(message) };
 });
-export type ChatJson = z.output<typeof chatSchema>;
-
-export const messageSchema = z.strictObject({
-  id: z.uuid(),
-  object: z.literal('chat.message'),
-  chat_id: z.uuid(),
-  role: z.enum(messageRoles),
-  content: z.string(),
-  sequence: z.int().min(1),
-  tokens: z.int().min(0).max(MAX_TOKENS).nullable(),
-  created_at: timestamp(),
-});
-export type MessageJson = z.output<typeof messageSchema>;
-
-export const chatListSchema = pageOf(chatSchema);
-export const messageListSchema = pageOf(messageSchema);
+type ChatSchemas = ReturnType<typeof chatSchemas>;
+export type ChatJson = z.output<ChatSchemas['chat']>;
+export type MessageJson = z.output<ChatSchemas['message']>;
 
 export const createMessageBody = z.strictObject({
   role: z.enum(messageRoles),
@@ -93,7 +94,7 @@ export const chatOperations = {
     summary: "The caller's chats, most recently updated first.",
     security: 'apiKey',
     query: pageQuery,
-    responses: { 200: { description: 'Chats.', schema: chatListSchema } },
+    responses: { 200: { description: 'Chats.', schema: () => chatSchemas().chatList } },
     errors: [401, 503],
   }),
   createChat: operation({
@@ -103,7 +104,7 @@ export const chatOperations = {
     summary: 'A new chat, optionally with its first messages (all or nothing). The body may be left out.',
     security: 'apiKey',
     body: { schema: createChatBody, required: false },
-    responses: { 201: { description: 'Created.', schema: chatSchema } },
+    responses: { 201: { description: 'Created.', schema: () => chatSchemas().chat } },
     errors: [401, 503],
   }),
   getChat: operation({
@@ -113,7 +114,7 @@ export const chatOperations = {
     summary: 'One of the caller’s chats.',
     security: 'apiKey',
     params: chatId,
-    responses: { 200: { description: 'The chat.', schema: chatSchema } },
+    responses: { 200: { description: 'The chat.', schema: () => chatSchemas().chat } },
     errors: [401, 404, 503],
   }),
   updateChat: operation({
@@ -124,7 +125,7 @@ export const chatOperations = {
     security: 'apiKey',
     params: chatId,
     body: { schema: updateChatBody, required: true },
-    responses: { 200: { description: 'The updated chat.', schema: chatSchema } },
+    responses: { 200: { description: 'The updated chat.', schema: () => chatSchemas().chat } },
     errors: [401, 404, 503],
   }),
   deleteChat: operation({
@@ -145,7 +146,7 @@ export const chatOperations = {
     security: 'apiKey',
     params: chatId,
     query: pageQuery,
-    responses: { 200: { description: 'Messages.', schema: messageListSchema } },
+    responses: { 200: { description: 'Messages.', schema: () => chatSchemas().messageList } },
     errors: [401, 404, 503],
   }),
   appendMessage: operation({
@@ -156,7 +157,7 @@ export const chatOperations = {
     security: 'apiKey',
     params: chatId,
     body: { schema: createMessageBody, required: true },
-    responses: { 201: { description: 'Appended.', schema: messageSchema } },
+    responses: { 201: { description: 'Appended.', schema: () => chatSchemas().message } },
     errors: [401, 404, 503],
   }),
   deleteMessage: operation({

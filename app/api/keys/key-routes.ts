@@ -1,31 +1,33 @@
 import { Router, type RequestHandler } from 'express';
 import * as z from 'zod';
 import { NotFoundError } from '../../http/errors';
-import { mount, operation } from '../operations';
+import { lazily, mount, operation } from '../operations';
 import { principal } from '../principal';
 import { idParam, isUuid, iso, listBody, pageOf, pageQuery, safeText, timestamp } from '../schemas';
 import { displayPrefix } from './key-format';
 import type { ApiKeyRecord } from './key-store';
 import type { KeyService } from './key-service';
 
-export const apiKeySchema = z.strictObject({
-  id: z.uuid(),
-  object: z.literal('api_key'),
-  name: z.string(),
-  prefix: z.string().regex(/^sk-[0-9a-f]{12}$/),
-  is_active: z.boolean(),
-  created_at: timestamp(),
-  last_used_at: timestamp().nullable().meta({ description: 'Updated at most once a minute.' }),
-  revoked_at: timestamp().nullable(),
+/** What the key routes answer; the presenters below are typed by them. */
+export const keySchemas = lazily(() => {
+  const apiKey = z.strictObject({
+    id: z.uuid(),
+    object: z.literal('api_key'),
+    name: z.string(),
+    prefix: z.string().regex(/^sk-[0-9a-f]{12}$/),
+    is_active: z.boolean(),
+    created_at: timestamp(),
+    last_used_at: timestamp().nullable().meta({ description: 'Updated at most once a minute.' }),
+    revoked_at: timestamp().nullable(),
+  });
+  const createdApiKey = apiKey
+    .extend({ key: z.string().regex(/^sk-[0-9a-f]{12}\.[A-Za-z0-9_-]{43}$/) })
+    .meta({ description: 'A new key; `key` is shown in this response only.' });
+  return { apiKey, createdApiKey, apiKeyList: pageOf(apiKey) };
 });
-export type ApiKeyJson = z.output<typeof apiKeySchema>;
-
-export const createdApiKeySchema = apiKeySchema
-  .extend({ key: z.string().regex(/^sk-[0-9a-f]{12}\.[A-Za-z0-9_-]{43}$/) })
-  .meta({ description: 'A new key; `key` is shown in this response only.' });
-export type CreatedApiKeyJson = z.output<typeof createdApiKeySchema>;
-
-export const apiKeyListSchema = pageOf(apiKeySchema);
+type KeySchemas = ReturnType<typeof keySchemas>;
+export type ApiKeyJson = z.output<KeySchemas['apiKey']>;
+export type CreatedApiKeyJson = z.output<KeySchemas['createdApiKey']>;
 
 export const createKeyBody = z.strictObject({ name: safeText(200).optional() });
 
@@ -50,7 +52,7 @@ export const keyOperations = {
     summary: "The caller's API keys (never their secrets).",
     security: 'apiKey',
     query: pageQuery,
-    responses: { 200: { description: 'Keys.', schema: apiKeyListSchema } },
+    responses: { 200: { description: 'Keys.', schema: () => keySchemas().apiKeyList } },
     errors: [401, 503],
   }),
   createKey: operation({
@@ -60,7 +62,7 @@ export const keyOperations = {
     summary: 'A new key for the caller; the full key is in this response only. The body may be left out.',
     security: 'apiKey',
     body: { schema: createKeyBody, required: false },
-    responses: { 201: { description: 'Created.', schema: createdApiKeySchema } },
+    responses: { 201: { description: 'Created.', schema: () => keySchemas().createdApiKey } },
     errors: [401, 503],
   }),
   revokeKey: operation({
@@ -70,7 +72,7 @@ export const keyOperations = {
     summary: "Revokes one of the caller's keys; every pod refuses it within a second.",
     security: 'apiKey',
     params: idParam('Key id.'),
-    responses: { 200: { description: 'The revoked key.', schema: apiKeySchema } },
+    responses: { 200: { description: 'The revoked key.', schema: () => keySchemas().apiKey } },
     errors: [401, 404, 503],
   }),
 };

@@ -1,22 +1,25 @@
 import { Router, type RequestHandler } from 'express';
 import * as z from 'zod';
 import { modelTypes, type ArtifactModel } from '../../../core/artifact/schema';
-import { mount, operation } from '../operations';
+import { lazily, mount, operation } from '../operations';
 import type { ModelService } from './model-service';
 
-export const modelSchema = z.strictObject({
-  id: z.string(),
-  object: z.literal('model'),
-  created: z.int(),
-  owned_by: z.string(),
-  upstream_id: z.string(),
-  tags: z.array(z.string()),
-  type: z.enum(modelTypes),
+/** What the model routes answer; the presenters below are typed by them. */
+export const modelSchemas = lazily(() => {
+  const model = z.strictObject({
+    id: z.string(),
+    object: z.literal('model'),
+    created: z.int(),
+    owned_by: z.string(),
+    upstream_id: z.string(),
+    tags: z.array(z.string()),
+    type: z.enum(modelTypes),
+  });
+  return { model, modelList: z.strictObject({ object: z.literal('list'), data: z.array(model) }) };
 });
-export type ModelJson = z.output<typeof modelSchema>;
-
-export const modelListSchema = z.strictObject({ object: z.literal('list'), data: z.array(modelSchema) });
-export type ModelListJson = z.output<typeof modelListSchema>;
+type ModelSchemas = ReturnType<typeof modelSchemas>;
+export type ModelJson = z.output<ModelSchemas['model']>;
+export type ModelListJson = z.output<ModelSchemas['modelList']>;
 
 export function modelJson(model: ArtifactModel): ModelJson {
   return {
@@ -37,7 +40,7 @@ export const modelOperations = {
     path: '/models',
     summary: 'Models of the loaded catalog.',
     security: 'apiKey',
-    responses: { 200: { description: 'Models.', schema: modelListSchema } },
+    responses: { 200: { description: 'Models.', schema: () => modelSchemas().modelList } },
     errors: [401, 503],
   }),
   getModel: operation({
@@ -47,7 +50,7 @@ export const modelOperations = {
     summary: 'One model by name (URL-encoded; may contain spaces, slashes, colons) or upstream id.',
     security: 'apiKey',
     params: z.strictObject({ id: z.string().meta({ description: 'Model name or upstream id.' }) }),
-    responses: { 200: { description: 'The model.', schema: modelSchema } },
+    responses: { 200: { description: 'The model.', schema: () => modelSchemas().model } },
     errors: [401, 404, 503],
   }),
 };
