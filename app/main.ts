@@ -12,7 +12,8 @@ The stateless modelgate HTTP server. Reads the model artifact written by modelga
 checks the database schema, then reports ready on /readyz. It never migrates and never calls the model
 source or the Kubernetes API. Configuration comes from the environment; see the README's table.
 
-Endpoints: /livez, /readyz, /status, /metrics, the API under /api/v1 and /v1.
+Endpoints: / (an index), /livez, /readyz, /status, /metrics, the API under /api/v1 and /v1, its reference
+at /docs. A known path asked with a method it does not serve answers 405 with Allow.
 Signals: SIGTERM or SIGINT drains gracefully (exit 0); a second signal, or requests still open after
 SHUTDOWN_TIMEOUT, forces the exit (exit 1).
 Exit codes: 0 clean shutdown, 1 forced shutdown or start-up failure (e.g. port in use), 2 configuration.

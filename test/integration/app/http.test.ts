@@ -145,4 +145,27 @@ describe('express layer: request id, errors, body limits, route-template metrics
     );
     expect(text).not.toMatch(/12345|\/definitely/);
   });
+
+  it('answers a method a known path does not serve with 405 and Allow, probes included', async () => {
+    for (const path of ['/livez', '/metrics', '/api/v1/things/1']) {
+      const res = await getJson(`${base}${path}`, { method: 'DELETE' });
+      expect({ path, status: res.status, allow: res.headers.get('allow') }).toEqual({
+        path,
+        status: 405,
+        allow: 'GET, HEAD, OPTIONS',
+      });
+      expect(res.body.error).toMatchObject({ code: 'method_not_allowed', type: 'invalid_request_error' });
+    }
+    const echo = await fetch(`${base}/v1/echo`, { method: 'GET' });
+    expect([echo.status, echo.headers.get('allow')]).toEqual([405, 'OPTIONS, POST']);
+    const options = await fetch(`${base}/readyz`, { method: 'OPTIONS' });
+    expect([options.status, options.headers.get('allow')]).toEqual([204, 'GET, HEAD, OPTIONS']);
+  });
+
+  it('GET / is an index of the entry points', async () => {
+    const res = await getJson(`${base}/`);
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({ name: 'modelgate', version: expect.stringMatching(/^\d+\.\d+\.\d+/) });
+    expect(res.body.links).toMatchObject({ docs: '/docs', readiness: '/readyz', metrics: '/metrics' });
+  });
 });
