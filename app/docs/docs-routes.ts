@@ -1,5 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import zlib from 'node:zlib';
 import { Router } from 'express';
 import { packageRoot } from '../../core/package-root';
 
@@ -7,7 +9,7 @@ import { packageRoot } from '../../core/package-root';
  * GET /docs: the API reference, Swagger UI (swagger-ui-dist) rendering /api/v1/openapi.json. Every file comes from
  * this app and the Content-Security-Policy forbids any other origin. The package is never loaded into the process:
  * its two browser files are sent from disk when asked for, from the build output (dist/docs, what the image ships)
- * or, running from a checkout, from node_modules.
+ * or, running from a checkout without a build, from node_modules.
  */
 export const DOCS_ASSETS = ['swagger-ui.css', 'swagger-ui-bundle.js'] as const;
 
@@ -53,10 +55,13 @@ const INIT = `window.ui = SwaggerUIBundle({
 });
 `;
 
-/** Where the browser files are: the build's copy, else the installed package. Undefined when neither is there. */
+/**
+ * Where the browser files are: the build's copy (gzipped, as the image ships them), else the installed package.
+ * Undefined when neither is there.
+ */
 export function docsAssetDir(root = packageRoot()): string | undefined {
   return [path.join(root, 'dist', 'docs'), path.join(root, 'node_modules', 'swagger-ui-dist')].find((dir) =>
-    DOCS_ASSETS.every((file) => fs.existsSync(path.join(dir, file))),
+    DOCS_ASSETS.every((file) => [file, `${file}.gz`].some((name) => fs.existsSync(path.join(dir, name)))),
   );
 }
 
@@ -73,7 +78,7 @@ export function docsRouter(options: { assetDir?: () => string | undefined } = {}
     res.set(security).type('js').send(INIT);
   });
   for (const file of DOCS_ASSETS) {
-    router.get(`/docs/${file}`, (_req, res, next) => {
+    router.get(`/docs/${file}`, (req, res, next) => {
       dir ??= locate();
       if (dir === undefined) {
         next(
@@ -83,8 +88,22 @@ export function docsRouter(options: { assetDir?: () => string | undefined } = {}
         );
         return;
       }
-      res.set(security).sendFile(path.join(dir, file), { maxAge: '1h' }, (error) => {
-        if (error) next(error);
+      res.set(security).type(path.extname(file));
+      const gzipped = path.join(dir, `${file}.gz`);
+      if (!fs.existsSync(gzipped)) {
+        res.sendFile(path.join(dir, file), { maxAge: '1h' }, (error) => error && next(error));
+        return;
+      }
+      // The build keeps only the gzipped copy (a fourth of the size in the image); every browser takes it as is.
+      res.vary('Accept-Encoding');
+      if (req.acceptsEncodings('gzip')) {
+        res.set('Content-Encoding', 'gzip');
+        res.sendFile(gzipped, { maxAge: '1h' }, (error) => error && next(error));
+        return;
+      }
+      res.set('Cache-Control', 'public, max-age=3600');
+      pipeline(fs.createReadStream(gzipped), zlib.createGunzip(), res).catch((error: unknown) => {
+        if (!res.headersSent) next(error);
       });
     });
   }

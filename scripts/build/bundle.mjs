@@ -10,6 +10,7 @@ import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { gzipSync } from 'node:zlib';
 import { build } from 'esbuild';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -177,18 +178,23 @@ require('./launch.js').launch(__dirname, ${JSON.stringify(name)});
 
 /**
  * The browser files of the API reference (/docs, app/docs/docs-routes.ts): Swagger UI's prebuilt bundle and
- * stylesheet with the bundle's license notes, copied to dist/docs, which the image ships. The app sends them from
- * disk when asked; nothing of the package is loaded at start. The stylesheet's source-map comment goes: the map
- * is not shipped.
+ * stylesheet, gzipped (1.8 MiB become 0.5 MiB), with the bundle's license notes, in dist/docs, which the image
+ * ships. The app sends them from disk when asked; nothing of the package is loaded at start. The stylesheet's
+ * source-map comment goes: the map is not shipped.
  */
 function copyDocsAssets() {
   const from = path.join(root, 'node_modules', 'swagger-ui-dist');
   const to = path.join(root, 'dist', 'docs');
   fs.rmSync(to, { recursive: true, force: true });
   fs.mkdirSync(to, { recursive: true });
-  for (const file of ['swagger-ui-bundle.js', 'swagger-ui-bundle.js.LICENSE.txt', 'swagger-ui.css']) {
+  fs.copyFileSync(
+    path.join(from, 'swagger-ui-bundle.js.LICENSE.txt'),
+    path.join(to, 'swagger-ui-bundle.js.LICENSE.txt'),
+  );
+  for (const file of ['swagger-ui-bundle.js', 'swagger-ui.css']) {
     const text = fs.readFileSync(path.join(from, file), 'utf8');
-    fs.writeFileSync(path.join(to, file), text.replace(/\n?\/\*# sourceMappingURL=[^*]*\*\/\s*$/, '\n'));
+    const stripped = text.replace(/\n?\/\*# sourceMappingURL=[^*]*\*\/\s*$/, '\n');
+    fs.writeFileSync(path.join(to, `${file}.gz`), gzipSync(stripped, { level: 9 }));
   }
   const bytes = fs.readdirSync(to).reduce((n, f) => n + fs.statSync(path.join(to, f)).size, 0);
   process.stdout.write(

@@ -147,9 +147,9 @@ function checkContents() {
   expectOnly('/app/dist/bin', ['launch.js', ...bins.flatMap(binFiles)]);
   // The API reference's browser files, sent by /docs (app/docs/docs-routes.ts; copied by scripts/build/bundle.mjs).
   expectOnly('/app/dist/docs', [
-    'swagger-ui-bundle.js',
+    'swagger-ui-bundle.js.gz',
     'swagger-ui-bundle.js.LICENSE.txt',
-    'swagger-ui.css',
+    'swagger-ui.css.gz',
   ]);
   expectOnly('/app/core', ['db']);
   expectOnly('/app/core/db', ['migrations']);
