@@ -1,5 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import http from 'node:http';
 import fc from 'fast-check';
 import { openApiDocument } from '../../../app/api/openapi';
 import {
@@ -10,6 +9,7 @@ import {
   testModels,
   type ApiHarness,
 } from '../../support/api/api-harness';
+import { nodeRequest } from '../../support/http';
 import { assertMatchesOpenApi } from '../../support/api/openapi-validator';
 import { UpstreamServer } from '../../support/api/upstream-server';
 
@@ -24,29 +24,6 @@ const operations: [string, string][] = [
   ['PATCH', '/chat-history/chats/{id}'],
   ['POST', '/models'],
 ];
-
-/** node's http client: unlike fetch it sends bodies with GET and DELETE too, as any client may. */
-function send(url: string, method: string, headers: Record<string, string>, body: string | undefined) {
-  return new Promise<{ status: number; headers: http.IncomingHttpHeaders; text: string }>(
-    (resolve, reject) => {
-      const length = body === undefined ? {} : { 'content-length': String(Buffer.byteLength(body)) };
-      const req = http.request(url, { method, headers: { ...headers, ...length } }, (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () =>
-          resolve({
-            status: res.statusCode ?? 0,
-            headers: res.headers,
-            text: Buffer.concat(chunks).toString('utf8'),
-          }),
-        );
-        res.on('error', reject);
-      });
-      req.on('error', reject);
-      req.end(body);
-    },
-  );
-}
 
 jest.setTimeout(60_000);
 
@@ -168,7 +145,11 @@ describe('fuzz: generated requests across the API', () => {
           headers['content-type'] = 'application/json';
         }
         sent += 1;
-        const res = await send(`${h.url}${path}${search ? `?${search}` : ''}`, method, headers, payload);
+        const res = await nodeRequest(`${h.url}${path}${search ? `?${search}` : ''}`, {
+          method,
+          headers,
+          body: payload,
+        });
         const contentType = String(res.headers['content-type'] ?? '');
         expect({ status: res.status < 500 ? 'ok' : res.status, method, path, text: res.text }).toMatchObject({
           status: 'ok',

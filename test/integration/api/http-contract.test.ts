@@ -1,7 +1,7 @@
-import http from 'node:http';
 import { openApiDocument } from '../../../app/api/openapi';
 import { ADMIN_TOKEN, startApi, type ApiHarness } from '../../support/api/api-harness';
 import { UpstreamServer } from '../../support/api/upstream-server';
+import { nodeRequest } from '../../support/http';
 
 jest.setTimeout(60_000);
 
@@ -17,28 +17,11 @@ const queryParam = (path: string, name: string) =>
   ).schema;
 
 /** node's http client: fetch refuses to send TRACE. */
-function raw(base: string, method: string, path: string, key?: string) {
-  return new Promise<{ status: number; headers: http.IncomingHttpHeaders; text: string; body: Schema }>(
-    (resolve, reject) => {
-      const headers = key ? { authorization: `Bearer ${key}` } : undefined;
-      const req = http.request(`${base}${path}`, { method, headers }, (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => {
-          const text = Buffer.concat(chunks).toString('utf8');
-          const json = String(res.headers['content-type']).startsWith('application/json');
-          resolve({
-            status: res.statusCode ?? 0,
-            headers: res.headers,
-            text,
-            body: json ? JSON.parse(text) : {},
-          });
-        });
-      });
-      req.on('error', reject);
-      req.end();
-    },
-  );
+async function raw(base: string, method: string, path: string, key?: string) {
+  const headers: Record<string, string> = key ? { authorization: `Bearer ${key}` } : {};
+  const res = await nodeRequest(`${base}${path}`, { method, headers });
+  const json = String(res.headers['content-type']).startsWith('application/json');
+  return { ...res, body: (json ? JSON.parse(res.text) : {}) as Schema };
 }
 
 describe('the HTTP contract: what an outside fuzzer found, 405/OPTIONS, unknown fields, GET /', () => {

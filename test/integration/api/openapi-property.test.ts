@@ -1,5 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import http from 'node:http';
 import Ajv2020 from 'ajv/dist/2020';
 import addFormats from 'ajv-formats';
 import fc from 'fast-check';
@@ -15,6 +14,7 @@ import {
 import { assertMatchesOpenApi } from '../../support/api/openapi-validator';
 import { arbitraryFor, resolve, type JsonSchema } from '../../support/api/schema-arbitrary';
 import { UpstreamServer } from '../../support/api/upstream-server';
+import { nodeRequest } from '../../support/http';
 
 /**
  * Requests generated from the document the server publishes (GET /api/v1/openapi.json), sent to the app built by
@@ -52,29 +52,6 @@ interface GeneratedRequest {
   query: Record<string, string>;
   /** undefined: no body sent. */
   body: unknown;
-}
-
-function send(url: string, method: string, headers: Record<string, string>, body: string | undefined) {
-  return new Promise<{ status: number; headers: http.IncomingHttpHeaders; text: string }>(
-    (resolvePromise, reject) => {
-      const length = body === undefined ? {} : { 'content-length': String(Buffer.byteLength(body)) };
-      // A connection per request: no race with the server closing an idle keep-alive socket.
-      const req = http.request(url, { method, agent: false, headers: { ...headers, ...length } }, (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () =>
-          resolvePromise({
-            status: res.statusCode ?? 0,
-            headers: res.headers,
-            text: Buffer.concat(chunks).toString('utf8'),
-          }),
-        );
-        res.on('error', reject);
-      });
-      req.on('error', reject);
-      req.end(body);
-    },
-  );
 }
 
 /** Values of every JSON type, some at the edges of this API's ranges; which are invalid depends on the field. */
@@ -178,7 +155,7 @@ describe('property: the published OpenAPI document and the server agree', () => 
       payload = JSON.stringify(r.body);
       headers['content-type'] = 'application/json';
     }
-    const res = await send(`${h.url}${url}`, r.method, headers, payload);
+    const res = await nodeRequest(`${h.url}${url}`, { method: r.method, headers, body: payload });
     const contentType = String(res.headers['content-type'] ?? '');
     const body: unknown = contentType.startsWith('application/json') ? JSON.parse(res.text) : res.text;
     return { url, status: res.status, contentType, body };

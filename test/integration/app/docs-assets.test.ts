@@ -8,26 +8,15 @@ import { Registry } from 'prom-client';
 import { createApp } from '../../../app/app';
 import { DOCS_ASSETS } from '../../../app/docs/docs-routes';
 import { silentLogger } from '../../../core/logger';
-import { appConfig, tempDir } from './fixtures';
-import { stubProbes } from '../api/support/stub-probes';
+import { stubProbes } from '../../support/api/stub-probes';
+import { appConfig } from '../../support/app/config';
+import { nodeRequest } from '../../support/http';
+import { tempDir } from '../../support/temp.mjs';
 
 const installed = path.resolve(__dirname, '..', '..', '..', 'node_modules', 'swagger-ui-dist');
 
-function get(url: string, encoding: string) {
-  return new Promise<{ status: number; headers: http.IncomingHttpHeaders; body: Buffer }>(
-    (resolve, reject) => {
-      http
-        .get(url, { headers: { 'accept-encoding': encoding } }, (res) => {
-          const chunks: Buffer[] = [];
-          res.on('data', (c: Buffer) => chunks.push(c));
-          res.on('end', () =>
-            resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }),
-          );
-        })
-        .on('error', reject);
-    },
-  );
-}
+const get = (url: string, encoding: string) =>
+  nodeRequest(url, { headers: { 'accept-encoding': encoding } }).then((res) => ({ ...res, body: res.bytes }));
 
 /** An app whose /docs reads its files from `dir`, as production reads dist/docs or node_modules. */
 async function serve(dir: string) {
