@@ -1,6 +1,6 @@
 import express, { type Express, type RequestHandler } from 'express';
 import type { Registry } from 'prom-client';
-import type { Config } from '../core/config';
+import type { AppConfig } from '../core/config';
 import type { Logger } from '../core/logger';
 import { packageVersion } from '../core/package-root';
 import { docsRouter } from './docs/docs-routes';
@@ -19,7 +19,7 @@ export interface MountableApi {
 }
 
 export interface AppDeps {
-  config: Readonly<Config>;
+  config: Readonly<AppConfig>;
   logger: Logger;
   registry: Registry;
   probes: Probes;

@@ -34,7 +34,7 @@ function main(argv: readonly string[]): void {
     );
     process.exit(2);
   }
-  const config = loadConfigOrExit();
+  const config = loadConfigOrExit('app');
   const logger = createLogger({
     component: 'app',
     level: config.logLevel,

@@ -1,5 +1,6 @@
 import { Router } from 'express';
 import type { Registry } from 'prom-client';
+import type { FreshnessLimits } from '../core/artifact/freshness';
 import type { InitReport } from '../core/artifact/report';
 import type { Logger } from '../core/logger';
 import type { Catalog } from './catalog/catalog';
@@ -23,7 +24,8 @@ export function createProbes(options: {
   metrics: Pick<Metrics, 'ready' | 'artifactAge'>;
   pod: string;
   version: string;
-  maxAgeMs: number;
+  /** MODELS_MAX_AGE and MODELS_MAX_STALE, for the freshness in /status. */
+  limits: FreshnessLimits;
   startedAt?: number;
   now?: () => number;
   /** The API's own state for /status (e.g. whether key revocations are being received). */
@@ -64,7 +66,7 @@ export function createProbes(options: {
         pod: options.pod,
         version: options.version,
         startedAt,
-        maxAgeMs: options.maxAgeMs,
+        limits: options.limits,
         now: now(),
         api: options.describeApi?.(),
       }),

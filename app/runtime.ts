@@ -3,7 +3,7 @@ import path from 'node:path';
 import type { Router } from 'express';
 import { Registry } from 'prom-client';
 import { initReportPath } from '../core/artifact/report';
-import type { Config } from '../core/config';
+import type { AppConfig } from '../core/config';
 import { createDatabase, type Knex } from '../core/db/connection';
 import { componentLogger, type Logger } from '../core/logger';
 import { packageVersion } from '../core/package-root';
@@ -20,7 +20,7 @@ import { createShutdown, type Shutdown } from './shutdown';
 
 /** What the API module (app/api) receives; mirrors `ApiDeps` there. */
 export interface RuntimeApiDeps {
-  config: Readonly<Config>;
+  config: Readonly<AppConfig>;
   logger: Logger;
   db: Knex;
   catalog: Catalog;
@@ -37,7 +37,7 @@ export interface RuntimeApi {
 }
 
 export interface RuntimeOptions {
-  config: Readonly<Config>;
+  config: Readonly<AppConfig>;
   logger: Logger;
   createApi?: (deps: RuntimeApiDeps) => RuntimeApi;
   exit: (code: number) => void;
@@ -77,8 +77,10 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
     logger: componentLogger(logger, 'db'),
   });
 
+  const limits = { maxAgeMs: config.models.maxAgeMs, maxStaleMs: config.models.maxStaleMs };
   const store = createArtifactStore({
     locations: artifactLocations(config.models.file, config.models.configMapDir),
+    limits,
     logger: componentLogger(logger, 'catalog'),
     metrics,
   });
@@ -133,7 +135,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
     metrics,
     pod: config.pod,
     version: packageVersion(),
-    maxAgeMs: config.models.maxAgeMs,
+    limits,
     startedAt,
     logger,
     describeApi: api?.describe ? () => api.describe?.() : undefined,

@@ -1,5 +1,6 @@
+import { artifactAgeMs, freshness, type FreshnessLimits } from '../core/artifact/freshness';
 import type { InitReport } from '../core/artifact/report';
-import { publicSourceUrl } from './artifact/public-url';
+import { redactSourceUrl } from '../core/artifact/source-url';
 import type { CatalogSnapshot } from './catalog/catalog';
 import type { Readiness } from './readiness';
 import type { SchemaView } from './schema-monitor';
@@ -13,7 +14,8 @@ export interface StatusInputs {
   pod: string;
   version: string;
   startedAt: number;
-  maxAgeMs: number;
+  /** MODELS_MAX_AGE and MODELS_MAX_STALE. */
+  limits: FreshnessLimits;
   now: number;
   /** The API's own view (revocation listener, key cache), when it offers one. */
   api?: unknown;
@@ -22,7 +24,7 @@ export interface StatusInputs {
 /** Seconds since the artifact was last checked against the source; undefined without an artifact. */
 export function artifactAgeSeconds(snapshot: CatalogSnapshot | undefined, now: number): number | undefined {
   if (!snapshot) return undefined;
-  return Math.max(0, (now - Date.parse(snapshot.artifact.checkedAt)) / 1000);
+  return Math.max(0, artifactAgeMs(snapshot.artifact, now) / 1000);
 }
 
 /**
@@ -33,6 +35,7 @@ export function buildStatus(input: StatusInputs) {
   const { snapshot, now } = input;
   const age = artifactAgeSeconds(snapshot, now);
   const artifact = snapshot?.artifact;
+  const state = artifact && freshness(artifact, input.limits, now);
   return {
     status: input.draining ? 'draining' : input.readiness.ready ? 'ready' : 'not ready',
     ready: input.readiness.ready,
@@ -45,11 +48,12 @@ export function buildStatus(input: StatusInputs) {
         ? {
             count: artifact.models.length,
             sha256: artifact.sha256,
-            source: publicSourceUrl(artifact.source.url),
+            source: redactSourceUrl(artifact.source.url),
             fetchedAt: artifact.fetchedAt,
             checkedAt: artifact.checkedAt,
             ageSeconds: age === undefined ? null : Math.round(age),
-            stale: artifact.stale || (age !== undefined && age * 1000 > input.maxAgeMs),
+            freshness: state,
+            stale: state !== 'fresh',
             warnings: artifact.warnings.length,
             file: snapshot.origin,
             loadedAt: new Date(snapshot.loadedAt).toISOString(),

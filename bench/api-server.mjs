@@ -19,7 +19,7 @@ const { createApp } = require('../dist/app/app.js');
 const { createSnapshot, staticCatalog } = require('../dist/app/catalog/catalog.js');
 const { buildArtifact } = require('../dist/core/artifact/schema.js');
 
-const config = loadConfig({ ...process.env, LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'info' });
+const config = loadConfig('app', { ...process.env, LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'info' });
 const logger = createLogger({
   component: 'bench-api',
   level: config.logLevel,

@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import type { KubeConfig } from '@kubernetes/client-node';
-import type { Config } from '../core/config';
+import type { InitConfig } from '../core/config';
 import type { Logger } from '../core/logger';
 import type { Clock } from './backoff';
 import { waitForDatabase } from './db/wait-for-database';
@@ -11,13 +11,15 @@ import { createConfigMapSink } from './models/sinks/configmap-sink';
 import { createFileSink } from './models/sinks/file-sink';
 
 export interface InitDeps {
-  config: Readonly<Config>;
+  config: Readonly<InitConfig>;
   logger: Logger;
   clock: Clock;
   /** In-cluster config or KUBECONFIG; only called when MODELS_CONFIGMAP is set. */
   loadKubeConfig(): Promise<KubeConfig>;
   /** Where `status` prints its JSON. */
   stdout(text: string): void;
+  /** Values never written anywhere (the secret parts of MODEL_SOURCE_URL); the logger scrubs them too. */
+  secrets?: readonly string[];
   userAgent: string;
 }
 

@@ -2,6 +2,7 @@
 import '../core/navigator-shim';
 import pino from 'pino';
 import type { KubeConfig } from '@kubernetes/client-node';
+import { sourceUrlSecrets } from '../core/artifact/source-url';
 import { loadConfigOrExit } from '../core/config';
 import { createLogger } from '../core/logger';
 import { packageVersion } from '../core/package-root';
@@ -35,12 +36,16 @@ async function main(argv: readonly string[]): Promise<number> {
     process.stdout.write(`${packageVersion()}\n`);
     return ExitCode.ok;
   }
-  const config = loadConfigOrExit();
+  const config = loadConfigOrExit('init');
   const status = parsed.invocation.command === 'status';
+  // Every line is written with the source URL redacted; its secrets are scrubbed as well, should a library's error
+  // message ever quote the URL.
+  const secrets = sourceUrlSecrets(config.modelSource.url);
   const logger = createLogger({
     component: 'init',
     level: config.logLevel,
     pod: config.pod,
+    secrets,
     // `status` prints its JSON on stdout; its log lines go to stderr.
     destination: pino.destination({ fd: status ? 2 : 1, sync: true }),
   });
@@ -62,6 +67,7 @@ async function main(argv: readonly string[]): Promise<number> {
     clock: systemClock,
     loadKubeConfig,
     stdout: (text) => process.stdout.write(text),
+    secrets,
     userAgent: `modelgate-init/${packageVersion()}`,
   });
 }

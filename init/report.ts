@@ -1,3 +1,4 @@
+import { freshness, type FreshnessLimits } from '../core/artifact/freshness';
 import type { Logger } from '../core/logger';
 import { initReportPath, initReportSchema, type InitReport } from '../core/artifact/report';
 import type { Artifact } from '../core/artifact/schema';
@@ -18,6 +19,7 @@ export class RunReport {
     private readonly command: string,
     private readonly pod: string,
     private readonly clock: Clock,
+    private readonly limits: FreshnessLimits,
   ) {
     this.startedAt = clock.now();
   }
@@ -34,6 +36,7 @@ export class RunReport {
 
   finish(exitCode: number, error: string | null): InitReport {
     const finished = this.clock.now();
+    const state = this.artifact && freshness(this.artifact, this.limits, finished);
     return initReportSchema.parse({
       formatVersion: 1,
       command: this.command,
@@ -47,7 +50,8 @@ export class RunReport {
         origin: this.origin,
         models: this.artifact?.models.length ?? 0,
         sha256: this.artifact?.sha256 ?? null,
-        stale: this.artifact?.stale ?? false,
+        stale: state !== undefined && state !== 'fresh',
+        freshness: state,
       },
       durations: { ...this.durations, total: (finished - this.startedAt) / 1000 },
     });

@@ -1,3 +1,4 @@
+import { scrubSecrets } from '../core/logger';
 import type { Invocation } from './cli';
 import { RunContext, type InitDeps } from './context';
 import { ExitCode, exitCodeOf, InitError, messageOf } from './errors';
@@ -30,7 +31,8 @@ async function dispatch(ctx: RunContext, invocation: Invocation): Promise<void> 
  */
 export async function runInit(invocation: Invocation, deps: InitDeps): Promise<number> {
   const { command } = invocation;
-  const report = new RunReport(command, deps.config.pod, deps.clock);
+  const { maxAgeMs, maxStaleMs } = deps.config.models;
+  const report = new RunReport(command, deps.config.pod, deps.clock, { maxAgeMs, maxStaleMs });
   const ctx = new RunContext(deps, report);
   let exitCode: number = ExitCode.ok;
   let error: string | null = null;
@@ -38,7 +40,8 @@ export async function runInit(invocation: Invocation, deps: InitDeps): Promise<n
     await dispatch(ctx, invocation);
   } catch (failure) {
     exitCode = exitCodeOf(failure);
-    error = messageOf(failure);
+    // The report file is written without the logger: its message is scrubbed here.
+    error = scrubSecrets(messageOf(failure), deps.secrets);
     // Expected failures carry their own message; anything else is a bug worth a stack trace.
     if (!(failure instanceof InitError)) deps.logger.error({ err: failure }, 'unexpected failure');
   } finally {

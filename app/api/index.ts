@@ -1,7 +1,7 @@
 import { Router } from 'express';
 import type { Knex } from 'knex';
 import type { Registry } from 'prom-client';
-import type { Config } from '../../core/config';
+import type { AppConfig } from '../../core/config';
 import { componentLogger, type Logger } from '../../core/logger';
 import type { Catalog } from '../catalog/catalog';
 import { createMetrics } from '../metrics';
@@ -50,7 +50,7 @@ export const defaultTuning: ApiTuning = {
 };
 
 export interface ApiDeps {
-  config: Readonly<Config>;
+  config: Readonly<AppConfig>;
   logger: Logger;
   db: Knex;
   catalog: Catalog;

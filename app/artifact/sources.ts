@@ -1,10 +1,7 @@
 import { createHash } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { gunzipSync } from 'node:zlib';
-
-/** The largest artifact a reader inflates; a ConfigMap holds at most 1 MiB compressed. */
-const MAX_INFLATED_BYTES = 64 * 1024 * 1024;
+import { CONFIGMAP_GZIP_KEY, CONFIGMAP_KEY, gunzipArtifact } from '../../core/artifact/configmap';
 
 /** One place an artifact may be read from. */
 export interface ArtifactLocation {
@@ -17,8 +14,8 @@ export interface ArtifactLocation {
 export function artifactLocations(modelsFile: string, configMapDir: string | undefined): ArtifactLocation[] {
   const locations: ArtifactLocation[] = [{ path: modelsFile, gzip: false }];
   if (configMapDir) {
-    locations.push({ path: path.join(configMapDir, 'models.json'), gzip: false });
-    locations.push({ path: path.join(configMapDir, 'models.json.gz'), gzip: true });
+    locations.push({ path: path.join(configMapDir, CONFIGMAP_KEY), gzip: false });
+    locations.push({ path: path.join(configMapDir, CONFIGMAP_GZIP_KEY), gzip: true });
   }
   return locations;
 }
@@ -44,13 +41,8 @@ export async function readLocation(location: ArtifactLocation): Promise<ReadResu
   }
   const fingerprint = createHash('sha256').update(raw).digest('hex');
   if (!location.gzip) return { kind: 'text', text: raw.toString('utf8'), fingerprint };
-  try {
-    return {
-      kind: 'text',
-      text: gunzipSync(raw, { maxOutputLength: MAX_INFLATED_BYTES }).toString('utf8'),
-      fingerprint,
-    };
-  } catch (error) {
-    return { kind: 'error', reason: `not valid gzip: ${(error as Error).message}`, fingerprint };
-  }
+  const inflated = gunzipArtifact(raw);
+  return inflated.ok
+    ? { kind: 'text', text: inflated.text, fingerprint }
+    : { kind: 'error', reason: inflated.reason, fingerprint };
 }

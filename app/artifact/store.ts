@@ -1,15 +1,18 @@
 import type { Logger } from '../../core/logger';
-import { isNewer, type Artifact } from '../../core/artifact/schema';
+import { freshness, isNewer, newest, type FreshnessLimits } from '../../core/artifact/freshness';
+import type { Artifact } from '../../core/artifact/schema';
+import { redactSourceUrl } from '../../core/artifact/source-url';
 import { createSnapshot, type Catalog, type CatalogSnapshot } from '../catalog/catalog';
 import type { Metrics } from '../metrics';
 import { parseArtifactFast } from '../../core/artifact/fast-parse';
-import { publicSourceUrl } from './public-url';
 import { readLocation, type ArtifactLocation, type ReadResult } from './sources';
 
 export interface ArtifactStoreOptions {
   locations: readonly ArtifactLocation[];
   logger: Logger;
   metrics: Pick<Metrics, 'reloads' | 'models' | 'artifactInfo'>;
+  /** MODELS_MAX_AGE and MODELS_MAX_STALE, for the freshness logged when a catalog is loaded. */
+  limits: FreshnessLimits;
   now?: () => number;
   read?: (location: ArtifactLocation) => Promise<ReadResult>;
 }
@@ -47,7 +50,7 @@ export function createArtifactStore(options: ArtifactStoreOptions): ArtifactStor
     const { artifact } = candidate;
     metrics.models.set(artifact.models.length);
     metrics.artifactInfo.reset();
-    metrics.artifactInfo.set({ sha256: artifact.sha256, source: publicSourceUrl(artifact.source.url) }, 1);
+    metrics.artifactInfo.set({ sha256: artifact.sha256, source: redactSourceUrl(artifact.source.url) }, 1);
     metrics.reloads.inc({ result: 'applied' });
     logger.info(
       {
@@ -55,7 +58,7 @@ export function createArtifactStore(options: ArtifactStoreOptions): ArtifactStor
         models: artifact.models.length,
         sha256: artifact.sha256,
         checkedAt: artifact.checkedAt,
-        stale: artifact.stale,
+        freshness: freshness(artifact, options.limits, now()),
       },
       'model catalog loaded',
     );
@@ -91,9 +94,9 @@ export function createArtifactStore(options: ArtifactStoreOptions): ArtifactStor
       const candidate = await judge(location);
       if (candidate) candidates.push(candidate);
     }
-    candidates.sort((a, b) => Date.parse(b.artifact.checkedAt) - Date.parse(a.artifact.checkedAt));
+    const best = newest(candidates, (candidate) => candidate.artifact);
     for (const candidate of candidates) {
-      if (isNewer(candidate.artifact, current?.artifact)) {
+      if (candidate === best && isNewer(candidate.artifact, current?.artifact)) {
         apply(candidate);
         continue;
       }

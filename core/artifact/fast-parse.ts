@@ -7,6 +7,7 @@ import {
   type ArtifactModel,
   type ParseResult,
 } from './schema';
+import { readSourceUrl } from './source-url';
 
 /**
  * The app reads the artifact on every start and reload, and every init container reads the cache; checking 5,000
@@ -114,7 +115,7 @@ export function acceptArtifact(json: unknown): Artifact | undefined {
   if (modelsSha256(accepted) !== sha256) return undefined;
   return {
     formatVersion: 1,
-    source: { url: source.url, etag: source.etag, lastModified: source.lastModified },
+    source: { url: readSourceUrl(source.url), etag: source.etag, lastModified: source.lastModified },
     fetchedAt,
     checkedAt,
     stale: stale ?? false,

@@ -1,5 +1,6 @@
 import path from 'node:path';
 import * as z from 'zod';
+import { freshnessStates } from './freshness';
 
 /**
  * The report every modelgate-init run writes beside the artifact file (and logs as its last line); the app
@@ -21,7 +22,10 @@ export const initReportSchema = z.object({
     origin: z.enum(artifactOrigins),
     models: z.number().int().nonnegative(),
     sha256: z.string().nullable(),
+    /** Not fresh when the run ended (freshness.ts). */
     stale: z.boolean(),
+    /** Absent in reports of versions before it, and when the run ended without an artifact. */
+    freshness: z.enum(freshnessStates).optional(),
   }),
   /** Seconds spent per step: waitDb, migrate, models, total. */
   durations: z.record(z.string(), z.number().nonnegative()),

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import * as z from 'zod';
+import { readSourceUrl } from './source-url';
 
 /**
  * The model-artifact contract between modelgate-init (writer) and modelgate-app (reader).
@@ -30,7 +31,8 @@ export type ArtifactModel = z.infer<typeof artifactModelSchema>;
 
 export const artifactSourceSchema = z
   .object({
-    url: z.string(),
+    /** Where the models came from, without any secret (source-url.ts); a reader drops one an older writer kept. */
+    url: z.string().transform(readSourceUrl),
     etag: z.string().nullable(),
     lastModified: z.string().nullable(),
   })
@@ -44,7 +46,10 @@ export const artifactSchema = z
     fetchedAt: z.iso.datetime({ offset: true }),
     /** When the source was last asked (a 304 moves only this). */
     checkedAt: z.iso.datetime({ offset: true }),
-    /** Set by the last-known-good path: the source failed and this artifact was reused past MODELS_MAX_AGE. */
+    /**
+     * The last-known-good mark: the source failed and init fell back on this artifact. One of the two reasons an
+     * artifact is stale (freshness.ts); the other is its age.
+     */
     stale: z.boolean().default(false),
     sha256: z.string().regex(/^[0-9a-f]{64}$/),
     models: z.array(artifactModelSchema).min(1),
@@ -125,7 +130,7 @@ export function buildArtifact(input: {
   const models = canonicalModels(input.models);
   return {
     formatVersion: ARTIFACT_FORMAT_VERSION,
-    source: input.source,
+    source: { ...input.source, url: readSourceUrl(input.source.url) },
     fetchedAt: input.fetchedAt,
     checkedAt: input.checkedAt ?? input.fetchedAt,
     stale: input.stale ?? false,
@@ -138,10 +143,4 @@ export function buildArtifact(input: {
 /** Serialized form written to files and ConfigMaps. */
 export function serializeArtifact(artifact: Artifact): string {
   return `${JSON.stringify(artifact)}\n`;
-}
-
-/** Which artifact is newer: the later checkedAt wins (a refresh that found no change still counts as news). */
-export function isNewer(candidate: Artifact, current: Artifact | undefined): boolean {
-  if (!current) return true;
-  return Date.parse(candidate.checkedAt) > Date.parse(current.checkedAt);
 }

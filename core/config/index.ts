@@ -1,14 +1,46 @@
-import { variables, type Env, type VariableName, type VariableSpec } from './variables';
+import {
+  variables,
+  variablesOf,
+  type Binary,
+  type EnvOf,
+  type VariableName,
+  type VariableSpec,
+} from './variables';
 
-export { variables } from './variables';
+export { variables, variablesOf, type Binary, type VariableName } from './variables';
 export { parseDuration, formatDuration, parseSize } from './duration';
 
-export interface Config {
+type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+
+/** What modelgate-app reads: built from the app's variables only (`usedBy` includes 'app'). */
+export interface AppConfig {
+  database: { url: string; poolMin: number; poolMax: number };
+  models: {
+    file: string;
+    configMapDir: string | undefined;
+    /** MODELS_MAX_AGE and MODELS_MAX_STALE: what /status calls fresh, stale or expired. */
+    maxAgeMs: number;
+    maxStaleMs: number;
+  };
+  upstream: {
+    url: string | undefined;
+    apiKey: string | undefined;
+    timeoutMs: number;
+    modelField: 'upstream_id' | 'name';
+  };
+  defaultModel: string | undefined;
+  http: { host: string; port: number; bodyLimit: number };
+  logLevel: LogLevel;
+  shutdown: { delayMs: number; timeoutMs: number };
+  adminToken: string | undefined;
+  pod: string;
+}
+
+/** What modelgate-init reads: built from init's variables only (`usedBy` includes 'init'). */
+export interface InitConfig {
   database: {
     url: string;
     migrationUrl: string;
-    poolMin: number;
-    poolMax: number;
     waitTimeoutMs: number;
     lockTimeoutMs: number;
   };
@@ -22,7 +54,6 @@ export interface Config {
   models: {
     file: string;
     configMap: { namespace: string; name: string } | undefined;
-    configMapDir: string | undefined;
     maxAgeMs: number;
     maxStaleMs: number;
     /** MODELS_FALLBACK_AFTER: the source's whole allowance when a last-known-good artifact is held. */
@@ -32,19 +63,11 @@ export interface Config {
     /** WAIT_TIMEOUT: bound of `modelgate-init wait`. */
     waitTimeoutMs: number;
   };
-  upstream: {
-    url: string | undefined;
-    apiKey: string | undefined;
-    timeoutMs: number;
-    modelField: 'upstream_id' | 'name';
-  };
-  defaultModel: string | undefined;
-  http: { host: string; port: number; bodyLimit: number };
-  logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
-  shutdown: { delayMs: number; timeoutMs: number };
-  adminToken: string | undefined;
+  logLevel: LogLevel;
   pod: string;
 }
+
+export type ConfigOf<B extends Binary> = B extends 'app' ? AppConfig : InitConfig;
 
 /** One problem per rejected variable; `message` is a single line that never contains a secret. */
 export interface ConfigProblem {
@@ -65,10 +88,12 @@ function shown(name: VariableName, raw: string): string {
   return `got ${JSON.stringify(clipped)}`;
 }
 
-function parseEnv(env: NodeJS.ProcessEnv): Env {
+/** Parses exactly the variables `binary` reads; the others are never looked at. Exported for the usedBy test. */
+export function parseVariables<B extends Binary>(binary: B, env: NodeJS.ProcessEnv): EnvOf<B> {
   const values: Record<string, unknown> = {};
   const problems: ConfigProblem[] = [];
-  for (const [name, spec] of Object.entries(variables) as [VariableName, VariableSpec<unknown>][]) {
+  for (const name of variablesOf(binary)) {
+    const spec = variables[name] as VariableSpec<unknown>;
     const given = env[name];
     const raw = given === undefined || given.trim() === '' ? spec.default : given;
     if (raw === undefined) {
@@ -92,37 +117,17 @@ function parseEnv(env: NodeJS.ProcessEnv): Env {
     }
   }
   if (problems.length > 0) throw new ConfigError(problems);
-  return values as Env;
+  return values as EnvOf<B>;
 }
 
-/** Parses the environment once into a frozen, typed configuration. Throws ConfigError listing every problem. */
-export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Config> {
-  const e = parseEnv(env);
-  const config: Config = {
-    database: {
-      url: e.DATABASE_URL,
-      migrationUrl: e.MIGRATION_DATABASE_URL ?? e.DATABASE_URL,
-      poolMin: e.DB_POOL_MIN,
-      poolMax: e.DB_POOL_MAX,
-      waitTimeoutMs: e.DB_WAIT_TIMEOUT,
-      lockTimeoutMs: e.MIGRATION_LOCK_TIMEOUT,
-    },
-    modelSource: {
-      url: e.MODEL_SOURCE_URL,
-      format: e.MODEL_SOURCE_FORMAT,
-      timeoutMs: e.MODEL_SOURCE_TIMEOUT,
-      maxBytes: e.MODEL_SOURCE_MAX_BYTES,
-      retries: e.MODEL_SOURCE_RETRIES,
-    },
+function appConfig(e: EnvOf<'app'>): AppConfig {
+  const config: AppConfig = {
+    database: { url: e.DATABASE_URL, poolMin: e.DB_POOL_MIN, poolMax: e.DB_POOL_MAX },
     models: {
       file: e.MODELS_FILE,
-      configMap: e.MODELS_CONFIGMAP,
       configMapDir: e.MODELS_CONFIGMAP_DIR,
       maxAgeMs: e.MODELS_MAX_AGE,
       maxStaleMs: e.MODELS_MAX_STALE,
-      fallbackAfterMs: e.MODELS_FALLBACK_AFTER,
-      lockTimeoutMs: e.MODELS_LOCK_TIMEOUT,
-      waitTimeoutMs: e.WAIT_TIMEOUT,
     },
     upstream: {
       url: e.UPSTREAM_URL,
@@ -145,7 +150,56 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
       },
     ]);
   }
-  return deepFreeze(config);
+  return config;
+}
+
+function initConfig(e: EnvOf<'init'>): InitConfig {
+  return {
+    database: {
+      url: e.DATABASE_URL,
+      migrationUrl: e.MIGRATION_DATABASE_URL ?? e.DATABASE_URL,
+      waitTimeoutMs: e.DB_WAIT_TIMEOUT,
+      lockTimeoutMs: e.MIGRATION_LOCK_TIMEOUT,
+    },
+    modelSource: {
+      url: e.MODEL_SOURCE_URL,
+      format: e.MODEL_SOURCE_FORMAT,
+      timeoutMs: e.MODEL_SOURCE_TIMEOUT,
+      maxBytes: e.MODEL_SOURCE_MAX_BYTES,
+      retries: e.MODEL_SOURCE_RETRIES,
+    },
+    models: {
+      file: e.MODELS_FILE,
+      configMap: e.MODELS_CONFIGMAP,
+      maxAgeMs: e.MODELS_MAX_AGE,
+      maxStaleMs: e.MODELS_MAX_STALE,
+      fallbackAfterMs: e.MODELS_FALLBACK_AFTER,
+      lockTimeoutMs: e.MODELS_LOCK_TIMEOUT,
+      waitTimeoutMs: e.WAIT_TIMEOUT,
+    },
+    logLevel: e.LOG_LEVEL,
+    pod: e.HOSTNAME ?? 'local',
+  };
+}
+
+/**
+ * Each binary's config, built from its own variables alone (the parameter's type has no others), so code cannot
+ * read a setting its binary never validated. Exported for the usedBy test.
+ */
+export const configBuilders: { [B in Binary]: (values: EnvOf<B>) => ConfigOf<B> } = {
+  app: appConfig,
+  init: initConfig,
+};
+
+/**
+ * Parses the variables `binary` reads (and only those: an app-only mistake never stops init, nor the reverse) into
+ * a frozen, typed configuration. Throws ConfigError listing every problem.
+ */
+export function loadConfig<B extends Binary>(
+  binary: B,
+  env: NodeJS.ProcessEnv = process.env,
+): Readonly<ConfigOf<B>> {
+  return deepFreeze(configBuilders[binary](parseVariables(binary, env)));
 }
 
 function deepFreeze<T>(value: T): T {
@@ -157,12 +211,13 @@ function deepFreeze<T>(value: T): T {
 }
 
 /** For the binaries: load the configuration, or print each problem on one line and exit 2. */
-export function loadConfigOrExit(
+export function loadConfigOrExit<B extends Binary>(
+  binary: B,
   env: NodeJS.ProcessEnv = process.env,
   exit: (code: number) => never = process.exit,
-): Readonly<Config> {
+): Readonly<ConfigOf<B>> {
   try {
-    return loadConfig(env);
+    return loadConfig(binary, env);
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
     for (const problem of error.problems)

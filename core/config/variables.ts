@@ -1,6 +1,9 @@
 import * as z from 'zod';
 import { parseDuration, parseSize } from './duration';
 
+/** The two executables; each validates exactly the variables whose `usedBy` names it. */
+export type Binary = 'app' | 'init';
+
 /**
  * Every environment variable modelgate reads, in one place. The README's configuration table is generated from
  * this list (`npm run docs:config`) and a test fails when the two drift apart.
@@ -15,8 +18,11 @@ export interface VariableSpec<T> {
   required?: boolean;
   /** Never echo the value (passwords, tokens). */
   secret?: boolean;
-  /** Which binaries read it. */
-  usedBy: readonly ('app' | 'init')[];
+  /**
+   * Which binaries read it: the one truth for what each validates (core/config/index.ts parses only these, and each
+   * binary's config is built from its own variables alone).
+   */
+  usedBy: readonly Binary[];
   doc: string;
   schema: z.ZodType<T, string>;
 }
@@ -354,3 +360,17 @@ export type Env = {
     ? Output<(typeof variables)[K]>
     : Output<(typeof variables)[K]> | undefined;
 };
+
+/** The variables `binary` reads, from their `usedBy`. */
+export type VariableOf<B extends Binary> = {
+  [K in VariableName]: B extends (typeof variables)[K]['usedBy'][number] ? K : never;
+}[VariableName];
+
+/** The parsed values of one binary's variables: a variable it does not read is not there to be read. */
+export type EnvOf<B extends Binary> = Pick<Env, VariableOf<B>>;
+
+export function variablesOf(binary: Binary): VariableName[] {
+  return (Object.keys(variables) as VariableName[]).filter((name) =>
+    (variables[name].usedBy as readonly Binary[]).includes(binary),
+  );
+}

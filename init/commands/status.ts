@@ -1,3 +1,5 @@
+import { artifactAgeMs, freshness } from '../../core/artifact/freshness';
+import { redactSourceUrl } from '../../core/artifact/source-url';
 import { initKnex } from '../db/knex';
 import { REQUIRED_MIGRATION, schemaState } from '../../core/db/migrations';
 import type { RunContext } from '../context';
@@ -11,18 +13,18 @@ async function sinkStatus(sink: ArtifactSink, ctx: RunContext) {
     if (read.state === 'missing') return { ...base, state: 'missing' };
     if (read.state === 'invalid') return { ...base, state: 'invalid', reason: read.reason };
     const artifact = read.artifact;
-    const ageMs = ctx.deps.clock.now() - Date.parse(artifact.checkedAt);
+    const now = ctx.deps.clock.now();
     const { maxAgeMs, maxStaleMs } = ctx.config.models;
     return {
       ...base,
-      state: ageMs <= maxAgeMs && !artifact.stale ? 'fresh' : ageMs <= maxStaleMs ? 'stale' : 'expired',
+      state: freshness(artifact, { maxAgeMs, maxStaleMs }, now),
       checkedAt: artifact.checkedAt,
       fetchedAt: artifact.fetchedAt,
-      ageSeconds: Math.round(ageMs / 1000),
+      ageSeconds: Math.round(artifactAgeMs(artifact, now) / 1000),
       markedStale: artifact.stale,
       models: artifact.models.length,
       sha256: artifact.sha256,
-      source: artifact.source.url,
+      source: redactSourceUrl(artifact.source.url),
       warnings: artifact.warnings.length,
     };
   } catch (error) {

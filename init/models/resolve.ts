@@ -1,11 +1,13 @@
 import type { Logger } from '../../core/logger';
 import type { ArtifactOrigin } from '../../core/artifact/report';
+import { artifactAgeMs, freshness, isNewer, newest } from '../../core/artifact/freshness';
 import { buildArtifact, parseArtifact, serializeArtifact, type Artifact } from '../../core/artifact/schema';
+import { redactSourceUrl, sourceLabel } from '../../core/artifact/source-url';
 import type { Clock } from '../backoff';
 import { InitError } from '../errors';
 import type { HeldLock } from '../db/advisory-lock';
 import { parseMorpheus, SourceFormatError } from './morpheus';
-import { displayUrl, SourceError, type SourceRequest, type SourceResponse } from './source';
+import { SourceError, type SourceRequest, type SourceResponse } from './source';
 import type { ArtifactSink, SinkRead } from './sinks/sink';
 
 export interface ResolveDeps {
@@ -43,18 +45,9 @@ interface Held {
   read: SinkRead;
 }
 
-function ageMs(artifact: Artifact, now: number): number {
-  return now - Date.parse(artifact.checkedAt);
-}
-
 /** The newest valid artifact held by any sink. */
-function newest(held: readonly Held[]): Artifact | undefined {
-  let best: Artifact | undefined;
-  for (const { read } of held) {
-    if (read.state !== 'valid') continue;
-    if (!best || Date.parse(read.artifact.checkedAt) > Date.parse(best.checkedAt)) best = read.artifact;
-  }
-  return best;
+function newestHeld(held: readonly Held[]): Artifact | undefined {
+  return newest(held.flatMap(({ read }) => (read.state === 'valid' ? [read.artifact] : [])));
 }
 
 class SourceFailure extends Error {}
@@ -62,7 +55,10 @@ class SourceFailure extends Error {}
 export function createResolver(deps: ResolveDeps) {
   const { logger, clock } = deps;
   const sinks = [deps.configMap, deps.file].filter((s): s is ArtifactSink => s !== undefined);
-  const shownUrl = displayUrl(deps.sourceUrl);
+  const shownUrl = redactSourceUrl(deps.sourceUrl);
+  /** What artifacts from the configured source carry as `source.url` (no secret in it). */
+  const label = sourceLabel(deps.sourceUrl);
+  const limits = { maxAgeMs: deps.maxAgeMs, maxStaleMs: deps.maxStaleMs };
 
   async function readAll(): Promise<Held[]> {
     const held: Held[] = [];
@@ -75,12 +71,10 @@ export function createResolver(deps: ResolveDeps) {
     return held;
   }
 
-  /** Reusable without asking the source: recent, not a fallback, and from the configured source (a changed
-   * MODEL_SOURCE_URL takes effect at once). */
-  function fresh(artifact: Artifact): boolean {
-    return (
-      !artifact.stale && artifact.source.url === shownUrl && ageMs(artifact, clock.now()) <= deps.maxAgeMs
-    );
+  /** Reusable without asking the source: fresh, and from the configured source (a changed MODEL_SOURCE_URL,
+   * password, token or query takes effect at once). */
+  function reusable(artifact: Artifact): boolean {
+    return artifact.source.url === label && freshness(artifact, limits, clock.now()) === 'fresh';
   }
 
   /** Writes the chosen artifact: the file always, the ConfigMap when it holds something older (never a stale one). */
@@ -88,30 +82,28 @@ export function createResolver(deps: ResolveDeps) {
     for (const { sink, read } of held) {
       if (sink.kind === 'configmap') {
         if (result.artifact.stale) continue;
-        if (
-          read.state === 'valid' &&
-          Date.parse(read.artifact.checkedAt) >= Date.parse(result.artifact.checkedAt)
-        )
-          continue;
+        if (read.state === 'valid' && !isNewer(result.artifact, read.artifact)) continue;
       }
       await sink.write(result.artifact);
     }
+    const state = freshness(result.artifact, limits, clock.now());
     logger.info(
       {
         origin: result.origin,
         models: result.artifact.models.length,
         sha256: result.artifact.sha256,
         checkedAt: result.artifact.checkedAt,
-        stale: result.artifact.stale,
+        freshness: state,
+        stale: state !== 'fresh',
       },
       'model artifact resolved',
     );
     return result;
   }
 
-  /** A pod could start on `best` if the source failed now: it is younger than MODELS_MAX_STALE. */
+  /** A pod could start on `best` if the source failed now: it has not expired (MODELS_MAX_STALE). */
   function fallbackHeld(best: Artifact | undefined): boolean {
-    return best !== undefined && ageMs(best, clock.now()) <= deps.maxStaleMs;
+    return best !== undefined && freshness(best, limits, clock.now()) !== 'expired';
   }
 
   /**
@@ -119,7 +111,7 @@ export function createResolver(deps: ResolveDeps) {
    * so a slow or hanging source delays a starting pod by that much, not by the timeout times the attempts.
    */
   async function askSource(best: Artifact | undefined, mayFallBack: boolean): Promise<ResolveResult> {
-    const sameSource = best !== undefined && best.source.url === shownUrl;
+    const sameSource = best !== undefined && best.source.url === label;
     let response: SourceResponse;
     try {
       response = await deps.fetch(
@@ -149,7 +141,7 @@ export function createResolver(deps: ResolveDeps) {
     for (const warning of normalized.warnings) logger.warn({ warning }, 'model source quirk');
     const artifact = buildArtifact({
       models: normalized.models,
-      source: { url: shownUrl, etag: response.etag, lastModified: response.lastModified },
+      source: { url: label, etag: response.etag, lastModified: response.lastModified },
       fetchedAt: now,
       warnings: normalized.warnings,
     });
@@ -168,7 +160,7 @@ export function createResolver(deps: ResolveDeps) {
         {
           reason: failure,
           checkedAt: best.checkedAt,
-          ageSeconds: Math.round(ageMs(best, clock.now()) / 1000),
+          ageSeconds: Math.round(artifactAgeMs(best, clock.now()) / 1000),
         },
         'model source failed; using the last-known-good artifact, marked stale',
       );
@@ -199,17 +191,17 @@ export function createResolver(deps: ResolveDeps) {
     /** `models`: reuse a fresh cached artifact, else fetch once per cluster (single-flight), else last-known-good. */
     async models(): Promise<ResolveResult> {
       let held = await readAll();
-      let best = newest(held);
+      let best = newestHeld(held);
       const seenBefore = best?.checkedAt;
-      if (best && fresh(best)) return publish({ origin: 'reused', artifact: best }, held);
+      if (best && reusable(best)) return publish({ origin: 'reused', artifact: best }, held);
       let lock = await deps.lock.tryAcquire();
       if (!lock) {
         // Another init is asking the source. Wait for its outcome beside every other waiting pod, then read the
         // cache together: taking the lock in turn just to read would put N pods' reads one after the other.
         await deps.lock.awaitRelease();
         held = await readAll();
-        const after = newest(held);
-        if (after && fresh(after)) return publish({ origin: 'reused', artifact: after }, held);
+        const after = newestHeld(held);
+        if (after && reusable(after)) return publish({ origin: 'reused', artifact: after }, held);
         const shared = flightFailed(after, seenBefore);
         if (shared) return publish(shared, held);
         // Nothing to share: ask the source, one init at a time.
@@ -217,8 +209,8 @@ export function createResolver(deps: ResolveDeps) {
       }
       try {
         held = await readAll();
-        best = newest(held);
-        if (best && fresh(best)) return await publish({ origin: 'reused', artifact: best }, held);
+        best = newestHeld(held);
+        if (best && reusable(best)) return await publish({ origin: 'reused', artifact: best }, held);
         const shared = lock.waited ? flightFailed(best, seenBefore) : undefined;
         if (shared) return await publish(shared, held);
         let result: ResolveResult;
@@ -241,7 +233,7 @@ export function createResolver(deps: ResolveDeps) {
       const lock = await deps.lock.acquire();
       try {
         const held = await readAll();
-        const best = newest(held);
+        const best = newestHeld(held);
         try {
           return await publish(await askSource(best, false), held);
         } catch (error) {

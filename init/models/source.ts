@@ -1,6 +1,7 @@
 import fs from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import axios, { AxiosError, type AxiosResponse } from 'axios';
+import { redactSourceUrl } from '../../core/artifact/source-url';
 import type { Logger } from '../../core/logger';
 import { backoffDelay, parseRetryAfter, type Clock } from '../backoff';
 
@@ -40,18 +41,6 @@ export class SourceError extends Error {
   ) {
     super(message);
     this.name = 'SourceError';
-  }
-}
-
-/** The URL without user:password, for logs and the artifact. */
-export function displayUrl(url: string): string {
-  try {
-    const parsed = new URL(url);
-    parsed.username = '';
-    parsed.password = '';
-    return parsed.toString();
-  } catch {
-    return 'an unparsable URL';
   }
 }
 
@@ -179,7 +168,7 @@ async function fetchHttpOnce(
 export async function fetchSource(request: SourceRequest, options: SourceOptions): Promise<SourceResponse> {
   if (request.url.startsWith('file:')) return fetchFile(request, options);
   const { logger, clock, budget } = options;
-  const shown = displayUrl(request.url);
+  const shown = redactSourceUrl(request.url);
   const maxRetryAfterMs = options.maxRetryAfterMs ?? 30_000;
   const deadline = budget ? clock.now() + budget.ms : Infinity;
   const limitFor = (now: number): AttemptLimit =>

@@ -5,13 +5,14 @@ import {
   parseDuration,
   parseSize,
   formatDuration,
+  type Binary,
 } from '../../core/config';
 
 const base = { DATABASE_URL: 'postgres://gate:s3cret-pass@db.internal:5432/modelgate' };
 
-function problemsOf(env: NodeJS.ProcessEnv): string[] {
+function problemsOf(env: NodeJS.ProcessEnv, binary: Binary = 'app'): string[] {
   try {
-    loadConfig(env);
+    loadConfig(binary, env);
   } catch (error) {
     if (error instanceof ConfigError) return error.problems.map((p) => p.message);
     throw error;
@@ -50,18 +51,20 @@ describe('durations and sizes', () => {
 
 describe('loadConfig', () => {
   it('applies documented defaults and derives MIGRATION_DATABASE_URL', () => {
-    const config = loadConfig(base);
-    expect(config.database.migrationUrl).toBe(base.DATABASE_URL);
-    expect(config.database.waitTimeoutMs).toBe(60_000);
-    expect(config.models.file).toBe('/var/run/modelgate/models.json');
-    expect(config.models.maxStaleMs).toBe(7 * 86_400_000);
-    expect(config.http.port).toBe(8080);
-    expect(config.upstream.modelField).toBe('upstream_id');
-    expect(config.models.configMap).toBeUndefined();
+    const init = loadConfig('init', base);
+    expect(init.database.migrationUrl).toBe(base.DATABASE_URL);
+    expect(init.database.waitTimeoutMs).toBe(60_000);
+    expect(init.models.file).toBe('/var/run/modelgate/models.json');
+    expect(init.models.maxStaleMs).toBe(7 * 86_400_000);
+    expect(init.models.configMap).toBeUndefined();
+    const app = loadConfig('app', base);
+    expect(app.http.port).toBe(8080);
+    expect(app.upstream.modelField).toBe('upstream_id');
+    expect(app.models.maxStaleMs).toBe(7 * 86_400_000);
   });
 
   it('parses every kind of value', () => {
-    const config = loadConfig({
+    const env = {
       ...base,
       MIGRATION_DATABASE_URL: 'postgresql://gate:x@db-direct:5432/modelgate',
       MODELS_CONFIGMAP: 'ai-gateway/modelgate-models',
@@ -70,17 +73,19 @@ describe('loadConfig', () => {
       PORT: '0',
       LOG_LEVEL: 'debug',
       BODY_LIMIT: '2mib',
-    });
-    expect(config.database.migrationUrl).toContain('db-direct');
-    expect(config.models.configMap).toEqual({ namespace: 'ai-gateway', name: 'modelgate-models' });
-    expect(config.modelSource.url).toBe('file:///etc/models.json');
-    expect(config.shutdown.delayMs).toBe(2_000);
-    expect(config.http.port).toBe(0);
-    expect(config.http.bodyLimit).toBe(2 * 1_048_576);
+    };
+    const init = loadConfig('init', env);
+    expect(init.database.migrationUrl).toContain('db-direct');
+    expect(init.models.configMap).toEqual({ namespace: 'ai-gateway', name: 'modelgate-models' });
+    expect(init.modelSource.url).toBe('file:///etc/models.json');
+    const app = loadConfig('app', env);
+    expect(app.shutdown.delayMs).toBe(2_000);
+    expect(app.http.port).toBe(0);
+    expect(app.http.bodyLimit).toBe(2 * 1_048_576);
   });
 
   it('is frozen all the way down', () => {
-    const config = loadConfig(base);
+    const config = loadConfig('app', base);
     expect(Object.isFrozen(config)).toBe(true);
     expect(Object.isFrozen(config.database)).toBe(true);
     expect(() => {
@@ -95,21 +100,18 @@ describe('loadConfig', () => {
   });
 
   it('rejects malformed values instead of falling back to the default', () => {
-    const problems = problemsOf({
-      ...base,
-      DB_WAIT_TIMEOUT: '30',
-      PORT: '80a',
-      MODELS_CONFIGMAP: 'just-a-name',
-    });
-    expect(problems).toEqual([
+    const env = { ...base, DB_WAIT_TIMEOUT: '30', PORT: '80a', MODELS_CONFIGMAP: 'just-a-name' };
+    expect(problemsOf(env, 'init')).toEqual([
       'DB_WAIT_TIMEOUT is not a duration (got "30"); expected a duration such as 30s, 5m',
       'MODELS_CONFIGMAP is not a namespace/name reference (got "just-a-name"); expected namespace/name, e.g. default/modelgate-models',
+    ]);
+    expect(problemsOf(env, 'app')).toEqual([
       'PORT is not an integer between 0 and 65535 (got "80a"); expected a port from 0 to 65535',
     ]);
   });
 
   it('rejects an unsupported URL scheme', () => {
-    expect(problemsOf({ ...base, MODEL_SOURCE_URL: 'ftp://models.example/list.json' })[0]).toMatch(
+    expect(problemsOf({ ...base, MODEL_SOURCE_URL: 'ftp://models.example/list.json' }, 'init')[0]).toMatch(
       /^MODEL_SOURCE_URL has the unsupported scheme ftp:/,
     );
   });
@@ -144,7 +146,7 @@ describe('loadConfigOrExit', () => {
       throw new Error(`exit ${code}`);
     });
     try {
-      expect(() => loadConfigOrExit({ DATABASE_URL: 'not-a-url', PORT: 'x' }, exit)).toThrow('exit 2');
+      expect(() => loadConfigOrExit('app', { DATABASE_URL: 'not-a-url', PORT: 'x' }, exit)).toThrow('exit 2');
     } finally {
       spy.mockRestore();
     }

@@ -1,14 +1,14 @@
-import { gunzipSync, gzipSync } from 'node:zlib';
+import { gzipSync } from 'node:zlib';
 import type { CoreV1Api, KubeConfig, V1ConfigMap } from '@kubernetes/client-node';
 import type { Logger } from '../../../core/logger';
+import { CONFIGMAP_GZIP_KEY, CONFIGMAP_KEY, gunzipArtifact } from '../../../core/artifact/configmap';
 import { parseArtifactFast } from '../../../core/artifact/fast-parse';
-import { isNewer, serializeArtifact, type Artifact } from '../../../core/artifact/schema';
+import { isNewer } from '../../../core/artifact/freshness';
+import { serializeArtifact, type Artifact } from '../../../core/artifact/schema';
 import { InitError } from '../../errors';
 import { describeIdentity } from './kube-identity';
 import type { ArtifactSink, SinkRead, WriteOutcome } from './sink';
 
-export const CONFIGMAP_KEY = 'models.json';
-export const CONFIGMAP_GZIP_KEY = 'models.json.gz';
 /** Kubernetes rejects ConfigMaps whose data and binaryData together exceed 1 MiB. */
 export const CONFIGMAP_MAX_BYTES = 1024 * 1024;
 /** Above this, the artifact is stored gzip-compressed in binaryData. */
@@ -58,11 +58,9 @@ export function decodeConfigMap(configMap: V1ConfigMap): SinkRead {
   const gz = configMap.binaryData?.[CONFIGMAP_GZIP_KEY];
   let text = configMap.data?.[CONFIGMAP_KEY];
   if (gz !== undefined) {
-    try {
-      text = gunzipSync(Buffer.from(gz, 'base64')).toString('utf8');
-    } catch (error) {
-      return { state: 'invalid', reason: `${CONFIGMAP_GZIP_KEY} is not gzip: ${(error as Error).message}` };
-    }
+    const inflated = gunzipArtifact(Buffer.from(gz, 'base64'));
+    if (!inflated.ok) return { state: 'invalid', reason: `${CONFIGMAP_GZIP_KEY}: ${inflated.reason}` };
+    text = inflated.text;
   }
   if (text === undefined || text.trim() === '') return { state: 'missing' };
   const parsed = parseArtifactFast(text);

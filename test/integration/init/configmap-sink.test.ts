@@ -5,11 +5,8 @@ import { KubeConfig } from '@kubernetes/client-node';
 import { silentLogger } from '../../../core/logger';
 import { buildArtifact, type Artifact } from '../../../core/artifact/schema';
 import { artifactModels } from '../../support/models.mjs';
-import {
-  createConfigMapSink,
-  CONFIGMAP_GZIP_KEY,
-  CONFIGMAP_KEY,
-} from '../../../init/models/sinks/configmap-sink';
+import { CONFIGMAP_GZIP_KEY, CONFIGMAP_KEY } from '../../../core/artifact/configmap';
+import { createConfigMapSink } from '../../../init/models/sinks/configmap-sink';
 import { tempDir } from '../../support/temp.mjs';
 import {
   serviceAccountToken,

@@ -9,7 +9,7 @@ import { createTestDatabase, type TestDatabase } from '../../support/database';
 import { initReportPath } from '../../../core/artifact/report';
 import { serializeArtifact } from '../../../core/artifact/schema';
 import { LOCK_KEYS } from '../../../init/db/advisory-lock';
-import { CONFIGMAP_KEY } from '../../../init/models/sinks/configmap-sink';
+import { CONFIGMAP_KEY } from '../../../core/artifact/configmap';
 import { runInit, summaryOf } from '../../support/init/spawn-init';
 import { json, startSourceServer, type SourceServer } from '../../support/init/source-server';
 import { tempDir } from '../../support/temp.mjs';

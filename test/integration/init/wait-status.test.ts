@@ -4,7 +4,7 @@ import { createTestDatabase, type TestDatabase } from '../../support/database';
 import { serializeArtifact } from '../../../core/artifact/schema';
 import { REQUIRED_MIGRATION } from '../../../core/db/migrations';
 import { COMMANDS } from '../../../init/cli';
-import { CONFIGMAP_KEY } from '../../../init/models/sinks/configmap-sink';
+import { CONFIGMAP_KEY } from '../../../core/artifact/configmap';
 import { runInit, startInit, summaryOf } from '../../support/init/spawn-init';
 import { tempDir } from '../../support/temp.mjs';
 import { startConfigMapServer, type ConfigMapServer } from '../../support/init/configmap-server';

@@ -72,7 +72,7 @@ export async function startApi(options: ApiHarnessOptions = {}): Promise<ApiHarn
   const ownDatabase = !options.database;
   const database = options.database ?? (await createTestDatabase('api'));
   if (ownDatabase) await database.migrateLatest();
-  const config = loadConfig({
+  const config = loadConfig('app', {
     DATABASE_URL: database.url,
     ADMIN_TOKEN,
     LOG_LEVEL: 'debug',

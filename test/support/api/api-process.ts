@@ -13,7 +13,7 @@ import { testCatalog } from './catalog';
 import { stubProbes } from './stub-probes';
 
 async function main(): Promise<void> {
-  const config = loadConfig({ ...process.env, PORT: '0', HOST: '127.0.0.1' });
+  const config = loadConfig('app', { ...process.env, PORT: '0', HOST: '127.0.0.1' });
   const logger = createLogger({
     component: 'api-process',
     level: config.logLevel,

@@ -47,7 +47,7 @@ describe('OpenAPI document', () => {
   const db = createDatabase({ url: 'postgres://nobody@127.0.0.1:1/none' });
   afterAll(() => db.destroy());
   const api = createApiRouter({
-    config: loadConfig({ DATABASE_URL: 'postgres://nobody@127.0.0.1:1/none' }),
+    config: loadConfig('app', { DATABASE_URL: 'postgres://nobody@127.0.0.1:1/none' }),
     logger: silentLogger(),
     db,
     catalog: staticCatalog(undefined),

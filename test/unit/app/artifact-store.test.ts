@@ -37,6 +37,7 @@ describe('artifact store', () => {
       metrics: createMetrics(registry),
       read: fake.read,
       now: () => 1_000,
+      limits: { maxAgeMs: 600_000, maxStaleMs: 86_400_000 },
     });
     return { registry, store, ...fake };
   }

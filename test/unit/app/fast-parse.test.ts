@@ -68,6 +68,16 @@ const artifactJson = fc
     stale: maybe(mostly<unknown>(fc.boolean(), 'no')),
     warnings: maybe(mostly<unknown>(fc.array(fc.string({ maxLength: 3 }), { maxLength: 2 }), [1])),
     etag: mostly<string | null | undefined>(fc.constantFrom(null, '"e"'), undefined),
+    // Labels, plain URLs, and URLs an older writer stored with their secret (every reader drops it).
+    url: fc.constantFrom(
+      'https://s.example.test/m.json',
+      `https://s.example.test/m.json#scrypt=${'ab'.repeat(32)}`,
+      'https://s.example.test/m.json?token=t0ken',
+      'https://u:pw@s.example.test/m.json',
+      'https://s.example.test/m.json#other',
+      'file:///m.json',
+      'not a url',
+    ),
     formatVersion: mostly(fc.constant(1), 2),
     extraTop: fc.oneof({ arbitrary: fc.constant(undefined), weight: 12 }, fc.constant(true)),
   })
@@ -95,7 +105,7 @@ const artifactJson = fc
     }
     const json: Record<string, unknown> = {
       formatVersion: r.formatVersion,
-      source: { url: 'https://s.example.test/m.json', etag: r.etag, lastModified: null },
+      source: { url: r.url, etag: r.etag, lastModified: null },
       fetchedAt: r.fetchedAt,
       checkedAt: r.checkedAt,
       sha256: sha,

@@ -36,7 +36,7 @@ describe('/status view', () => {
     pod: 'pod-1',
     version: '1.2.3',
     startedAt: Date.parse(checkedAt),
-    maxAgeMs: 600_000,
+    limits: { maxAgeMs: 600_000, maxStaleMs: 3_600_000 },
   };
 
   it('reports age, staleness and a source without credentials', () => {
@@ -46,19 +46,22 @@ describe('/status view', () => {
     expect(fresh.models).toMatchObject({
       count: 3,
       ageSeconds: 60,
+      freshness: 'fresh',
       stale: false,
       source: 'https://src.example.test/x.json',
       file: '/run/models.json',
     });
     expect(fresh.uptimeSeconds).toBe(60);
     const old = buildStatus({ ...base, snapshot, now: Date.parse(checkedAt) + 601_000 });
-    expect(old.models?.stale).toBe(true);
+    expect(old.models).toMatchObject({ freshness: 'stale', stale: true });
+    const expired = buildStatus({ ...base, snapshot, now: Date.parse(checkedAt) + 3_601_000 });
+    expect(expired.models).toMatchObject({ freshness: 'expired', stale: true });
     const flagged = buildStatus({
       ...base,
       snapshot: createSnapshot({ ...artifact, stale: true }, '/f'),
       now: Date.parse(checkedAt),
     });
-    expect(flagged.models?.stale).toBe(true);
+    expect(flagged.models).toMatchObject({ freshness: 'stale', stale: true });
     expect(JSON.stringify(fresh)).not.toMatch(/pw|token=t/);
   });
 

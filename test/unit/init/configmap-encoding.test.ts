@@ -1,8 +1,7 @@
 import { buildArtifact } from '../../../core/artifact/schema';
 import { artifactModels } from '../../support/models.mjs';
+import { CONFIGMAP_GZIP_KEY, CONFIGMAP_KEY } from '../../../core/artifact/configmap';
 import {
-  CONFIGMAP_GZIP_KEY,
-  CONFIGMAP_KEY,
   configMapDataBytes,
   decodeConfigMap,
   encodeConfigMap,

@@ -1,5 +1,6 @@
 import { silentLogger } from '../../../core/logger';
 import { buildArtifact, type Artifact } from '../../../core/artifact/schema';
+import { sourceLabel } from '../../../core/artifact/source-url';
 import { createResolver, type ResolveDeps } from '../../../init/models/resolve';
 import { SourceError, type SourceRequest, type SourceResponse } from '../../../init/models/source';
 import type { ArtifactSink, SinkRead } from '../../../init/models/sinks/sink';
@@ -55,6 +56,7 @@ function memorySink(kind: 'configmap' | 'file', held?: Artifact): ArtifactSink &
 const clock: Clock = { now: () => NOW, sleep: async () => undefined, random: () => 0.5 };
 
 function setup(options: {
+  sourceUrl?: string;
   configMap?: Artifact;
   file?: Artifact;
   answer?: (request: SourceRequest) => SourceResponse;
@@ -72,7 +74,7 @@ function setup(options: {
     return { release: async () => undefined };
   };
   const deps: ResolveDeps = {
-    sourceUrl: URL,
+    sourceUrl: options.sourceUrl ?? URL,
     maxAgeMs: 10 * MIN,
     maxStaleMs: 60 * MIN,
     fallbackAfterMs: 3000,
@@ -220,6 +222,40 @@ describe('model resolution', () => {
     await expect(t.resolver.models()).resolves.toMatchObject({ origin: 'fetched' });
     expect(t.locks()).toBe(1);
     expect(t.requests).toHaveLength(1);
+  });
+
+  describe('a source URL with a secret', () => {
+    const SECRET_URL =
+      'https://reader:pw-6d1f0e2a9b8c7d6e@models.example/active_models.json?token=tok-5a4b3c2d1e0f';
+    const LABEL = sourceLabel(SECRET_URL);
+
+    it('is requested in full and stored by its label, without the secret', async () => {
+      const t = setup({ sourceUrl: SECRET_URL, answer: ok });
+      const result = await t.resolver.models();
+      expect(result.origin).toBe('fetched');
+      expect(t.requests).toEqual([{ url: SECRET_URL, etag: null, lastModified: null }]);
+      expect(result.artifact.source.url).toBe(LABEL);
+      expect(JSON.stringify([...t.file.writes, ...t.configMap.writes])).not.toMatch(/pw-6d1f|tok-5a4b/);
+    });
+
+    it('is recognised by its label: a fresh artifact is reused, a stale one asked for conditionally', async () => {
+      const labelled = (agoMs: number) =>
+        artifact(agoMs, { source: { url: LABEL, etag: '"v1"', lastModified: null } });
+      const fresh = setup({ sourceUrl: SECRET_URL, configMap: labelled(5 * MIN) });
+      await expect(fresh.resolver.models()).resolves.toMatchObject({ origin: 'reused' });
+      const stale = setup({ sourceUrl: SECRET_URL, configMap: labelled(20 * MIN), answer: ok });
+      await expect(stale.resolver.models()).resolves.toMatchObject({ origin: 'fetched' });
+      expect(stale.requests).toEqual([{ url: SECRET_URL, etag: '"v1"', lastModified: null }]);
+    });
+
+    it('is another source once its token changes: fetched unconditionally, not reused', async () => {
+      const held = artifact(1 * MIN, { source: { url: LABEL, etag: '"v1"', lastModified: null } });
+      const rotated = SECRET_URL.replace('tok-5a4b3c2d1e0f', 'tok-rotated-000000');
+      const t = setup({ sourceUrl: rotated, configMap: held, answer: ok });
+      await expect(t.resolver.models()).resolves.toMatchObject({ origin: 'fetched' });
+      expect(t.requests).toEqual([{ url: rotated, etag: null, lastModified: null }]);
+      expect(t.configMap.writes[0]?.source.url).toBe(sourceLabel(rotated));
+    });
   });
 
   it('refresh always asks the source and never touches the file', async () => {
