@@ -7,6 +7,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import * as k8s from '@kubernetes/client-node';
+import { CONFIGMAP_GZIP_KEY, CONFIGMAP_KEY } from '../../core/artifact/configmap';
+import { initReportPath } from '../../core/artifact/report';
 import { parseArtifact } from '../../core/artifact/schema';
 import { createTestDatabase, type TestDatabase } from '../support/database';
 import { INIT_BIN, runInit, startInit, summaryOf, type InitRun } from '../support/init/spawn-init';
@@ -70,8 +72,8 @@ describeK8s('modelgate-init against the real API server', ['helm'], (tools) => {
   /** The artifact in the models ConfigMap as the admin reads it, and where it sits. */
   async function held(name = deployed.modelsConfigMap) {
     const cm = await core.readNamespacedConfigMap({ namespace: deployed.namespace, name });
-    const gz = cm.binaryData?.['models.json.gz'];
-    const text = gz ? gunzipSync(Buffer.from(gz, 'base64')).toString('utf8') : cm.data?.['models.json'];
+    const gz = cm.binaryData?.[CONFIGMAP_GZIP_KEY];
+    const text = gz ? gunzipSync(Buffer.from(gz, 'base64')).toString('utf8') : cm.data?.[CONFIGMAP_KEY];
     const parsed = text ? parseArtifact(text) : undefined;
     return {
       configMap: cm,
@@ -156,6 +158,50 @@ describeK8s('modelgate-init against the real API server', ['helm'], (tools) => {
     );
     const file = parseArtifact(fs.readFileSync(e.MODELS_FILE, 'utf8'));
     expect(file.ok && file.artifact.sha256).toBe(after.artifact?.sha256);
+  });
+
+  it('a source URL with a password and a token: both are sent, the stored ConfigMap holds neither', async () => {
+    await resetConfigMap();
+    const password = randomBytes(24).toString('hex');
+    const token = randomBytes(24).toString('hex');
+    const basic = `Basic ${Buffer.from(`reader:${password}`).toString('base64')}`;
+    let authorized = 0;
+    const guarded = await startSourceServer((req, res, count) => {
+      const query = new URL(req.url ?? '/', 'http://source').searchParams;
+      if (req.headers.authorization !== basic || query.get('token') !== token)
+        return void res.writeHead(401).end();
+      authorized++;
+      json(morpheus(3), { etag: '"guarded"' })(req, res, count);
+    });
+    try {
+      const host = new URL(guarded.url).host;
+      const e = env({ MODEL_SOURCE_URL: `http://reader:${password}@${host}/models.json?token=${token}` });
+      const runs = [
+        await runInit(['models'], e),
+        await runInit(['refresh'], e),
+        await runInit(['status'], e),
+      ];
+      for (const run of runs) expectExit(run, 0);
+      expect(authorized).toBe(2);
+      const after = await held();
+      expect(after.artifact?.source.url).toMatch(
+        new RegExp(`^http://${host.replace(/\./g, '\\.')}/models\\.json#scrypt=[0-9a-f]{64}$`),
+      );
+      // As the API server stores and returns it, binaryData inflated.
+      const gz = after.configMap.binaryData?.[CONFIGMAP_GZIP_KEY];
+      const stored = [
+        JSON.stringify(after.configMap),
+        gz ? gunzipSync(Buffer.from(gz, 'base64')).toString('utf8') : '',
+        fs.readFileSync(e.MODELS_FILE, 'utf8'),
+        fs.readFileSync(initReportPath(e.MODELS_FILE), 'utf8'),
+        ...runs.map((run) => run.stdout + run.stderr),
+      ].join('\n');
+      expect(stored).toContain(`http://${host}/models.json`);
+      for (const secret of [password, token, basic.slice('Basic '.length)])
+        expect(stored.includes(secret) ? `${secret} found` : 'absent').toBe('absent');
+    } finally {
+      await guarded.close();
+    }
   });
 
   it('RBAC is real: the app ServiceAccount, and the init one on another ConfigMap, are refused with a clear error', async () => {
@@ -294,7 +340,7 @@ describeK8s('modelgate-init against the real API server', ['helm'], (tools) => {
     expectExit(run, 0);
     const after = await held();
     expect(after.where).toBe('binaryData');
-    expect(after.configMap.data?.['models.json']).toBeUndefined();
+    expect(after.configMap.data?.[CONFIGMAP_KEY]).toBeUndefined();
     expect(after.artifact?.models).toHaveLength(6000);
     // Uncompressed it would not even fit: the gzip path is what makes it storable.
     expect(Buffer.byteLength(JSON.stringify(after.artifact))).toBeGreaterThan(MiB);

@@ -58,6 +58,7 @@ describe('modelgate-init models: source faults (real HTTP server, real processes
       models: lkg.models.length,
       sha256: lkg.sha256,
       stale: true,
+      freshness: 'stale',
     });
     expect(readArtifact(file)).toEqual({ ...lkg, stale: true });
     const warning = result.lines.find(
