@@ -72,7 +72,9 @@ needs and the ConfigMap (or, without MODELS_CONFIGMAP, MODELS_FILE) holds a vali
 `,
   status: `Usage: modelgate-init status
 
-Prints JSON to stdout: the schema state and the artifact state of each sink (fresh, stale, missing, invalid).
+Prints JSON to stdout: the schema state and the artifact state of each sink: fresh (checked within MODELS_MAX_AGE,
+not marked stale), stale (not fresh, checked within MODELS_MAX_STALE: still a last-known-good), expired (checked
+longer ago than MODELS_MAX_STALE), missing, invalid or error.
 Writes nothing. Exits 0 when it could print the report.
 `,
 };

@@ -196,8 +196,21 @@ argocd.argoproj.io/sync-wave: "-1"
       name: {{ include "modelgate.secretName" . }}
       key: {{ .Values.secrets.keys.migrationDatabaseUrl }}
       optional: true
+{{- if and .Values.config.modelSource.url .Values.secrets.modelSourceUrl }}
+{{- fail "set config.modelSource.url or secrets.modelSourceUrl, not both" }}
+{{- end }}
 - name: MODEL_SOURCE_URL
-  value: {{ required "config.modelSource.url is required: the URL of the model list (https://, http:// or file://)" .Values.config.modelSource.url | quote }}
+{{- if .Values.config.modelSource.url }}
+  value: {{ .Values.config.modelSource.url | quote }}
+{{- else if or .Values.secrets.modelSourceUrl .Values.secrets.existingSecret }}
+  {{- /* A URL carrying a password or token: from the Secret, so it never sits in a pod spec. */}}
+  valueFrom:
+    secretKeyRef:
+      name: {{ include "modelgate.secretName" . }}
+      key: {{ .Values.secrets.keys.modelSourceUrl }}
+{{- else }}
+  {{- fail "config.modelSource.url is required: the URL of the model list (https://, http:// or file://); when it carries a password or token, set secrets.modelSourceUrl (or the key secrets.keys.modelSourceUrl of secrets.existingSecret) instead" }}
+{{- end }}
 - name: MODEL_SOURCE_FORMAT
   value: {{ .Values.config.modelSource.format | quote }}
 - name: MODEL_SOURCE_TIMEOUT

@@ -10,7 +10,13 @@ import {
 import { runInitCli } from '../../support/deploy/cli';
 import { appPod, identityOf, initInvocations } from '../../support/deploy/identity';
 import { validateK8s, schemaProblems } from '../../support/deploy/k8s-schema';
-import { allContainers, podTemplates, resolveEnv, type Container } from '../../support/deploy/pod-env';
+import {
+  allContainers,
+  objectData,
+  podTemplates,
+  resolveEnv,
+  type Container,
+} from '../../support/deploy/pod-env';
 import {
   byKind,
   chartDir,
@@ -436,6 +442,61 @@ describeWithTools('helm chart helm/modelgate', ['helm'], ({ helm: helmPath }) =>
       expect(result.stderr).toContain('config.database.waitTimeout -> config.database.connectRetryTimeout');
       expect(result.stderr).toContain('models.artifactDir -> artifact.emptyDir.path');
       expect(result.stderr).toContain('serviceAccount.app -> serviceAccount.unprivileged');
+    });
+  });
+
+  describe('a model source URL with a password or token', () => {
+    const secretUrl =
+      'https://reader:source-pw-77e1@models.example.com/active_models.json?token=source-tok-9c2d';
+
+    it('comes from the Secret and appears in no other rendered object', async () => {
+      const objects = await render('default', {
+        'config.modelSource.url': '',
+        'secrets.modelSourceUrl': secretUrl,
+      });
+      const secret = one(objects, 'Secret');
+      expect(Object.values(objectData(secret))).toContain(secretUrl);
+      const initContainers = podTemplates(objects).flatMap((t) =>
+        allContainers(t.spec).filter((c) => (c.env ?? []).some((e) => e.name === 'MODEL_SOURCE_URL')),
+      );
+      expect(initContainers.length).toBeGreaterThan(0);
+      for (const container of initContainers) {
+        expect(container.env!.find((e) => e.name === 'MODEL_SOURCE_URL')).toEqual({
+          name: 'MODEL_SOURCE_URL',
+          valueFrom: { secretKeyRef: { name: secret.metadata.name, key: 'MODEL_SOURCE_URL' } },
+        });
+        expect(envOf(objects, container).get('MODEL_SOURCE_URL')).toBe(secretUrl);
+      }
+      for (const object of objects.filter((o) => o !== secret))
+        expect(JSON.stringify(object)).not.toMatch(/source-pw-77e1|source-tok-9c2d/);
+    });
+
+    it('comes from an existing Secret by its key when config.modelSource.url is empty', async () => {
+      const objects = await render('existing-secret', {
+        'config.modelSource.url': '',
+        'secrets.keys.modelSourceUrl': 'source-url',
+      });
+      const refs = podTemplates(objects)
+        .flatMap((t) => allContainers(t.spec))
+        .flatMap((c) => c.env ?? [])
+        .filter((e) => e.name === 'MODEL_SOURCE_URL')
+        .map((e) => e.valueFrom?.secretKeyRef);
+      expect(refs.length).toBeGreaterThan(0);
+      expect(new Set(refs.map((r) => JSON.stringify(r)))).toEqual(
+        new Set([JSON.stringify({ name: 'modelgate-credentials', key: 'source-url' })]),
+      );
+    });
+
+    it('is refused in both places at once', async () => {
+      const result = await helm(
+        helmPath,
+        templateArgs({
+          valuesFiles: [scenarioFile('default')],
+          set: { 'secrets.modelSourceUrl': secretUrl },
+        }),
+      );
+      expect(result.code).not.toBe(0);
+      expect(result.stderr).toMatch(/set config.modelSource.url or secrets.modelSourceUrl, not both/);
     });
   });
 
