@@ -83,8 +83,10 @@ export class ConfigError extends Error {
 }
 
 function shown(name: VariableName, raw: string): string {
-  if ((variables[name] as VariableSpec<unknown>).secret) return 'value hidden';
-  const clipped = raw.length > 60 ? `${raw.slice(0, 57)}...` : raw;
+  const spec = variables[name] as VariableSpec<unknown>;
+  const text = spec.secret ? undefined : spec.redact ? spec.redact(raw) : raw;
+  if (text === undefined) return 'value hidden';
+  const clipped = text.length > 60 ? `${text.slice(0, 57)}...` : text;
   return `got ${JSON.stringify(clipped)}`;
 }
 

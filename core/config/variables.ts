@@ -1,4 +1,5 @@
 import * as z from 'zod';
+import { redactSourceUrl } from '../artifact/source-url';
 import { parseDuration, parseSize } from './duration';
 
 /** The two executables; each validates exactly the variables whose `usedBy` names it. */
@@ -18,6 +19,8 @@ export interface VariableSpec<T> {
   required?: boolean;
   /** Never echo the value (passwords, tokens). */
   secret?: boolean;
+  /** For a value that may carry a secret: what a rejection shows of it (undefined: nothing). */
+  redact?: (raw: string) => string | undefined;
   /**
    * Which binaries read it: the one truth for what each validates (core/config/index.ts parses only these, and each
    * binary's config is built from its own variables alone).
@@ -76,6 +79,15 @@ const url = (protocols: readonly string[]) =>
   });
 
 const postgresUrl = url(['postgres:', 'postgresql:']);
+
+/** Whether `raw` parses as a URL with a `//` authority, where any secret sits in parts redaction removes. */
+function hasAuthority(raw: string): boolean {
+  try {
+    return new URL(raw).host !== '';
+  } catch {
+    return false;
+  }
+}
 
 const configMapRef = z.string().transform((raw, ctx) => {
   const match = /^([a-z0-9]([-a-z0-9]*[a-z0-9])?)\/([a-z0-9]([-a-z0-9.]*[a-z0-9])?)$/.exec(raw.trim());
@@ -169,7 +181,8 @@ export const variables = {
     type: 'URL',
     expected: 'an https://, http:// or file:// URL',
     usedBy: ['init'],
-    doc: 'Where the model list comes from. Required by `modelgate-init models`, `all` and `refresh`.',
+    doc: 'Where the model list comes from. Required by `modelgate-init models`, `all` and `refresh`. A `user:password@` or query in it is sent to the source, but stored, shown and logged without them.',
+    redact: (raw) => (hasAuthority(raw) ? redactSourceUrl(raw) : undefined),
     schema: url(['https:', 'http:', 'file:']),
   }),
   MODEL_SOURCE_FORMAT: spec({
@@ -239,7 +252,7 @@ export const variables = {
     expected: 'a duration such as 10m, 1h',
     default: '10m',
     usedBy: ['init', 'app'],
-    doc: 'An artifact checked within this age is reused without a request to the source.',
+    doc: 'An artifact checked within this age and not marked stale is fresh: init reuses it without a request to the source. Older (or marked), it is stale: init asks the source first.',
     schema: duration,
   }),
   MODELS_MAX_STALE: spec({
@@ -247,7 +260,7 @@ export const variables = {
     expected: 'a duration such as 24h, 7d',
     default: '7d',
     usedBy: ['init', 'app'],
-    doc: 'When the source fails, a last-known-good artifact younger than this is still used (marked stale).',
+    doc: 'A stale artifact checked within this age is a last-known-good: when the source fails, init starts the pod on it (marked stale). Older, it is expired: init fails instead. The app serves what it holds either way.',
     schema: duration,
   }),
   UPSTREAM_URL: spec({

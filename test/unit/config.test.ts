@@ -128,6 +128,25 @@ describe('loadConfig', () => {
     ]);
   });
 
+  it('shows a rejected MODEL_SOURCE_URL without its password or token', () => {
+    const problems = problemsOf(
+      {
+        ...base,
+        MODEL_SOURCE_URL: 'ftp://reader:pw-hunter3@models.example/list.json?token=tok-hunter4',
+        MODEL_SOURCE_RETRIES: 'x',
+      },
+      'init',
+    );
+    expect(problems.join('\n')).not.toMatch(/hunter3|hunter4/);
+    expect(problems[0]).toBe(
+      'MODEL_SOURCE_URL has the unsupported scheme ftp: (got "ftp://models.example/list.json"); expected an https://, http:// or file:// URL',
+    );
+    // Without an authority there is no telling the secret from the rest: nothing of it is shown.
+    expect(problemsOf({ ...base, MODEL_SOURCE_URL: 'reader:pw-hunter3@models.example' }, 'init')).toEqual([
+      'MODEL_SOURCE_URL has the unsupported scheme reader: (value hidden); expected an https://, http:// or file:// URL',
+    ]);
+  });
+
   it('rejects contradictory pool settings at construction', () => {
     expect(problemsOf({ ...base, DB_POOL_MIN: '20', DB_POOL_MAX: '5' })[0]).toMatch(
       /DB_POOL_MIN \(20\) is above DB_POOL_MAX/,
