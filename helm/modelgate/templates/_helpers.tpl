@@ -247,6 +247,12 @@ argocd.argoproj.io/sync-wave: "-1"
   value: {{ .Values.config.database.poolMin | quote }}
 - name: DB_POOL_MAX
   value: {{ .Values.config.database.poolMax | quote }}
+- name: DB_CONNECT_TIMEOUT
+  value: {{ .Values.config.database.connectTimeout | quote }}
+- name: DB_QUERY_TIMEOUT
+  value: {{ .Values.config.database.queryTimeout | quote }}
+- name: KEY_CACHE_OUTAGE_TTL
+  value: {{ .Values.config.keyCacheOutageTtl | quote }}
 {{- with .Values.config.upstream.url }}
 - name: UPSTREAM_URL
   value: {{ . | quote }}

@@ -299,7 +299,7 @@ describeWithTools('helm chart helm/modelgate', ['helm'], ({ helm: helmPath }) =>
       for (const [key, value] of Object.entries(selector)) expect(service.metadata.labels?.[key]).toBe(value);
     });
 
-    it('alerts on a stale artifact, failing init, pods not ready and a high 5xx rate', () => {
+    it('alerts on a stale artifact, failing init, pods not ready, a high 5xx rate and an unreachable database', () => {
       const rule = one(objects, 'PrometheusRule');
       expect(rule.metadata.labels).toMatchObject({ release: 'kube-prometheus-stack' });
       const alerts = (rule.spec as { groups: { rules: { alert: string }[] }[] }).groups.flatMap(
@@ -307,6 +307,7 @@ describeWithTools('helm chart helm/modelgate', ['helm'], ({ helm: helmPath }) =>
       );
       expect(alerts.map((a) => a.alert).sort()).toEqual([
         'ModelgateArtifactStale',
+        'ModelgateDatabaseUnreachable',
         'ModelgateHigh5xxRate',
         'ModelgateInitFailing',
         'ModelgatePodsNotReady',

@@ -47,6 +47,9 @@ const troubled = [
   },
   { series: `http_request_duration_seconds_count{${ours},pod="p2",status_code="200"}`, values: '0+90x30' },
   { series: `http_request_duration_seconds_count{${ours},pod="p2",status_code="503"}`, values: '0+10x30' },
+  // p1 loses the database at minute 6 and is still without it: the alert fires once that lasted 2 minutes.
+  { series: `modelgate_database_unreachable_seconds{${ours},pod="p1"}`, values: '0x5 60+60x24' },
+  { series: `modelgate_database_unreachable_seconds{${ours},pod="p2"}`, values: '0x30' },
 ];
 const healthy = [
   { series: `modelgate_models_artifact_age_seconds{${ours},pod="p1"}`, values: '100+0x30' },
@@ -63,6 +66,8 @@ const healthy = [
   { series: 'kube_job_status_failed{namespace="prod",job_name="other-refresh-1"}', values: '1x30' },
   { series: `http_request_duration_seconds_count{${ours},pod="p1",status_code="200"}`, values: '0+99x30' },
   { series: `http_request_duration_seconds_count{${ours},pod="p1",status_code="500"}`, values: '0+1x30' },
+  // A blip shorter than the threshold pages nobody.
+  { series: `modelgate_database_unreachable_seconds{${ours},pod="p1"}`, values: '0x10 30 60 0x18' },
 ];
 
 const firing = (alert: string, labels: string) =>
@@ -85,7 +90,7 @@ describeWithTools('PrometheusRule of the chart (promtool)', ['helm', 'promtool']
 
   it('passes promtool check rules', async () => {
     const result = await run(promtool, ['check', 'rules', rulesFile]);
-    expect(result.output).toContain('SUCCESS: 4 rules found');
+    expect(result.output).toContain('SUCCESS: 5 rules found');
     expect(result.code).toBe(0);
   });
 
@@ -125,9 +130,16 @@ describeWithTools('PrometheusRule of the chart (promtool)', ['helm', 'promtool']
                   value: 1,
                 },
                 { labels: firing('ModelgateHigh5xxRate', 'namespace="prod",severity="critical"'), value: 1 },
+                {
+                  labels: firing(
+                    'ModelgateDatabaseUnreachable',
+                    'namespace="prod",pod="p1",severity="critical"',
+                  ),
+                  value: 1,
+                },
               ],
             },
-            // `for: 5m` / `for: 15m`: nothing fires in the first minutes.
+            // `for: 5m` / `for: 15m`, and the database lost at minute 6: nothing fires in the first minutes.
             { expr: 'ALERTS{alertstate="firing"}', eval_time: '3m', exp_samples: [] },
           ],
         },
