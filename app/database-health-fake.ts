@@ -30,6 +30,10 @@ export class FakeHealth implements DatabaseHealth {
     return this.outageSince === undefined ? undefined : new Date(this.outageSince);
   }
 
+  lastOutageStart(): Date | undefined {
+    return this.downSince();
+  }
+
   reason(): string | undefined {
     return this.outageSince === undefined ? undefined : 'connection refused';
   }

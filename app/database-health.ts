@@ -24,6 +24,8 @@ export interface DatabaseView {
 export interface DatabaseHealth {
   reachable(): boolean;
   downSince(): Date | undefined;
+  /** When the current outage began, or else the last one; undefined before any. */
+  lastOutageStart(): Date | undefined;
   /** Why the database is unreachable, without address or credentials; undefined while reachable. */
   reason(): string | undefined;
   /** A query or connection failed: a failure that means unavailability starts a check (a probe) at once. */
@@ -197,6 +199,10 @@ export function createDatabaseHealth(options: DatabaseHealthOptions): DatabaseHe
   return {
     reachable: () => outage === undefined,
     downSince: () => (outage ? new Date(outage.since) : undefined),
+    lastOutageStart: () => {
+      if (outage) return new Date(outage.since);
+      return last ? new Date(last.since) : undefined;
+    },
     reason: () => outage?.reason,
     reportFailure(error) {
       if (!started || outage || unavailableReason(error) === undefined) return;

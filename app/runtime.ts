@@ -83,6 +83,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
     acquireTimeoutMs: config.database.connectTimeoutMs,
     connectTimeoutMs: config.database.connectTimeoutMs,
     queryTimeoutMs: config.database.queryTimeoutMs,
+    staleBefore: () => health.lastOutageStart()?.getTime(),
   });
   // One outage detector for the whole process, fed by every failure of the pool (and by the API's listener).
   const probeConnection = createProbeConnection({

@@ -131,7 +131,7 @@ export function createApiRouter(deps: ApiDeps): ApiModule {
   // (before the database counts as reachable again) and the listener has proven NOTIFYs arrive (then trusted).
   health.beforeReachable(() => keys.catchUp());
   health.on('down', () => cache.setTrusted(false));
-  health.on('up', () => void listener.reverify());
+  health.on('up', () => void listener.renew(health.lastOutageStart()));
   const models = new ModelService(catalog);
   const upstream = new UpstreamProxy({
     url: config.upstream.url,

@@ -35,7 +35,15 @@ export interface ConnectionOptions {
    * older servers reject the setting, which is ignored).
    */
   clientCheckIntervalMs?: number;
+  /**
+   * Pooled connections opened before this time (ms since the epoch) are discarded instead of handed out. After a
+   * database outage, a connection that lived through it may be dead without knowing (a partition drops packets,
+   * sends no reset): each would cost a request a whole DB_QUERY_TIMEOUT.
+   */
+  staleBefore?: () => number | undefined;
 }
+
+const OPENED_AT = Symbol('openedAt');
 
 /**
  * knex warns about every failed connection attempt, with the server's address and a stack. The caller gets the same
@@ -78,7 +86,9 @@ function closeOnQueryTimeout(conn: pg.Client): void {
 export function createDatabase(options: ConnectionOptions): Knex {
   const interval = options.clientCheckIntervalMs;
   const queryTimeout = options.queryTimeoutMs;
+  const staleBefore = options.staleBefore;
   const afterCreate = (conn: pg.Client, done: (error: Error | null, conn: pg.Client) => void) => {
+    (conn as unknown as { [OPENED_AT]: number })[OPENED_AT] = Date.now();
     if (queryTimeout) closeOnQueryTimeout(conn);
     if (!interval) return done(null, conn);
     conn.query(`SET client_connection_check_interval = ${Math.round(interval)}`, () => done(null, conn));
@@ -96,7 +106,16 @@ export function createDatabase(options: ConnectionOptions): Knex {
     pool: {
       min: options.poolMin ?? 0,
       max: options.poolMax ?? 10,
-      ...(interval || queryTimeout ? { afterCreate } : {}),
+      ...(interval || queryTimeout || staleBefore ? { afterCreate } : {}),
+      ...(staleBefore
+        ? {
+            validate: (conn: pg.Client) => {
+              const before = staleBefore();
+              const openedAt = (conn as unknown as { [OPENED_AT]?: number })[OPENED_AT] ?? 0;
+              return before === undefined || openedAt >= before;
+            },
+          }
+        : {}),
     },
   });
 }

@@ -5,6 +5,8 @@ import net from 'node:net';
  * - `stop()`: every connection is cut and the port refuses new ones (a pod cut off from the database);
  * - `blackhole()`: connections stay open and new ones are accepted, but nothing is delivered any more in either
  *   direction (a database that accepts connections and never answers);
+ * - `healForNew()`: new connections are forwarded again, the blackholed ones stay silent and open (a partition that
+ *   healed without resetting the connections it broke);
  * - `start()`: forwards again on the same port (existing blackholed connections are cut first).
  */
 export class TcpProxy {
@@ -46,6 +48,10 @@ export class TcpProxy {
       client.pause();
       upstream.pause();
     }
+  }
+
+  healForNew(): void {
+    this.holding = false;
   }
 
   private accept(client: net.Socket): void {

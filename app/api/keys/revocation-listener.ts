@@ -38,6 +38,7 @@ const PING = 'ping:';
  */
 export class RevocationListener {
   private client: Client | undefined;
+  private connectedAt = 0;
   private closed = false;
   private reconnectTimer: NodeJS.Timeout | undefined;
   private heartbeatTimer: NodeJS.Timeout | undefined;
@@ -86,6 +87,7 @@ export class RevocationListener {
         return;
       }
       this.client = client;
+      this.connectedAt = Date.now();
       this.options.logger.debug('listening for API key revocations');
     } catch (error) {
       // During an outage the detector has said it once; the listener's retries are not news.
@@ -102,6 +104,20 @@ export class RevocationListener {
     }
     this.connectFailing = false;
     await this.heartbeat();
+  }
+
+  /** Drops a connection on purpose and reconnects at once (nothing to warn about). */
+  private replace(client: Client): void {
+    client.removeAllListeners('notification');
+    client.removeAllListeners('end');
+    client.removeAllListeners('error');
+    client.on('error', () => undefined);
+    client.end().catch(() => undefined);
+    // end() waits for the server, which a dead connection never answers: close the socket as well.
+    (client as unknown as { connection?: { stream?: { destroy(): void } } }).connection?.stream?.destroy();
+    this.client = undefined;
+    this.options.cache.setTrusted(false);
+    if (!this.closed) void this.connect();
   }
 
   private lost(client: Client, error?: unknown): void {
@@ -131,8 +147,22 @@ export class RevocationListener {
     this.reconnectTimer.unref();
   }
 
-  /** Proves the LISTEN path now (e.g. when the database is back after an outage) instead of at the next period. */
+  /** Proves the LISTEN path now instead of at the next period. */
   reverify(): Promise<void> {
+    return this.heartbeat();
+  }
+
+  /**
+   * After a database outage: a connection opened before it began may be dead without knowing (a partition that
+   * dropped packets sent no reset), and would never deliver a NOTIFY again. It is replaced; a newer one is proven.
+   */
+  renew(outageStart: Date | undefined): Promise<void> {
+    const client = this.client;
+    if (client && outageStart && this.connectedAt < outageStart.getTime()) {
+      this.options.logger.debug('replacing the revocation listener connection that predates the outage');
+      this.replace(client);
+      return Promise.resolve();
+    }
     return this.heartbeat();
   }
 
