@@ -41,7 +41,7 @@ export const chatCompletionOperations = {
     errorNotes: {
       429: 'Rate limited by the upstream.',
       502: 'Upstream unreachable or failed.',
-      503: 'No upstream configured, or the catalog is not loaded.',
+      503: 'No upstream configured, the catalog is not loaded, or the key cannot be checked while the database is unreachable (`database_unavailable`, with Retry-After).',
       504: 'Upstream did not answer within UPSTREAM_TIMEOUT.',
     },
   }),

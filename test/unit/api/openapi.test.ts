@@ -84,4 +84,18 @@ describe('OpenAPI document', () => {
       }
     }
   });
+
+  it('documents 503 with Retry-After on every operation that needs the database or an API key', () => {
+    type Reply = { headers?: Record<string, unknown> };
+    const missing: string[] = [];
+    for (const [path, operations] of Object.entries(openApiDocument.paths)) {
+      if (path === '/openapi.json') continue;
+      for (const [method, operation] of Object.entries(
+        operations as Record<string, { responses: Record<string, Reply> }>,
+      )) {
+        if (!operation.responses['503']?.headers?.['Retry-After']) missing.push(`${method} ${path}`);
+      }
+    }
+    expect(missing).toEqual([]);
+  });
 });
