@@ -53,5 +53,14 @@ module.exports = {
       // jest ignores a project's testTimeout; this file sets a generous one.
       setupFilesAfterEnv: ['<rootDir>/test/support/k8s/timeout.js'],
     },
+    {
+      ...common,
+      displayName: 'e2e',
+      testMatch: ['<rootDir>/test/e2e/**/*.test.ts'],
+      // One real single-node cluster (kubelet, containerd, runc) shared by the scenarios; see docs/e2e.md.
+      globalSetup: '<rootDir>/test/e2e/harness/global-setup.js',
+      globalTeardown: '<rootDir>/test/e2e/harness/global-teardown.js',
+      setupFilesAfterEnv: ['<rootDir>/test/e2e/harness/timeout.js'],
+    },
   ],
 };

@@ -9,12 +9,19 @@ IMAGE_CACHE_DIR="$IMAGE_STATE_DIR/cache"
 
 # The image name the check builds; BASE_IMAGE_NAME is the local Node base made by base.sh.
 IMAGE_NAME="${MODELGATE_IMAGE_NAME:-localhost/modelgate:check}"
+# The repository part of IMAGE_NAME: build.sh's cache tags live beside it.
+IMAGE_NAME_BASE="${IMAGE_NAME%:*}"
 BASE_IMAGE_NAME="localhost/modelgate-node-base"
 
 # TMPDIR: buildah's temporary files and RUN cache mounts stay under the state directory too.
 bah() {
   mkdir -p "$IMAGE_STATE_DIR/tmp"
   TMPDIR="$IMAGE_STATE_DIR/tmp" buildah --storage-driver vfs --root "$IMAGE_STATE_DIR/storage" --runroot "$IMAGE_STATE_DIR/run" "$@"
+}
+
+# <image>: its ID (sha256:...), empty when absent
+image_id() {
+  bah images --no-trunc --noheading --format '{{.ID}}' "$1" 2>/dev/null | head -1
 }
 
 image_log() {

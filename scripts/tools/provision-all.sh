@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# Provision every repo tool into <repo>/.tools/bin (helm, kube-apiserver, etcd, kustomize).
+# Provision every repo tool into <repo>/.tools/bin (helm, kustomize, the Kubernetes binaries: etcd,
+# kube-apiserver, kube-controller-manager, kube-scheduler, kubelet, kube-proxy, kubectl) and the e2e node's Debian
+# packages and pause binary.
 # Cached runs return in about a second. Prints one line per tool.
 #
 # Without Go the chart and control-plane suites cannot run: this prints a loud SKIP and exits 0,
@@ -10,7 +12,7 @@ SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 
 if ! command -v go >/dev/null 2>&1; then
   echo "##########################################################################" >&2
-  echo "SKIP: go not found, chart and control-plane suites will be skipped" >&2
+  echo "SKIP: go not found, chart, control-plane and e2e suites will be skipped" >&2
   echo "##########################################################################" >&2
   if [[ "${MODELGATE_REQUIRE_ALL:-0}" == 1 ]]; then
     echo "FAIL: MODELGATE_REQUIRE_ALL=1 and go is missing" >&2
@@ -33,6 +35,7 @@ run() { # <label> <script>
   done <<<"$out"
 }
 run helm provision-helm.sh
-run "kube-apiserver/etcd" provision-k8s.sh
+run "kubernetes binaries" provision-k8s.sh
 run kustomize provision-kustomize.sh
+run "e2e node" provision-node.sh
 exit "$status"

@@ -1,7 +1,9 @@
 // @ts-check
-// Tools built into the git-ignored `.tools/bin` by `scripts/tools/provision-all.sh` (helm, kustomize,
-// kube-apiserver, etcd; TOOLS_DIR overrides the folder), and promtool and chromium from the Debian packages
-// `prometheus` and `chromium` (scripts/ci/system-packages.sh), found on PATH. A suite that needs one and does not find it is skipped with a loud
+// Tools built into the git-ignored `.tools/bin` by `scripts/tools/provision-all.sh` (helm, kustomize, the
+// Kubernetes binaries, the e2e node's pause; TOOLS_DIR overrides the folder), and programs from Debian packages found
+// on PATH: promtool and chromium (packages `prometheus` and `chromium`), buildah (scripts/ci/system-packages.sh),
+// containerd, ctr and runc (scripts/tools/provision-node.sh). A suite that needs one and does not find it is skipped
+// with a loud
 // notice, except under MODELGATE_REQUIRE_ALL=1 (set by `.ci/run`), where the missing tool fails the run instead.
 // Plain JavaScript: the k8s global setup and the API server supervisor need it before jest transforms anything.
 'use strict';
@@ -9,14 +11,27 @@
 const fs = require('node:fs');
 const path = require('node:path');
 
-/** @typedef {'helm' | 'kustomize' | 'kube-apiserver' | 'etcd' | 'promtool' | 'chromium'} ToolName */
+/**
+ * @typedef {'helm' | 'kustomize' | 'kube-apiserver' | 'etcd' | 'kube-controller-manager' | 'kube-scheduler'
+ *   | 'kubelet' | 'kube-proxy' | 'kubectl' | 'pause' | 'promtool' | 'containerd' | 'ctr' | 'runc' | 'buildah'
+ *   | 'chromium'} ToolName
+ */
 /**
  * @typedef {{ kind: 'run', paths: Record<ToolName, string> } | { kind: 'skip', message: string }
  *   | { kind: 'fail', message: string }} ToolDecision
  */
 
-/** @type {ReadonlySet<ToolName>} tools that come from system packages rather than .tools/bin */
-const SYSTEM_TOOLS = new Set(/** @type {ToolName[]} */ (['promtool', 'chromium']));
+/** @type {ReadonlyMap<ToolName, string>} tools that come from system packages rather than .tools/bin, with the script that installs them */
+const SYSTEM_TOOLS = new Map(
+  /** @type {[ToolName, string][]} */ ([
+    ['promtool', 'scripts/ci/system-packages.sh'],
+    ['chromium', 'scripts/ci/system-packages.sh'],
+    ['buildah', 'scripts/ci/system-packages.sh'],
+    ['containerd', 'scripts/tools/provision-node.sh'],
+    ['ctr', 'scripts/tools/provision-node.sh'],
+    ['runc', 'scripts/tools/provision-node.sh'],
+  ]),
+);
 
 const repoRoot = path.resolve(__dirname, '..', '..');
 
@@ -58,17 +73,17 @@ function requireAll(env = process.env) {
 /** @param {readonly ToolName[]} missing @param {NodeJS.ProcessEnv} [env] */
 function missingToolMessage(missing, env = process.env) {
   const built = missing.filter((t) => !SYSTEM_TOOLS.has(t));
-  const system = missing.filter((t) => SYSTEM_TOOLS.has(t));
+  /** @type {string[]} */
   const parts = [];
   if (built.length > 0)
     parts.push(
       `${built.join(', ')} not found in ${toolsBinDir(env)}. ` +
         'Run `bash scripts/tools/provision-all.sh` (needs Go; builds them from the Go module proxy).',
     );
-  if (system.length > 0)
-    parts.push(
-      `${system.join(', ')} not found on PATH. Run \`bash scripts/ci/system-packages.sh\` (as root).`,
-    );
+  for (const script of new Set(missing.map((t) => SYSTEM_TOOLS.get(t)).filter((s) => s !== undefined))) {
+    const names = missing.filter((t) => SYSTEM_TOOLS.get(t) === script);
+    parts.push(`${names.join(', ')} not found on PATH. Run \`bash ${script}\` (as root).`);
+  }
   return parts.join(' ');
 }
 

@@ -44,6 +44,19 @@ describe('test tools (.tools/bin)', () => {
     );
   });
 
+  it('names the script that installs each missing system tool', () => {
+    const decision = decideTools(['promtool', 'containerd', 'runc', 'kubelet'], {
+      TOOLS_DIR: dir,
+      PATH: '/nonexistent',
+    });
+    const message = decision.kind !== 'run' ? decision.message : '';
+    expect(message).toMatch(/kubelet not found in .*provision-all\.sh/);
+    expect(message).toMatch(/promtool not found on PATH\. Run `bash scripts\/ci\/system-packages\.sh`/);
+    expect(message).toMatch(
+      /containerd, runc not found on PATH\. Run `bash scripts\/tools\/provision-node\.sh`/,
+    );
+  });
+
   it('fails instead of skipping under MODELGATE_REQUIRE_ALL=1', () => {
     const decision = decideTools(['kustomize'], { TOOLS_DIR: dir, MODELGATE_REQUIRE_ALL: '1' });
     expect(decision.kind).toBe('fail');

@@ -1,0 +1,3 @@
+module modelgate/scripts/tools/pause
+
+go 1.22

@@ -1,0 +1,401 @@
+// One scenario's world on the shared e2e node: a namespace, a database on the node's PostgreSQL, a model source,
+// the Services pods reach them through, helm and kubectl pointed at the node, and what they left to clean up.
+import type { ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import http from 'node:http';
+import path from 'node:path';
+import * as k8s from '@kubernetes/client-node';
+import pg from 'pg';
+import YAML from 'yaml';
+import { repoRoot } from '../../support/tools';
+import { chartDir, helmEnv, kustomizeBaseDir, run, type CommandResult } from '../../support/k8s/commands';
+import { tempDir } from '../../support/temp.mjs';
+import { relayConnect } from './relay-client.mjs';
+import {
+  ask,
+  core,
+  discovery,
+  e2eNode,
+  IMAGE,
+  kubeConfig,
+  spawnInNode,
+  stopChild,
+  uniqueName,
+  until,
+} from './node';
+
+export { chartDir, kustomizeBaseDir };
+/** The additive migration of the upgrade image (test/e2e/fixtures, added by scripts/image/e2e-images.sh). */
+export const UPGRADE_MIGRATION = '29991231000000_e2e_upgrade_marker.js';
+export const ADMIN_TOKEN = 'e2e-admin-token-0123456789abcdef0123456789';
+
+const fixture = JSON.parse(
+  fs.readFileSync(path.join(repoRoot, 'test/fixtures/morpheus/minimal.json'), 'utf8'),
+) as { models: Record<string, unknown>[] };
+/** The model list the sources serve first (2 models), and a refreshed one (3 models). */
+export const MODELS = fixture;
+export const MORE_MODELS = {
+  models: [
+    ...fixture.models,
+    {
+      ...fixture.models[0],
+      Id: `0x${'3'.repeat(64)}`,
+      Name: 'qwen3-235b',
+      Tags: ['Qwen'],
+      CreatedAt: 1746000000,
+    },
+  ],
+};
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- /status, SQL rows and the like, read loosely by tests
+export type LooseJson = any;
+
+/** An HTTP GET to `<ip>:<port>` inside the node's namespace (a pod, the service host), through the relay. */
+export function nodeGet(target: string, urlPath: string, headers: Record<string, string> = {}) {
+  return new Promise<{ status: number; body: string; json: () => LooseJson }>((resolve, reject) => {
+    const [host, port] = target.split(':');
+    const req = http.request(
+      {
+        host,
+        port,
+        path: urlPath,
+        headers,
+        timeout: 5_000,
+        createConnection: () => relayConnect(e2eNode().relaySocket, target),
+      },
+      (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk) => (body += chunk));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body, json: () => JSON.parse(body) }));
+      },
+    );
+    req.on('timeout', () => req.destroy(new Error(`GET ${target}${urlPath}: timeout`)));
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+/** A POST with a JSON body to `<ip>:<port>` inside the namespace. */
+export function nodePost(
+  target: string,
+  urlPath: string,
+  body: unknown,
+  headers: Record<string, string> = {},
+) {
+  return new Promise<{ status: number; json: () => LooseJson }>((resolve, reject) => {
+    const [host, port] = target.split(':');
+    const payload = JSON.stringify(body);
+    const req = http.request(
+      {
+        host,
+        port,
+        method: 'POST',
+        path: urlPath,
+        headers: {
+          ...headers,
+          'content-type': 'application/json',
+          'content-length': Buffer.byteLength(payload),
+        },
+        timeout: 10_000,
+        createConnection: () => relayConnect(e2eNode().relaySocket, target),
+      },
+      (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk) => (text += chunk));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, json: () => JSON.parse(text) }));
+      },
+    );
+    req.on('error', reject);
+    req.end(payload);
+  });
+}
+
+/** The model source process (source-server.mjs) inside the namespace, and the Service in front of it. */
+export class ModelSource {
+  constructor(
+    readonly child: ChildProcess,
+    /** What pods use: http://<service>.<namespace>.svc.cluster.local:<port>/active_models.json */
+    readonly url: string,
+  ) {}
+
+  serve(doc: unknown) {
+    return ask(this.child, { serve: doc });
+  }
+  delay(ms: number) {
+    return ask(this.child, { delayMs: ms });
+  }
+  failWith(status: number) {
+    return ask(this.child, { failWith: status });
+  }
+  async requests(): Promise<number> {
+    return (await ask<{ requests: number }>(this.child, { requests: true })).requests;
+  }
+}
+
+export interface LoadSummary {
+  sent: number;
+  ok: number;
+  failed: number;
+  statuses: Record<string, number>;
+  errors: Record<string, number>;
+  firstFailures: string[];
+}
+
+/** Steady load (load.mjs) from inside the namespace; `stop()` ends it and says how it went. */
+export async function startLoad(options: {
+  url: string;
+  headers?: Record<string, string>;
+  rate?: number;
+  maxSeconds?: number;
+}): Promise<{ stop: () => Promise<LoadSummary> }> {
+  const { child } = await spawnInNode('load.mjs', [JSON.stringify({ maxSeconds: 300, ...options })]);
+  let early: LoadSummary | undefined;
+  child.once('message', (summary) => (early = summary as LoadSummary));
+  return {
+    stop: async () => {
+      if (early) return early;
+      const summary = await ask<LoadSummary>(child, 'stop');
+      await stopChild(child);
+      return summary;
+    },
+  };
+}
+
+export class Scenario {
+  private readonly cleanups: (() => Promise<unknown>)[] = [];
+  private constructor(
+    readonly namespace: string,
+    readonly tools: Record<string, string>,
+  ) {}
+
+  static async create(prefix: string, tools: Record<string, string>): Promise<Scenario> {
+    const namespace = uniqueName(prefix);
+    await core().createNamespace({ body: { metadata: { name: namespace } } });
+    const scenario = new Scenario(namespace, tools);
+    // Namespaces are deleted for real (the namespace controller runs): their pods stop and free the node.
+    scenario.cleanups.push(() => core().deleteNamespace({ name: namespace }));
+    // The controller-manager makes the default ServiceAccount and kube-root-ca.crt; pods need the ConfigMap.
+    await until(`kube-root-ca.crt in ${namespace}`, async () =>
+      (await core()
+        .readNamespacedConfigMap({ name: 'kube-root-ca.crt', namespace })
+        .catch(() => undefined))
+        ? true
+        : undefined,
+    );
+    return scenario;
+  }
+
+  onCleanup(step: () => Promise<unknown>): void {
+    this.cleanups.push(step);
+  }
+
+  async cleanup(): Promise<void> {
+    for (const step of this.cleanups.reverse()) await step().catch(() => undefined);
+  }
+
+  /**
+   * A Service without selector whose EndpointSlice names the service host (what stands outside the cluster); pods
+   * reach `<name>.<namespace>.svc.cluster.local:<port>`.
+   */
+  async externalService(name: string, port: number): Promise<string> {
+    const namespace = this.namespace;
+    await core().createNamespacedService({
+      namespace,
+      body: {
+        metadata: { name },
+        spec: { ports: [{ name: 'tcp', port, targetPort: port, protocol: 'TCP' }] },
+      },
+    });
+    await discovery().createNamespacedEndpointSlice({
+      namespace,
+      body: {
+        metadata: { name, labels: { 'kubernetes.io/service-name': name } },
+        addressType: 'IPv4',
+        endpoints: [{ addresses: [e2eNode().net.serviceHostIp], conditions: { ready: true } }],
+        ports: [{ name: 'tcp', port, protocol: 'TCP' }],
+      },
+    });
+    return `${name}.${namespace}.svc.${e2eNode().net.clusterDomain}`;
+  }
+
+  /** A database of its own on the node's PostgreSQL, behind the Service `postgres`. */
+  async database(): Promise<{
+    podUrl: string;
+    query: <R = LooseJson>(sql: string, params?: unknown[]) => Promise<R[]>;
+  }> {
+    const node = e2eNode();
+    if (!node.postgres) throw new Error('the e2e node runs without PostgreSQL');
+    const name = this.namespace.replaceAll('-', '_');
+    const admin = new pg.Client({ connectionString: node.postgres.hostUrl });
+    await admin.connect();
+    await admin.query(`CREATE DATABASE ${name}`);
+    await admin.end();
+    const host = await this.externalService('postgres', 5432);
+    const hostUrl = new URL(node.postgres.hostUrl);
+    hostUrl.pathname = `/${name}`;
+    const pool = new pg.Pool({ connectionString: hostUrl.toString(), max: 2 });
+    this.cleanups.push(async () => {
+      await pool.end();
+      const drop = new pg.Client({ connectionString: node.postgres!.hostUrl });
+      await drop.connect();
+      await drop.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      await drop.end();
+    });
+    return {
+      podUrl: `postgres://postgres:postgres@${host}:5432/${name}`,
+      query: async (sql, params) => (await pool.query(sql, params)).rows,
+    };
+  }
+
+  /** A model source in the namespace serving `doc`, behind the Service `models`. */
+  async modelSource(doc: unknown = MODELS, name = 'models'): Promise<ModelSource> {
+    const { child, first } = await spawnInNode('source-server.mjs', [e2eNode().net.serviceHostIp, '0']);
+    this.cleanups.push(() => stopChild(child));
+    const port = Number(JSON.parse(first).port);
+    const host = await this.externalService(name, port);
+    const source = new ModelSource(child, `http://${host}:${port}/active_models.json`);
+    await source.serve(doc);
+    return source;
+  }
+
+  helm(args: string[], timeoutMs = 600_000): Promise<CommandResult> {
+    return run(
+      this.tools.helm!,
+      [...args, '--namespace', this.namespace, '--kubeconfig', e2eNode().kubeconfig],
+      {
+        env: helmEnv(),
+        timeoutMs,
+      },
+    );
+  }
+
+  kubectl(args: string[], timeoutMs = 300_000): Promise<CommandResult> {
+    return run(
+      this.tools.kubectl!,
+      ['--kubeconfig', e2eNode().kubeconfig, '--namespace', this.namespace, ...args],
+      {
+        timeoutMs,
+      },
+    );
+  }
+
+  /** Writes chart values for this scenario (the e2e defaults, then `values`) and returns the file. */
+  valuesFile(values: Record<string, unknown>): string {
+    const file = path.join(scratch(), `${uniqueName('values')}.yaml`);
+    fs.writeFileSync(file, YAML.stringify(values));
+    return file;
+  }
+
+  /** The pods of a label selector. */
+  async pods(selector: string): Promise<k8s.V1Pod[]> {
+    return (await core().listNamespacedPod({ namespace: this.namespace, labelSelector: selector })).items;
+  }
+
+  /** `<ClusterIP>:<port>` of a Service (its first port): what clients in the cluster's network connect to. */
+  async service(name: string): Promise<string> {
+    const svc = await core().readNamespacedService({ name, namespace: this.namespace });
+    return `${svc.spec!.clusterIP}:${svc.spec!.ports![0]!.port}`;
+  }
+
+  /** The ready endpoints of a Service's EndpointSlices. */
+  async readyEndpoints(service: string): Promise<string[]> {
+    const slices = await discovery().listNamespacedEndpointSlice({
+      namespace: this.namespace,
+      labelSelector: `kubernetes.io/service-name=${service}`,
+    });
+    return slices.items.flatMap((slice) =>
+      (slice.endpoints ?? []).filter((e) => e.conditions?.ready).flatMap((e) => e.addresses),
+    );
+  }
+
+  /** /status of every running pod of the selector, read from the pod's IP. */
+  async statuses(selector: string, port = 8080): Promise<{ pod: string; status: number; body: LooseJson }[]> {
+    const pods = (await this.pods(selector)).filter((p) => p.status?.podIP && !p.metadata?.deletionTimestamp);
+    return Promise.all(
+      pods.map(async (p) => {
+        const res = await nodeGet(`${p.status!.podIP}:${port}`, '/status').catch(() => ({
+          status: 0,
+          body: '',
+        }));
+        let body: unknown;
+        try {
+          body = JSON.parse(res.body);
+        } catch {
+          body = undefined;
+        }
+        return { pod: p.metadata!.name!, status: res.status, body };
+      }),
+    );
+  }
+
+  /** Creates a user and its first key through a pod's admin route; returns the key. */
+  async apiKey(podIp: string): Promise<string> {
+    const res = await nodePost(
+      `${podIp}:8080`,
+      '/v1/admin/users',
+      { name: uniqueName('e2e-user') },
+      { authorization: `Bearer ${ADMIN_TOKEN}` },
+    );
+    if (res.status !== 201) throw new Error(`POST /v1/admin/users answered ${res.status}`);
+    return res.json().key.key as string;
+  }
+}
+
+let scratchDir: string | undefined;
+function scratch(): string {
+  scratchDir ??= tempDir('e2e');
+  return scratchDir;
+}
+
+/**
+ * Chart values every scenario starts from: the node's image (never pulled), short probe periods and drain times so
+ * rollouts take seconds, the admin routes on (a test creates API keys through them), the refresh CronJob off.
+ */
+export function e2eValues(options: {
+  databaseUrl: string;
+  sourceUrl: string;
+  replicas?: number;
+  tag?: string;
+  extra?: Record<string, unknown>;
+}): Record<string, unknown> {
+  return deepMerge(
+    {
+      image: { repository: IMAGE.repository, tag: options.tag ?? IMAGE.tag, pullPolicy: 'Never' },
+      replicaCount: options.replicas ?? 1,
+      config: {
+        modelSource: { url: options.sourceUrl, timeout: '5s', retries: 1 },
+        shutdownDelay: '2s',
+        shutdownTimeout: '10s',
+      },
+      secrets: { databaseUrl: options.databaseUrl, adminToken: ADMIN_TOKEN },
+      probes: {
+        startup: { periodSeconds: 1, timeoutSeconds: 2, failureThreshold: 120 },
+        liveness: { periodSeconds: 5, timeoutSeconds: 2, failureThreshold: 3 },
+        readiness: { periodSeconds: 1, timeoutSeconds: 2, failureThreshold: 2, successThreshold: 1 },
+      },
+      preStopSleepSeconds: 3,
+      terminationGracePeriodSeconds: 20,
+      refresh: { enabled: false },
+      // The node's CPU is two cores shared by every scenario's pods.
+      resources: { requests: { cpu: '10m', memory: '64Mi' }, limits: { memory: '512Mi' } },
+      init: { resources: { requests: { cpu: '10m', memory: '64Mi' }, limits: { memory: '256Mi' } } },
+    },
+    options.extra ?? {},
+  );
+}
+
+function deepMerge(a: Record<string, unknown>, b: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...a };
+  for (const [key, value] of Object.entries(b)) {
+    const current = out[key];
+    out[key] =
+      value && typeof value === 'object' && !Array.isArray(value) && current && typeof current === 'object'
+        ? deepMerge(current as Record<string, unknown>, value as Record<string, unknown>)
+        : value;
+  }
+  return out;
+}
+
+export { kubeConfig };

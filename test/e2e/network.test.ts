@@ -1,0 +1,114 @@
+// The network rule, checked on the running node without sending anything anywhere: the node's namespace and its
+// pods have routes to the pod network and the Service range only, so no address outside them (the machine's own
+// addresses included) can even be looked up as a destination; the host side has no route into those ranges but a
+// blackhole, and reaches the namespace only through the relay's Unix socket.
+import { execFileSync } from 'node:child_process';
+import { expectSuccess } from '../support/k8s/commands';
+import { core, describeE2E, e2eNode, IMAGE, until } from './harness/node';
+import { Scenario } from './harness/scenario';
+
+/** The host's own global addresses (eth0 and the like), IPv4 and IPv6. */
+function hostAddresses(): string[] {
+  const out = JSON.parse(execFileSync('ip', ['-j', 'addr', 'show'], { encoding: 'utf8' })) as {
+    addr_info: { local: string; scope: string }[];
+  }[];
+  return out.flatMap((link) => link.addr_info.filter((a) => a.scope === 'global').map((a) => a.local));
+}
+
+/** `ip route get <address>` inside the node's namespace: the route it would take, or the kernel's refusal. */
+function routeInNode(address: string): string {
+  try {
+    return execFileSync('nsenter', [`--net=${e2eNode().netns}`, '--', 'ip', 'route', 'get', address], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+  } catch (error) {
+    return String((error as { stderr?: string }).stderr ?? error).trim();
+  }
+}
+
+/** /proc/net/route rows as CIDRs (the kernel writes addresses little-endian in hex). */
+function routesOf(procNetRoute: string): string[] {
+  const ip = (hex: string) =>
+    (hex.match(/../g) ?? [])
+      .reverse()
+      .map((b) => parseInt(b, 16))
+      .join('.');
+  const bits = (hex: string) =>
+    ip(hex)
+      .split('.')
+      .reduce((n, b) => n + Number(b).toString(2).replaceAll('0', '').length, 0);
+  return procNetRoute
+    .trim()
+    .split('\n')
+    .slice(1)
+    .map((line) => line.trim().split(/\s+/))
+    .map((f) => `${ip(f[1]!)}/${bits(f[7]!)}`)
+    .sort();
+}
+
+describeE2E(
+  'e2e network: nothing leaves the node namespace, nothing outside it is a destination',
+  (tools) => {
+    let s: Scenario;
+    beforeAll(async () => {
+      s = await Scenario.create('network', tools);
+    });
+    afterAll(() => s.cleanup());
+
+    it('has no route from the node namespace to any host address, and none in from the host', () => {
+      const node = e2eNode();
+      const addresses = hostAddresses();
+      expect(addresses.length).toBeGreaterThan(0);
+      for (const address of addresses) expect(routeInNode(address)).toMatch(/Network is unreachable/);
+      expect(routeInNode('1.1.1.1')).toMatch(/Network is unreachable/);
+      // Inside: the pod network is on the bridge, Services go through kube-proxy's rules on it.
+      expect(routeInNode(node.net.podRangeStart)).toMatch(new RegExp(`dev ${node.net.bridge}`));
+      const links = execFileSync('nsenter', [`--net=${node.netns}`, '--', 'ip', '-o', 'link', 'show'], {
+        encoding: 'utf8',
+      })
+        .trim()
+        .split('\n')
+        .map((line) => line.split(': ')[1]!.split('@')[0]!);
+      expect(links.filter((l) => l !== 'lo' && l !== node.net.bridge && !l.startsWith('veth'))).toEqual([]);
+      // The host: no address in the namespace's ranges, and a blackhole for them, not the default route.
+      expect(addresses.filter((a) => a.startsWith('198.18.') || a.startsWith('198.19.'))).toEqual([]);
+      expect(execFileSync('ip', ['route', 'show', '198.18.0.0/15'], { encoding: 'utf8' })).toMatch(
+        /^blackhole/,
+      );
+    });
+
+    it('gives a pod routes to the pod network and the Service range only', async () => {
+      await core().createNamespacedPod({
+        namespace: s.namespace,
+        body: {
+          metadata: { name: 'routes' },
+          spec: {
+            automountServiceAccountToken: false,
+            restartPolicy: 'Never',
+            securityContext: { runAsNonRoot: true, runAsUser: 10001 },
+            containers: [
+              {
+                name: 'routes',
+                image: `${IMAGE.repository}:${IMAGE.tag}`,
+                imagePullPolicy: 'Never',
+                command: [
+                  'node',
+                  '-e',
+                  "process.stdout.write(require('fs').readFileSync('/proc/net/route', 'utf8'))",
+                ],
+              },
+            ],
+          },
+        },
+      });
+      await until('the pod to finish', async () => {
+        const pod = await core().readNamespacedPod({ name: 'routes', namespace: s.namespace });
+        return pod.status?.phase === 'Succeeded' ? pod : undefined;
+      });
+      const log = expectSuccess('kubectl logs', await s.kubectl(['logs', 'routes']));
+      const node = e2eNode();
+      expect(routesOf(log.stdout)).toEqual([node.net.podCidr, node.net.serviceCidr].sort());
+    });
+  },
+);

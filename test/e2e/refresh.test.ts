@@ -1,0 +1,114 @@
+// Scenario 3, Refresh: the chart's CronJob, run by the real CronJob controller, updates the models ConfigMap; the
+// kubelet projects it into the running pods; every app reloads it (its /status sha changes) while steady load
+// through the Service sees no failure. The time from the ConfigMap update to the last reload is recorded; it is
+// bounded by the kubelet's sync period (10 s on the e2e node, 1 min by default) plus its cache.
+import { expectSuccess } from '../support/k8s/commands';
+import { batch, core, describeE2E, until } from './harness/node';
+import { recordFigure } from './harness/figures';
+import { chartDir, e2eValues, MODELS, MORE_MODELS, Scenario, startLoad } from './harness/scenario';
+
+const SERVER = 'app.kubernetes.io/instance=mg,app.kubernetes.io/component=server';
+
+describeE2E(
+  'e2e 3, refresh: CronJob -> ConfigMap -> kubelet projection -> every pod reloads, 0 failed',
+  (tools) => {
+    let s: Scenario;
+    beforeAll(async () => {
+      s = await Scenario.create('refresh', tools);
+    });
+    afterAll(() => s.cleanup());
+
+    it('reloads every pod from a refresh run by the CronJob controller, under load, without a failed request', async () => {
+      const db = await s.database();
+      const source = await s.modelSource(MODELS);
+      const values = s.valuesFile(
+        e2eValues({
+          databaseUrl: db.podUrl,
+          sourceUrl: source.url,
+          replicas: 3,
+          // Every minute: the CronJob controller's own schedule, nothing triggers the Job by hand.
+          extra: { refresh: { enabled: true, schedule: '* * * * *', startingDeadlineSeconds: 50 } },
+        }),
+      );
+      expectSuccess(
+        'helm install',
+        await s.helm(['install', 'mg', chartDir, '--values', values, '--wait', '--timeout', '5m']),
+      );
+
+      const before = await s.statuses(SERVER);
+      expect(before.map((p) => p.body?.models?.count)).toEqual([2, 2, 2]);
+      const oldSha = before[0]!.body.models.sha256 as string;
+      const cm = await core().readNamespacedConfigMap({
+        name: 'mg-modelgate-models',
+        namespace: s.namespace,
+      });
+      const oldVersion = cm.metadata!.resourceVersion;
+
+      const svc = await s.service('mg-modelgate');
+      const key = await s.apiKey((await s.pods(SERVER))[0]!.status!.podIP!);
+      const load = await startLoad({
+        url: `http://${svc}/v1/models`,
+        headers: { authorization: `Bearer ${key}` },
+        rate: 20,
+      });
+
+      await source.serve(MORE_MODELS);
+      // The ConfigMap changes when the CronJob's next Job has run `modelgate-init refresh`.
+      const updated = await until(
+        'the refresh Job to update the models ConfigMap',
+        async () => {
+          const now = await core().readNamespacedConfigMap({
+            name: 'mg-modelgate-models',
+            namespace: s.namespace,
+          });
+          return now.metadata!.resourceVersion !== oldVersion ? Date.now() : undefined;
+        },
+        150_000,
+        200,
+      );
+      /** @type {Record<string, number>} when each pod served the new artifact */
+      const reloadedAt = new Map<string, number>();
+      await until(
+        'every pod to reload the refreshed artifact',
+        async () => {
+          for (const p of await s.statuses(SERVER)) {
+            if (!reloadedAt.has(p.pod) && p.body?.models?.sha256 && p.body.models.sha256 !== oldSha)
+              reloadedAt.set(p.pod, Date.now());
+          }
+          return reloadedAt.size === 3 ? true : undefined;
+        },
+        180_000,
+        200,
+      );
+      const summary = await load.stop();
+
+      const after = await s.statuses(SERVER);
+      expect(after.map((p) => [p.body.models.count, p.body.ready])).toEqual([
+        [3, true],
+        [3, true],
+        [3, true],
+      ]);
+      // The same pods: reloaded, not restarted.
+      expect(after.map((p) => p.pod).sort()).toEqual(before.map((p) => p.pod).sort());
+      for (const pod of await s.pods(SERVER))
+        expect(pod.status?.containerStatuses?.[0]?.restartCount).toBe(0);
+      expect(summary).toMatchObject({ failed: 0 });
+      expect(summary.ok).toBeGreaterThan(100);
+
+      // The Job that did it was made by the CronJob controller.
+      const jobs = (await batch().listNamespacedJob({ namespace: s.namespace })).items;
+      const byCron = jobs.filter((j) => j.metadata?.ownerReferences?.some((o) => o.kind === 'CronJob'));
+      expect(byCron.some((j) => (j.status?.succeeded ?? 0) >= 1)).toBe(true);
+
+      const lastReload = Math.max(...reloadedAt.values());
+      recordFigure('refresh', {
+        replicas: 3,
+        kubeletSyncFrequencySeconds: 10,
+        configMapUpdateToLastReloadSeconds: Math.round((lastReload - updated) / 100) / 10,
+        configMapUpdateToFirstReloadSeconds:
+          Math.round((Math.min(...reloadedAt.values()) - updated) / 100) / 10,
+        load: { sent: summary.sent, ok: summary.ok, failed: summary.failed, ratePerSecond: 20 },
+      });
+    });
+  },
+);
