@@ -24,7 +24,7 @@ const ratioCell = (storm, design) =>
 
 /** Every headline row, by name; the page shows them all, the README a few. @param {Figures} f */
 function headlineRows(f) {
-  const { storm, warm, outage, reload, sigterm, soak, startup, api } = f;
+  const { storm, warm, outage, reload, sigterm, soak, startup, api, node } = f;
   /** @type {Record<string, (string | number)[]>} */
   const rows = {};
   if (storm) {
@@ -52,6 +52,14 @@ function headlineRows(f) {
         '',
       ];
   }
+  if (node)
+    rows.node = [
+      `Real node (kubelet, containerd, runc; \`npm run test:e2e\`), ${node.from} → ${node.to} replicas: all ready; source requests`,
+      '1 request',
+      `${s(node.allReadyMs)}; ${node.sourceRequests} source req.`,
+      '',
+      '',
+    ];
   if (warm)
     rows.warm = [
       'Warm restart: source requests; init vs bare `node -e ""`',

@@ -17,6 +17,8 @@ export const RESULT_NAMES = [
   'startup',
   'api',
   'machine',
+  // written by the e2e suite (test/e2e/harness/figures.ts), not by bench/run.mjs: real-node figures
+  'e2e-node',
 ];
 export const DESIGNS = ['modelgate', 'naive', 'pid-mod-4', 'floor'];
 
@@ -262,6 +264,23 @@ export function reduceApi(api) {
 }
 
 /**
+ * The real node's scale-up (the e2e suite's scenario 9: kubelet, containerd and runc run the image), beside the
+ * process storm; undefined when the e2e suite has not run here.
+ * @param {any} e2e bench/results/e2e-node.json
+ */
+export function reduceNode(e2e) {
+  const scale = e2e?.scenarios?.scale;
+  if (!scale) return undefined;
+  return {
+    from: scale.from,
+    to: scale.to,
+    allReadyMs: scale.allReadyMs ?? null,
+    sourceRequests: scale.sourceRequests,
+    at: scale.at,
+  };
+}
+
+/**
  * Every figure the report shows, from the results files.
  * @param {Record<string, any>} results as readResults returns them
  */
@@ -278,6 +297,7 @@ export function reduceResults(results) {
     soak: results.soak && reduceSoak(results.soak),
     startup: results.startup && reduceStartup(results.startup),
     api: results.api && reduceApi(results.api),
+    node: reduceNode(results['e2e-node']),
   };
 }
 

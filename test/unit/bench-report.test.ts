@@ -49,6 +49,17 @@ describe('bench report: reducing the results', () => {
     expect([f.api!.ratioMet, f.api!.p99Met]).toEqual([true, true]);
   });
 
+  it("takes the real node's scale-up from the e2e suite's figures, and leaves it out when the suite did not run", () => {
+    expect(f.node).toEqual({
+      from: 1,
+      to: 8,
+      allReadyMs: 21437,
+      sourceRequests: 1,
+      at: '2026-12-02T10:27:22.322Z',
+    });
+    expect(reduceResults({ ...results(), 'e2e-node': undefined }).node).toBeUndefined();
+  });
+
   it('describes the machine from machine.json: cores, model, load', () => {
     expect(f.machine).toMatchObject({
       cpus: 2,
@@ -76,6 +87,9 @@ describe('bench report: rendering the figures', () => {
     ])
       expect(page).toContain(`\n## ${title}\n`);
     expect(page).not.toContain('Not run');
+    expect(page).toContain(
+      '| Real node (kubelet, containerd, runc; `npm run test:e2e`), 1 → 8 replicas: all ready; source requests | 1 request | 21.4 s; 1 source req. |',
+    );
     expect(page).toContain(
       '- 2 × AMD EPYC, 23.5 GiB memory, Linux 6.18.44-fc-v857, Node.js v20.20.2, PostgreSQL 18.4',
     );
