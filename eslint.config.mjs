@@ -5,7 +5,9 @@ import prettier from 'eslint-config-prettier';
 import globals from 'globals';
 
 export default tseslint.config(
-  { ignores: ['node_modules/', 'dist/', '.tools/', '.data/', 'coverage/', 'bench/results/'] },
+  {
+    ignores: ['node_modules/', 'dist/', '.tools/', '.data/', 'coverage/', 'bench/results/', 'bench/.peers/'],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   prettier,

@@ -22,8 +22,9 @@ const common = {
   // A dynamic import() names the compiled file ('./kube/client.js', as TypeScript requires); jest runs the source.
   moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },
   // Keep jest's file crawl out of the tools folder: buildah's image storage (.tools/containers) holds copies of the
-  // repo (duplicate package.json names) and changes while tests run.
-  modulePathIgnorePatterns: ['<rootDir>/.tools/'],
+  // repo (duplicate package.json names) and changes while tests run. The proxy benchmark's peers (bench/.peers: a
+  // Python virtual environment and an npm tree) are tens of thousands of files no test uses.
+  modulePathIgnorePatterns: ['<rootDir>/.tools/', '<rootDir>/bench/.peers/'],
 };
 
 /** @type {import('jest').Config} */

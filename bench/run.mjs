@@ -1,7 +1,7 @@
 // @ts-check
 // `npm run bench`: every benchmark of this folder against one PostgreSQL (and one kube-apiserver for the ConfigMap
 // cache), then the report.
-//   node bench/run.mjs [storm|warm|outage|reload|sigterm|soak|report ...]   (default: all of them, then report)
+//   node bench/run.mjs [storm|warm|outage|reload|sigterm|soak|proxy|report ...]   (default: all of them, then report)
 // BENCH_QUICK=1 runs the short variant (N up to 4, soak 30 s) for smoke runs. Runs against the build in dist/.
 import { assertBuilt, distDir, log, quick, readResult, writeResult } from './lib/common.mjs';
 import { startCluster } from './lib/kube.mjs';
@@ -13,6 +13,7 @@ import { startPostgres } from './lib/postgres.mjs';
 import { stopAll } from './lib/processes.mjs';
 import { renderReport } from './report/render.mjs';
 import { runOutage } from './outage.mjs';
+import { runProxy } from './proxy.mjs';
 import { runReload } from './reload.mjs';
 import { runSigterm } from './sigterm.mjs';
 import { runSoak } from './soak.mjs';
@@ -27,6 +28,7 @@ const BENCHMARKS = {
   reload: { cluster: false, run: runReload },
   sigterm: { cluster: false, run: runSigterm },
   soak: { cluster: false, run: runSoak },
+  proxy: { cluster: false, run: runProxy },
 };
 const NAMES = /** @type {(keyof typeof BENCHMARKS)[]} */ (Object.keys(BENCHMARKS));
 

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { createRequire } from 'node:module';
 import { binaries, distDir, now, scratchDir, sleep } from './common.mjs';
 import { freePort } from '../../test/support/ports.mjs';
-import { httpGet, spawnNode, waitFor200 } from './processes.mjs';
+import { httpGet, spawnNode, spawnProcess, waitFor200 } from './processes.mjs';
 
 const require = createRequire(import.meta.url);
 
@@ -37,12 +37,14 @@ export async function preparePod(pg, sourceUrl, name) {
 }
 
 /**
- * Starts modelgate-app and waits until /readyz answers 200.
- * @param {{ databaseUrl: string, modelsFile: string, env?: NodeJS.ProcessEnv, name?: string }} options
+ * Starts modelgate-app and waits until /readyz answers 200. `nodeArgs` go before the binary (`--cpu-prof`);
+ * `logFile` takes its output instead of a pipe (see spawnProcess).
+ * @param {{ databaseUrl: string, modelsFile: string, env?: NodeJS.ProcessEnv, name?: string, nodeArgs?: string[],
+ *   logFile?: string }} options
  */
 export async function startApp(options) {
   const port = await freePort();
-  const child = spawnNode(options.name ?? 'app', [binaries.app], {
+  const env = {
     ...baseEnv(),
     DATABASE_URL: options.databaseUrl,
     MODELS_FILE: options.modelsFile,
@@ -51,7 +53,12 @@ export async function startApp(options) {
     LOG_LEVEL: 'warn',
     ADMIN_TOKEN,
     ...options.env,
-  });
+  };
+  const args = [...(options.nodeArgs ?? []), binaries.app];
+  const name = options.name ?? 'app';
+  const child = options.logFile
+    ? spawnProcess(name, process.execPath, args, env, { logFile: options.logFile })
+    : spawnNode(name, args, env);
   const base = `http://127.0.0.1:${port}`;
   const readyAt = await waitFor200(`${base}/readyz`, { deadline: now() + 60_000, child });
   if (readyAt === undefined) {

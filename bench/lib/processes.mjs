@@ -22,22 +22,44 @@ const MAX_OUTPUT = 256 * 1024;
  * @returns {Child}
  */
 export function spawnNode(name, args, env) {
+  return spawnProcess(name, process.execPath, args, env);
+}
+
+/**
+ * Any executable, stopped by stopAll() like the Node.js ones. With `logFile`, its stdout and stderr go to that file
+ * instead of a pipe: a server logging every request under load then costs the harness (the load generator's
+ * process) nothing, and output() reads the file's last MAX_OUTPUT bytes.
+ * @param {string} name @param {string} command @param {string[]} args @param {NodeJS.ProcessEnv} env
+ * @param {{ logFile?: string, cwd?: string }} [options]
+ * @returns {Child}
+ */
+export function spawnProcess(name, command, args, env, options = {}) {
   const startedAt = now();
-  const child = spawn(process.execPath, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const fd = options.logFile ? fs.openSync(options.logFile, 'a') : undefined;
+  const child = spawn(command, args, {
+    env,
+    cwd: options.cwd,
+    stdio: fd === undefined ? ['ignore', 'pipe', 'pipe'] : ['ignore', fd, fd],
+  });
+  if (fd !== undefined) fs.closeSync(fd);
   let output = '';
   const append = (/** @type {Buffer} */ chunk) => {
     if (output.length < MAX_OUTPUT) output += chunk.toString('utf8');
   };
-  child.stdout.on('data', append);
-  child.stderr.on('data', append);
+  child.stdout?.on('data', append);
+  child.stderr?.on('data', append);
+  const logFile = options.logFile;
   /** @type {Child} */
   const handle = {
     pid: child.pid ?? -1,
     name,
     startedAt,
-    output: () => output,
+    output: () => (logFile ? tailOf(logFile, MAX_OUTPUT) : output),
     done: false,
     exited: new Promise((resolve) => {
+      child.on('error', (error) => {
+        output += `\n${name}: ${error.message}\n`;
+      });
       child.on('close', (code, signal) => {
         handle.done = true;
         running.delete(handle);
@@ -50,6 +72,24 @@ export function spawnNode(name, args, env) {
   };
   running.add(handle);
   return handle;
+}
+
+/** @param {string} file @param {number} bytes @returns {string} the file's last `bytes` bytes as text */
+function tailOf(file, bytes) {
+  try {
+    const size = fs.statSync(file).size;
+    const fd = fs.openSync(file, 'r');
+    try {
+      const length = Math.min(size, bytes);
+      const buffer = Buffer.alloc(length);
+      fs.readSync(fd, buffer, 0, length, size - length);
+      return buffer.toString('utf8');
+    } finally {
+      fs.closeSync(fd);
+    }
+  } catch {
+    return '';
+  }
 }
 
 export async function stopAll() {
@@ -110,6 +150,34 @@ export function cpuSecondsOf(pid) {
   } catch {
     return 0;
   }
+}
+
+/**
+ * CPU seconds used so far by a process and every descendant still running (a server that forks workers, like
+ * LiteLLM's uvicorn), read from /proc.
+ * @param {number} pid @returns {number}
+ */
+export function treeCpuSeconds(pid) {
+  /** @type {Map<number, number[]>} */
+  const children = new Map();
+  for (const name of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const stat = fs.readFileSync(`/proc/${name}/stat`, 'utf8');
+      const parent = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      children.set(parent, [...(children.get(parent) ?? []), Number(name)]);
+    } catch {
+      // gone meanwhile
+    }
+  }
+  let total = 0;
+  const pending = [pid];
+  while (pending.length > 0) {
+    const next = /** @type {number} */ (pending.pop());
+    total += cpuSecondsOf(next);
+    pending.push(...(children.get(next) ?? []));
+  }
+  return total;
 }
 
 /**

@@ -4,6 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import * as vega from 'vega';
 import * as vl from 'vega-lite';
+import { proxyCharts } from './proxy.mjs';
 
 const DESIGN_ORDER = ['modelgate', 'naive', 'pid-mod-4', 'floor'];
 const DESIGN_COLORS = ['#2b8a3e', '#e8590c', '#5f3dc4', '#868e96'];
@@ -218,6 +219,7 @@ export async function writeCharts(results, dir) {
   if (results.warm) specs['warm-restart.svg'] = warmChart(results.warm);
   if (results.outage) specs['source-outage.svg'] = outageChart(results.outage);
   if (results.soak) specs['soak-rss.svg'] = soakChart(results.soak);
+  if (results.proxy) Object.assign(specs, proxyCharts(results.proxy));
   fs.mkdirSync(dir, { recursive: true });
   for (const [file, spec] of Object.entries(specs))
     fs.writeFileSync(path.join(dir, file), await renderSvg(spec));

@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 // @ts-check
 // `npm run build`, second step: bundles each executable with esbuild into dist/bin/<name>.bundle.js, writes the
-// small launcher dist/bin/<name>.js that package.json's "bin" and the image point at, and a V8 code cache made by
-// this Node binary (see launch.js). One file per executable: start-up does not resolve and read hundreds of
+// small launcher dist/bin/<name>.js that package.json's "bin" and the image point at, a V8 code cache made by
+// this Node binary (see launch.js), and a source map (<name>.bundle.js.map) for profiles. One file per executable: start-up does not resolve and read hundreds of
 // modules, and the image needs no node_modules at all.
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -221,6 +221,9 @@ for (const { name, entry, train } of executables) {
     minifyWhitespace: true,
     minifySyntax: true,
     legalComments: 'linked',
+    // A map beside the bundle (not referenced from it, not in the image): it turns a --cpu-prof profile or a stack
+    // trace of the bundle back into source files and packages (bench/lib/cpuprofile.mjs).
+    sourcemap: 'external',
     external: notBundled,
     plugins: [axiosWithoutWebGlobals],
     logLevel: 'warning',
