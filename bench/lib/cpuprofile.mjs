@@ -13,6 +13,7 @@ import { fileURLToPath } from 'node:url';
  * @typedef {{ id: number, callFrame: CallFrame, hitCount?: number, children?: number[] }} ProfileNode
  * @typedef {{ nodes: ProfileNode[], samples: number[], timeDeltas: number[], startTime: number, endTime: number }} CpuProfile
  * @typedef {{ name: string, ms: number, share: number }} Row
+ * @typedef {{ fn: string, module: string, file: string }} Key
  */
 
 /** launch.js compiles a bundle inside the CommonJS wrapper: columns of its first line are shifted by it. */
@@ -101,7 +102,8 @@ function cleanPath(/** @type {string} */ file) {
 /**
  * @param {CpuProfile} profile @param {{ untilMicros?: number }} [options]
  * @returns {{ totalMs: number, samples: number, selfByFunction: Row[], inclusiveByFunction: Row[],
- *   selfByModule: Row[], inclusiveByModule: Row[], chargedByModule: Row[], chargedByFunction: Row[] }}
+ *   selfByModule: Row[], inclusiveByModule: Row[], chargedByModule: Row[], chargedByFunction: Row[],
+ *   chargedByCategory: Row[] }}
  * `charged*`: self time with Node.js' own code and V8 builtins charged to the nearest package or own function that
  * called them (a socket write to the code that wrote, JSON.parse to its caller): shares that add up to 100%.
  */
@@ -112,7 +114,7 @@ export function summarise(profile, options = {}) {
   const parent = new Map();
   for (const node of profile.nodes) for (const child of node.children ?? []) parent.set(child, node.id);
 
-  /** @type {Map<number, { fn: string, module: string }>} */
+  /** @type {Map<number, Key>} */
   const keys = new Map();
   for (const node of profile.nodes) {
     const where = locate(node.callFrame);
@@ -120,6 +122,7 @@ export function summarise(profile, options = {}) {
     keys.set(node.id, {
       fn: where.file ? `${name} (${where.file}:${where.line})` : name,
       module: where.module,
+      file: where.file,
     });
   }
 
@@ -153,7 +156,7 @@ export function summarise(profile, options = {}) {
     }
     let base = at !== undefined ? stacks.get(at) : undefined;
     for (const node of chain.reverse()) {
-      const key = /** @type {{ fn: string, module: string }} */ (keys.get(node));
+      const key = /** @type {Key} */ (keys.get(node));
       const isRoot = nodes.get(node)?.callFrame.functionName === '(root)';
       const fns = new Set(base?.fns);
       const modules = new Set(base?.modules);
@@ -171,20 +174,20 @@ export function summarise(profile, options = {}) {
    * Who a sample's time is charged to: the nearest package or own frame at or above it; on a stack of Node.js' own
    * code only (an upstream request flushed from process.nextTick, an HTTP response parsed from a socket read), the
    * outermost frame of a specific area (node:http_client rather than the event and stream plumbing around it).
-   * @type {Map<number, { fn: string, module: string }>}
+   * @type {Map<number, Key>}
    */
   const nearest = new Map();
-  /** @param {number} id @returns {{ fn: string, module: string }} */
+  /** @param {number} id @returns {Key} */
   const chargedTo = (id) => {
     const known = nearest.get(id);
     if (known) return known;
-    const leaf = /** @type {{ fn: string, module: string }} */ (keys.get(id));
+    const leaf = /** @type {Key} */ (keys.get(id));
     let result = leaf;
-    /** @type {{ fn: string, module: string } | undefined} */
+    /** @type {Key | undefined} */
     let outermostSpecific;
     for (let at = /** @type {number | undefined} */ (id); at !== undefined; at = parent.get(at)) {
       if (nodes.get(at)?.callFrame.functionName === '(root)') break;
-      const key = /** @type {{ fn: string, module: string }} */ (keys.get(at));
+      const key = /** @type {Key} */ (keys.get(at));
       const foreign = key.module.startsWith('node:') || key.module === '(v8 builtins)';
       if (!foreign) {
         outermostSpecific = undefined;
@@ -197,6 +200,7 @@ export function summarise(profile, options = {}) {
     nearest.set(id, result);
     return result;
   };
+  /** @type {Map<string, number>} */ const chargedCategory = new Map();
   /** @type {Map<string, number>} */ const chargedFn = new Map();
   /** @type {Map<string, number>} */ const chargedModule = new Map();
 
@@ -211,6 +215,7 @@ export function summarise(profile, options = {}) {
     const charged = chargedTo(id);
     add(chargedFn, charged.fn, ms);
     add(chargedModule, charged.module, ms);
+    add(chargedCategory, categoryOf(charged), ms);
     const stack = stackOf(id);
     for (const fn of stack.fns) add(incFn, fn, ms);
     for (const module of stack.modules) add(incModule, module, ms);
@@ -233,7 +238,75 @@ export function summarise(profile, options = {}) {
     inclusiveByModule: rows(incModule),
     chargedByModule: rows(chargedModule),
     chargedByFunction: rows(chargedFn),
+    chargedByCategory: rows(chargedCategory),
   };
+}
+
+/**
+ * What a piece of modelgate's hot path is for, by the package or own file its time is charged to: the parts the
+ * optimisation of the proxy path weighs against each other.
+ * @type {[string, (key: Key) => boolean][]}
+ */
+const CATEGORIES = [
+  [
+    'request log line (pino, core/logger.ts)',
+    (k) =>
+      /^(pino|sonic-boom|@pinojs\/redact|safe-stable-stringify|fast-redact|pino-std-serializers)$/.test(
+        k.module,
+      ) || k.file === 'core/logger.ts',
+  ],
+  ['metrics (prom-client)', (k) => k.module === 'prom-client'],
+  [
+    'body parsing (express.json: body-parser, raw-body, JSON.parse)',
+    (k) =>
+      /^(body-parser|raw-body|iconv-lite|type-is|content-type|media-typer|bytes|mime-types|mime-db|http-errors|depd|unpipe|statuses)$/.test(
+        k.module,
+      ),
+  ],
+  ['validation (zod)', (k) => k.module === 'zod' || k.file === 'app/api/validation.ts'],
+  [
+    'key authentication (app/api/keys, principal)',
+    (k) => k.module === 'app/api/keys' || k.file === 'app/api/principal.ts',
+  ],
+  [
+    'express routing and middleware dispatch',
+    (k) =>
+      /^(express|router|finalhandler|parseurl|on-finished|path-to-regexp|encodeurl|ee-first|merge-descriptors|setprototypeof|accepts|negotiator|fresh|vary|send|etag|proxy-addr|forwarded|ipaddr\.js|qs|cookie|cookie-signature|range-parser|content-disposition|escape-html|utils-merge|methods)$/.test(
+        k.module,
+      ),
+  ],
+  [
+    'request id, route template, access-log and metrics middleware (app/http)',
+    (k) => k.module === 'app/http',
+  ],
+  [
+    'chat completion route, model lookup, upstream proxy (own code, with the writes it makes)',
+    (k) => /^app\/api\/(chat-completions|models)$/.test(k.module) || k.file === 'app/api/request-id.ts',
+  ],
+  [
+    'database (knex, pg)',
+    (k) =>
+      /^(knex|pg|pg-protocol|pg-pool|pg-types|pg-connection-string|tarn|postgres-[a-z]+|lodash|getopts|rechoir|interpret|colorette|escalade|tildify)$/.test(
+        k.module,
+      ),
+  ],
+  [
+    'Node.js HTTP client: upstream request write, response parse (node:http_client, agent)',
+    (k) => /^node:http_(client|agent)$/.test(k.module),
+  ],
+  [
+    'Node.js HTTP server: request parse, response write (node:http_server, outgoing, incoming, common)',
+    (k) => /^node:http_(server|outgoing|incoming|common)$|^node:http$/.test(k.module),
+  ],
+  ['garbage collector', (k) => k.module === '(garbage collector)'],
+];
+
+/** @param {Key} key */
+function categoryOf(key) {
+  if (key.module === '(idle)' || key.module === '(root)') return key.module;
+  for (const [name, test] of CATEGORIES) if (test(key)) return name;
+  if (key.module.startsWith('node:')) return 'other Node.js code (streams, events, sockets, timers)';
+  return `other: ${key.module}`;
 }
 
 /** Time with the process idle (waiting for I/O) is not work: shares of busy time leave it out. */
@@ -253,6 +326,7 @@ export function busyShares(/** @type {ReturnType<typeof summarise>} */ summary) 
     inclusiveByModule: rescale(summary.inclusiveByModule),
     chargedByModule: rescale(summary.chargedByModule),
     chargedByFunction: rescale(summary.chargedByFunction),
+    chargedByCategory: rescale(summary.chargedByCategory),
   };
 }
 
@@ -277,6 +351,7 @@ export function formatSummary(profile, options = {}) {
     options.title ? `## ${options.title}\n` : '',
     `${summary.samples} samples over ${summary.totalMs} ms: ${busy.busyMs} ms busy, ${busy.idleMs} ms idle.`,
     '',
+    table('Time by what it is for (charged as below)', busy.chargedByCategory),
     table(
       "Time by package or own folder, Node.js' own code and V8 builtins charged to their caller",
       busy.chargedByModule,
