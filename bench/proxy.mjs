@@ -3,15 +3,17 @@
 // plain and streamed, beside two floors built into the benchmark (bare node:http and bare express 5 proxies), the
 // two peers (LiteLLM, Portkey) and the upstream directly (the ceiling), all in one run against one fast local
 // upstream. One process per target. Every target gets the same load (autocannon in this process) in interleaved
-// rounds, the order rotated each round, so drift of the shared machine hits every target alike; ratios against the
+// rounds, the order rotated each round, so drift in the machine's load hits every target alike; ratios against the
 // bare express proxy are taken round by round. 50 connections, then 1 connection for the added latency.
 // BENCH_PROXY_TARGETS (e.g. express,modelgate), BENCH_PROXY_ROUNDS, BENCH_PROXY_SECONDS and
-// BENCH_PROXY_CONNECTIONS (e.g. 50 or 50,1) narrow a run while working on one part.
+// BENCH_PROXY_CONNECTIONS (e.g. 50 or 50,1) narrow a run while working on one part. The result keeps every round;
+// the report (bench/report/reduce.mjs) takes the medians, the ratios to the bare express proxy and the goals.
 import fs from 'node:fs';
-import { log, median, quantile, quick, round, scratchDir, sleep } from './lib/common.mjs';
+import { log, quantile, quick, round, scratchDir, sleep } from './lib/common.mjs';
 import { startLoad } from './lib/load.mjs';
 import { treeCpuSeconds } from './lib/processes.mjs';
 import { describeFeatures } from './lib/proxy-features.mjs';
+import { reduceProxy } from './report/reduce.mjs';
 import {
   MODEL,
   TARGET_NAMES,
@@ -38,13 +40,6 @@ const roundsFor = (/** @type {number} */ connections) =>
   connections === 1 ? Math.max(1, Math.ceil(ROUNDS / 2) + 1) : ROUNDS;
 const secondsFor = (/** @type {number} */ connections) =>
   connections === 1 ? Math.max(1, Math.round(SECONDS * 0.6)) : SECONDS;
-
-/** The goals of issue 18, against the bare express proxy of the same run (modelgate with every feature on). */
-export const GOALS = {
-  throughputOfExpress: 0.75,
-  p99OfExpress: 1.5,
-  addedP50AtOneConnectionMs: 0.5,
-};
 
 /**
  * One load run against one target; latencies of 2xx answers are recorded to the microsecond (autocannon's own
@@ -92,29 +87,6 @@ async function measure(target, mode, connections, seconds) {
     cpuMicrosPerRequest: ok ? Math.round((cpu * 1e6) / ok) : null,
     targetCpuSeconds: round(cpu, 2),
     loadGeneratorCpuSeconds: round((harness.user + harness.system) / 1e6, 2),
-  };
-}
-
-/** @param {any[]} rounds one target's rounds of one mode and connection count */
-function combine(rounds) {
-  const pick = (/** @type {(r: any) => number | null} */ f) =>
-    /** @type {number[]} */ (rounds.map(f).filter((v) => v !== null && Number.isFinite(v)));
-  const med = (/** @type {(r: any) => number | null} */ f) => {
-    const values = pick(f);
-    return values.length ? round(median(values), 3) : null;
-  };
-  return {
-    requestsPerSecond: med((r) => r.requestsPerSecond),
-    latencyMs: {
-      p50: med((r) => r.latencyMs.p50),
-      p90: med((r) => r.latencyMs.p90),
-      p99: med((r) => r.latencyMs.p99),
-    },
-    cpuMicrosPerRequest: med((r) => r.cpuMicrosPerRequest),
-    requests: rounds.reduce((sum, r) => sum + r.requests, 0),
-    non2xx: rounds.reduce((sum, r) => sum + r.non2xx, 0),
-    errors: rounds.reduce((sum, r) => sum + r.errors, 0),
-    timeouts: rounds.reduce((sum, r) => sum + r.timeouts, 0),
   };
 }
 
@@ -172,24 +144,7 @@ export async function runProxy(context) {
       }
     }
 
-    const summaries = [];
-    for (const connections of CONNECTIONS)
-      for (const mode of MODES)
-        for (const target of targets) {
-          const mine = runs.filter(
-            (x) => x.target === target.name && x.mode === mode && x.connections === connections,
-          );
-          const check = probes[target.name]?.[mode];
-          summaries.push({
-            target: target.name,
-            mode,
-            connections,
-            ...(check?.ok ? combine(mine) : { failed: check?.error ?? 'not run' }),
-            ...ratiosToExpress(runs, target.name, mode, connections),
-          });
-        }
-
-    return {
+    const result = {
       settings: {
         connections: CONNECTIONS,
         rounds: Object.fromEntries(CONNECTIONS.map((c) => [c, roundsFor(c)])),
@@ -211,10 +166,10 @@ export async function runProxy(context) {
         })),
         ...failed.map((f) => ({ name: f.name, label: f.label, notes: f.notes, failed: f.error })),
       ],
-      summaries,
-      goals: goals(summaries),
       runs,
     };
+    logGoals(result);
+    return result;
   } finally {
     for (const target of targets) if (target !== upstream.target) await target.stop();
     await upstream.target.stop();
@@ -222,46 +177,15 @@ export async function runProxy(context) {
   }
 }
 
-/**
- * Per round, this target's req/s and p99 against the bare express proxy's in the same round (same mode and
- * connections); the medians of those ratios.
- * @param {any[]} runs @param {string} name @param {Mode} mode @param {number} connections
- */
-function ratiosToExpress(runs, name, mode, connections) {
-  const at = (/** @type {string} */ target) =>
-    runs.filter((x) => x.target === target && x.mode === mode && x.connections === connections);
-  const mine = at(name);
-  const express = at('express');
-  const pairs = mine
-    .map((m) => ({ m, e: express.find((e) => e.round === m.round) }))
-    .filter((p) => p.e && p.e.requestsPerSecond > 0);
-  if (pairs.length === 0) return {};
-  return {
-    throughputOfExpress: round(median(pairs.map((p) => p.m.requestsPerSecond / p.e.requestsPerSecond)), 3),
-    p99OfExpress: round(median(pairs.map((p) => p.m.latencyMs.p99 / p.e.latencyMs.p99)), 3),
-  };
-}
-
-/** @param {any[]} summaries */
-function goals(summaries) {
-  const find = (/** @type {string} */ target, /** @type {Mode} */ mode, /** @type {number} */ connections) =>
-    summaries.find((s) => s.target === target && s.mode === mode && s.connections === connections);
-  return MODES.map((mode) => {
-    const mg = find('modelgate', mode, 50);
-    const one = find('modelgate', mode, 1);
-    const up = find('upstream', mode, 1);
-    const added = one?.latencyMs && up?.latencyMs ? round(one.latencyMs.p50 - up.latencyMs.p50, 3) : null;
-    return {
-      mode,
-      throughputOfExpress: mg?.throughputOfExpress ?? null,
-      throughputMet:
-        mg?.throughputOfExpress !== undefined ? mg.throughputOfExpress >= GOALS.throughputOfExpress : null,
-      p99OfExpress: mg?.p99OfExpress ?? null,
-      p99Met: mg?.p99OfExpress !== undefined ? mg.p99OfExpress <= GOALS.p99OfExpress : null,
-      addedP50AtOneConnectionMs: added,
-      addedP50Met: added === null ? null : added <= GOALS.addedP50AtOneConnectionMs,
-    };
-  });
+/** modelgate against the bare express proxy and the upstream, as the report will judge it. @param {any} result */
+function logGoals(result) {
+  const { goals } = reduceProxy(result);
+  for (const mode of MODES) {
+    const g = goals[mode];
+    log(
+      `modelgate ${mode}: ${g.throughputOfExpress ?? 'n/a'} of the bare express proxy's req/s, p99 ${g.p99OfExpress ?? 'n/a'}x its p99, p50 +${g.addedP50AtOneConnectionMs ?? 'n/a'} ms over the upstream at 1 connection`,
+    );
+  }
 }
 
 /**

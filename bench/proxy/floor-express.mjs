@@ -4,6 +4,7 @@
 // No validation, authentication, logging or metrics. Prints {"port"} when listening on 127.0.0.1:PORT.
 import http from 'node:http';
 import express from 'express';
+import { serve } from './serve.mjs';
 
 const target = new URL('/v1/chat/completions', process.env.UPSTREAM_URL);
 const agent = new http.Agent({ keepAlive: true });
@@ -32,10 +33,4 @@ app.post('/v1/chat/completions', (req, res) => {
 });
 
 const server = http.createServer(app);
-server.keepAliveTimeout = 65_000;
-server.listen(Number(process.env.PORT ?? 0), '127.0.0.1', () => {
-  const address = /** @type {import('node:net').AddressInfo} */ (server.address());
-  process.stdout.write(`${JSON.stringify({ port: address.port })}\n`);
-});
-// A clean exit on SIGTERM, so a run with --cpu-prof writes its profile.
-process.once('SIGTERM', () => server.close(() => process.exit(0)).closeAllConnections());
+serve(server);

@@ -3,6 +3,7 @@
 // UPSTREAM_URL's /v1/chat/completions with a keep-alive agent, pipes the answer back (status, content type, body).
 // No parsing, validation, authentication, logging or metrics. Prints {"port"} when listening on 127.0.0.1:PORT.
 import http from 'node:http';
+import { serve } from './serve.mjs';
 
 const target = new URL('/v1/chat/completions', process.env.UPSTREAM_URL);
 const agent = new http.Agent({ keepAlive: true });
@@ -31,10 +32,4 @@ const server = http.createServer((req, res) => {
     upstream.end(body);
   });
 });
-server.keepAliveTimeout = 65_000;
-server.listen(Number(process.env.PORT ?? 0), '127.0.0.1', () => {
-  const address = /** @type {import('node:net').AddressInfo} */ (server.address());
-  process.stdout.write(`${JSON.stringify({ port: address.port })}\n`);
-});
-// A clean exit on SIGTERM, so a run with --cpu-prof writes its profile.
-process.once('SIGTERM', () => server.close(() => process.exit(0)).closeAllConnections());
+serve(server);

@@ -5,6 +5,7 @@
 // OpenAI sends it: empty choices, usage set), then `data: [DONE]`, each written separately as a real upstream
 // would. The answer's `model` echoes the request's. Listens on 127.0.0.1:PORT (0: any), prints {"port"} when ready.
 import http from 'node:http';
+import { serve } from './serve.mjs';
 
 const CHUNKS = Number(process.env.UPSTREAM_CHUNKS ?? 8);
 const usage = { prompt_tokens: 24, completion_tokens: CHUNKS, total_tokens: 24 + CHUNKS };
@@ -76,10 +77,4 @@ const server = http.createServer((req, res) => {
     res.end(text);
   });
 });
-server.keepAliveTimeout = 65_000;
-server.listen(Number(process.env.PORT ?? 0), '127.0.0.1', () => {
-  const address = /** @type {import('node:net').AddressInfo} */ (server.address());
-  process.stdout.write(`${JSON.stringify({ port: address.port })}\n`);
-});
-// A clean exit on SIGTERM, so a run with --cpu-prof writes its profile.
-process.once('SIGTERM', () => server.close(() => process.exit(0)).closeAllConnections());
+serve(server);

@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import * as vega from 'vega';
 import * as vl from 'vega-lite';
-import { proxyCharts } from './proxy.mjs';
+import { PROXY_MODES, reduceProxy } from './reduce.mjs';
 
 const DESIGN_ORDER = ['modelgate', 'naive', 'pid-mod-4', 'floor'];
 const DESIGN_COLORS = ['#2b8a3e', '#e8590c', '#5f3dc4', '#868e96'];
@@ -208,6 +208,44 @@ function soakChart(soak) {
   };
 }
 
+/** Requests/s of every target at 50 connections, plain and streamed. @param {any} proxy */
+function proxyChart(proxy) {
+  const { targets } = reduceProxy(proxy);
+  const values = targets.flatMap((t) =>
+    PROXY_MODES.map((mode) => ({ mode, figures: t.at[mode]?.[50] }))
+      .filter(({ figures }) => figures && !figures.failed && figures.requestsPerSecond > 0)
+      .map(({ mode, figures }) => ({
+        target: t.label,
+        mode: mode === 'plain' ? 'plain' : 'streamed',
+        rps: figures.requestsPerSecond,
+      })),
+  );
+  return {
+    ...base,
+    height: 260,
+    config: { ...base.config, axis: { labelLimit: 300 } },
+    title: 'Chat completions, 50 connections: requests/s (log scale)',
+    data: { values },
+    mark: 'bar',
+    encoding: {
+      y: { field: 'target', type: 'nominal', title: null, sort: targets.map((t) => t.label) },
+      yOffset: { field: 'mode', type: 'nominal', sort: ['plain', 'streamed'] },
+      x: {
+        field: 'rps',
+        type: 'quantitative',
+        title: 'requests/s (median of rounds)',
+        scale: { type: 'log' },
+      },
+      color: {
+        field: 'mode',
+        type: 'nominal',
+        title: 'mode',
+        scale: { domain: ['plain', 'streamed'], range: ['#2b8a3e', '#1971c2'] },
+      },
+    },
+  };
+}
+
 /**
  * Renders every chart whose results exist; returns the written file names (relative to dir).
  * @param {Record<string, any>} results @param {string} dir
@@ -219,7 +257,7 @@ export async function writeCharts(results, dir) {
   if (results.warm) specs['warm-restart.svg'] = warmChart(results.warm);
   if (results.outage) specs['source-outage.svg'] = outageChart(results.outage);
   if (results.soak) specs['soak-rss.svg'] = soakChart(results.soak);
-  if (results.proxy) Object.assign(specs, proxyCharts(results.proxy));
+  if (results.proxy) specs['proxy-throughput.svg'] = proxyChart(results.proxy);
   fs.mkdirSync(dir, { recursive: true });
   for (const [file, spec] of Object.entries(specs))
     fs.writeFileSync(path.join(dir, file), await renderSvg(spec));

@@ -16,8 +16,17 @@ export const HEADLINE_END = '<!-- bench-headline:end -->';
 
 export const s = (/** @type {number | null | undefined} */ ms) =>
   ms === null || ms === undefined ? 'n/a' : `${round(ms / 1000, 1)} s`;
-export const yes = (/** @type {boolean | null | undefined} */ ok) => (ok ? 'met' : '**not met**');
-export const x = (/** @type {number | null} */ ratio) => (ratio === null ? 'n/a' : `${round(ratio, 2)}x`);
+/** A goal's verdict; `null` when it was not measured. */
+export const yes = (/** @type {boolean | null | undefined} */ ok) =>
+  ok === null ? 'n/a' : ok ? 'met' : '**not met**';
+export const x = (/** @type {number | null | undefined} */ ratio) =>
+  ratio === null || ratio === undefined ? 'n/a' : `${round(ratio, 2)}x`;
+/** A number with thousands separators (1,209), `digits` decimals at most; 'n/a' when there is none. */
+export const num = (/** @type {number | null | undefined} */ n, digits = 0) =>
+  n === null || n === undefined || !Number.isFinite(n) ? 'n/a' : round(n, digits).toLocaleString('en-US');
+/** A ratio as a whole percentage (0.455 -> 46%). */
+export const pct = (/** @type {number | null | undefined} */ ratio) =>
+  ratio === null || ratio === undefined ? 'n/a' : `${round(ratio * 100, 0)}%`;
 export const table = (/** @type {string[]} */ head, /** @type {(string | number)[][]} */ rows) =>
   [
     `| ${head.join(' | ')} |`,
@@ -25,3 +34,15 @@ export const table = (/** @type {string[]} */ head, /** @type {(string | number)
     ...rows.map((r) => `| ${r.join(' | ')} |`),
   ].join('\n');
 export const HEAD = ['Benchmark', 'Goal', 'modelgate', 'naive', 'origin pid % 4'];
+
+/**
+ * A proxy target's requests/s in one mode and at one connection count, or why there is none.
+ * @param {import('./reduce.mjs').ProxyTarget | undefined} target @param {string} mode @param {number} connections
+ */
+export function proxyRate(target, mode, connections) {
+  if (!target) return 'n/a';
+  if (target.failedToStart) return 'failed to start';
+  const figures = target.at[mode]?.[connections];
+  if (!figures) return 'n/a';
+  return figures.failed ? 'failed' : num(figures.requestsPerSecond);
+}

@@ -2,7 +2,19 @@
 // The headline table of the benchmark report: every row on docs/benchmarks.md, a few of them in the README's
 // generated block. Numbers come from the figures of reduce.mjs; the machine from what bench/lib/machine.mjs recorded.
 import { round } from '../lib/common.mjs';
-import { HEAD, HEADLINE_END, HEADLINE_START, REPRODUCE, s, table, x, yes } from './format.mjs';
+import {
+  HEAD,
+  HEADLINE_END,
+  HEADLINE_START,
+  REPRODUCE,
+  num,
+  pct,
+  proxyRate,
+  s,
+  table,
+  x,
+  yes,
+} from './format.mjs';
 
 export { HEADLINE_END, HEADLINE_START };
 import { RATIO_GOAL } from './reduce.mjs';
@@ -24,7 +36,7 @@ const ratioCell = (storm, design) =>
 
 /** Every headline row, by name; the page shows them all, the README a few. @param {Figures} f */
 function headlineRows(f) {
-  const { storm, warm, outage, reload, sigterm, soak, startup, api, node } = f;
+  const { storm, warm, outage, reload, sigterm, soak, startup, api, node, proxy } = f;
   /** @type {Record<string, (string | number)[]>} */
   const rows = {};
   if (storm) {
@@ -118,6 +130,46 @@ function headlineRows(f) {
       '',
       '',
     ];
+  if (proxy) Object.assign(rows, proxyRows(proxy));
+  return rows;
+}
+
+/** The proxy benchmark's rows: modelgate against the bare express proxy, its added latency, the peers. @param {NonNullable<Figures['proxy']>} proxy */
+function proxyRows(proxy) {
+  const { goals, goalsSet, met } = proxy;
+  const target = (/** @type {string} */ name) => proxy.targets.find((t) => t.name === name);
+  const rate = (/** @type {string} */ name, /** @type {string} */ mode) => proxyRate(target(name), mode, 50);
+  /** @type {Record<string, (string | number)[]>} */
+  const rows = {
+    proxy: [
+      'Chat completions at 50 connections, plain / streamed: req/s; share of a bare express proxy (median of the rounds); p99 against its p99',
+      `≥ ${pct(goalsSet.throughputOfExpress)}; ≤ ${x(goalsSet.p99OfExpress)}`,
+      `${rate('modelgate', 'plain')} / ${rate('modelgate', 'stream')} req/s (bare express ${rate('express', 'plain')} / ${rate('express', 'stream')}); ` +
+        `${pct(goals.plain.throughputOfExpress)} / ${pct(goals.stream.throughputOfExpress)} (${yes(met.throughput)}); ` +
+        `p99 ${x(goals.plain.p99OfExpress)} / ${x(goals.stream.p99OfExpress)} (${yes(met.p99)})`,
+      '',
+      '',
+    ],
+  };
+  if (goals.plain.addedP50AtOneConnectionMs !== null)
+    rows.proxyLatency = [
+      'Chat completions at 1 connection: p50 added over the upstream directly, plain / streamed',
+      `≤ ${goalsSet.addedP50AtOneConnectionMs} ms`,
+      `${num(goals.plain.addedP50AtOneConnectionMs, 2)} / ${num(goals.stream.addedP50AtOneConnectionMs, 2)} ms (${yes(met.addedP50)})`,
+      '',
+      '',
+    ];
+  const peers = proxy.targets.filter((t) => t.peer);
+  if (peers.length)
+    rows.proxyPeers = [
+      `Peers in the same run, plain / streamed req/s at 50 connections: ${peers.map((t) => t.label).join('; ')}`,
+      'reference',
+      peers
+        .map((t) => `${t.label.split(' ')[0]} ${proxyRate(t, 'plain', 50)} / ${proxyRate(t, 'stream', 50)}`)
+        .join('; '),
+      '',
+      '',
+    ];
   return rows;
 }
 
@@ -126,8 +178,11 @@ export function headline(f) {
   return table(HEAD, Object.values(headlineRows(f)));
 }
 
-/** The README's rows: the storm, its ratio, the outage, no failed request on reload or SIGTERM, start-up, API. */
-const README_ROWS = ['storm', 'ratio', 'outage', 'reload', 'sigterm', 'startup', 'api'];
+/**
+ * The README's rows: the storm, its ratio, the outage, no failed request on reload or SIGTERM, start-up, API, and
+ * chat completions through the gateway against the bare express proxy.
+ */
+const README_ROWS = ['storm', 'ratio', 'outage', 'reload', 'sigterm', 'startup', 'api', 'proxy'];
 
 /**
  * The README's generated block, markers included: a few rows and where the rest is.

@@ -2,9 +2,9 @@
 // docs/benchmarks.md, worded from the figures of reduce.mjs: every number comes from them, and the machine is
 // described from what bench/lib/machine.mjs recorded, never from fixed prose.
 import { round } from '../lib/common.mjs';
-import { DESIGN_NAMES, REPRODUCE, s, table, x, yes } from './format.mjs';
+import { DESIGN_NAMES, REPRODUCE, num, pct, proxyRate, s, table, x, yes } from './format.mjs';
 import { headline } from './headline.mjs';
-import { RATIO_GOAL } from './reduce.mjs';
+import { PROXY_MODES, RATIO_GOAL } from './reduce.mjs';
 
 /** @typedef {import('./reduce.mjs').Figures} Figures */
 
@@ -499,6 +499,122 @@ function apiSection(api) {
   ].join('\n');
 }
 
+/** @param {NonNullable<Figures['proxy']>} proxy */
+function proxySection(proxy) {
+  const { settings: st, goals, goalsSet } = proxy;
+  const latency = (/** @type {any} */ figures) =>
+    figures && !figures.failed
+      ? `${num(figures.latencyMs.p50, 1)} / ${num(figures.latencyMs.p99, 1)}`
+      : 'n/a';
+  const field = (/** @type {any} */ figures, /** @type {string} */ name) =>
+    figures && !figures.failed ? num(figures[name]) : 'n/a';
+  const rows50 = proxy.targets.map((t) => {
+    const [plain, stream] = PROXY_MODES.map((m) => t.at[m]?.[50]);
+    return [
+      t.label,
+      proxyRate(t, 'plain', 50),
+      proxyRate(t, 'stream', 50),
+      latency(plain),
+      latency(stream),
+      `${field(plain, 'cpuMicrosPerRequest')} / ${field(stream, 'cpuMicrosPerRequest')}`,
+      `${field(plain, 'errors')} / ${field(stream, 'errors')}`,
+      t.name === 'express'
+        ? 'reference'
+        : `${pct(plain?.throughputOfExpress)} / ${pct(stream?.throughputOfExpress)}`,
+    ];
+  });
+  const atOne = proxy.targets.filter((t) => PROXY_MODES.some((m) => t.at[m]?.[1]));
+  const one = atOne.length
+    ? table(
+        ['target', 'p50 plain ms', 'p50 streamed ms', 'p99 plain / streamed ms', 'req/s plain / streamed'],
+        atOne.map((t) => {
+          const [plain, stream] = PROXY_MODES.map((m) => t.at[m]?.[1]);
+          return [
+            t.label,
+            num(plain?.latencyMs?.p50, 3),
+            num(stream?.latencyMs?.p50, 3),
+            `${num(plain?.latencyMs?.p99, 2)} / ${num(stream?.latencyMs?.p99, 2)}`,
+            `${proxyRate(t, 'plain', 1)} / ${proxyRate(t, 'stream', 1)}`,
+          ];
+        }),
+      )
+    : 'Not run at 1 connection.';
+  const peers = proxy.targets
+    .filter((t) => t.peer)
+    .map((t) => {
+      if (t.failedToStart) return `- **${t.label}** did not run: ${t.failedToStart}`;
+      return [
+        `- **${t.label}**: ${t.notes.join('; ')}.`,
+        ...t.failedChecks.map(
+          (c) =>
+            `  ${c.mode === 'stream' ? 'Streamed' : 'Plain'} requests failed its check: \`${c.error.slice(0, 200)}\`.`,
+        ),
+        ...(t.lastPrinted ? [`  It printed: \`${t.lastPrinted.slice(0, 300)}\`.`] : []),
+      ].join('\n');
+    });
+  const loads = st.connections
+    .map((/** @type {number} */ c) => {
+      const rounds = st.rounds[c];
+      return `${c} connection${c === 1 ? '' : 's'}: ${rounds} round${rounds === 1 ? '' : 's'} of ${st.secondsPerRun[c]} s`;
+    })
+    .join('; ');
+  return [
+    "The gateway's main job: `POST /v1/chat/completions`, plain and streamed, through each target to one fast local OpenAI-style upstream " +
+      `(\`bench/proxy/upstream.mjs\`: it answers at once, reports \`usage\`, and streams ${st.upstreamChunks} content chunks, a finish chunk, the usage chunk when ` +
+      '`stream_options.include_usage` is set, then `data: [DONE]`). The client sends a two-message chat ' +
+      `(${st.requestBytes.plain} bytes; streamed adds \`"stream": true\` and no \`stream_options\`, as SDKs do by default) for model \`${st.model}\`. ` +
+      '`npm run bench:proxy` runs it alone.',
+    '',
+    '- **Targets**, one process each: the upstream directly (the ceiling); a bare node:http proxy (`bench/proxy/floor-node-http.mjs`: read the body, forward with a ' +
+      'keep-alive agent, pipe the answer back); a bare express 5 proxy (`bench/proxy/floor-express.mjs`: `express.json()`, the same forwarding), the reference of the ' +
+      'goal; modelgate the production way (`dist/bin/modelgate-app.js`, PostgreSQL migrated and the artifact resolved by `modelgate-init all`, a user and API key made ' +
+      'through the admin API, `LOG_LEVEL=info` with its log lines going to a file); LiteLLM and Portkey, installed by the benchmark into `bench/.peers/`.',
+    `- **Features of modelgate in this run**: ${proxy.features.map((x) => `${x.name} ${x.on ? 'on' : '**off**'} (${x.how})`).join('; ')}.`,
+    `- **Load**: ${st.loadGenerator}. ${loads} per target and mode, after a ${st.warmupSeconds} s warm-up at each connection count; ` +
+      'the targets take turns within each round, in an order rotated every round, so a change in the load on the machine reaches all of them alike. Latencies are recorded per ' +
+      'answer to the microsecond; the tables give medians over the rounds, and each ratio is the median of the per-round ratios against the bare express proxy of the same round.',
+    '- **CPU per request**: the CPU time the target (with any worker processes it forked) used during the rounds divided by the requests it answered: what it costs, less sensitive than req/s to other work on the machine.',
+    '- Before the rounds, each target gets one plain and one streamed request, checked as a client would (a `chat.completion` with a message; a stream of chunks ending in `data: [DONE]`, no error event). A mode that fails its check is reported failed, with the error, and not loaded.',
+    '',
+    '### 50 connections',
+    '',
+    table(
+      [
+        'target',
+        'plain req/s',
+        'streamed req/s',
+        'p50 / p99 plain ms',
+        'p50 / p99 streamed ms',
+        'CPU µs/request plain / streamed',
+        'errors plain / streamed',
+        'req/s vs bare express',
+      ],
+      rows50,
+    ),
+    '',
+    '![chat completions at 50 connections](benchmarks/proxy-throughput.svg)',
+    '',
+    '### 1 connection',
+    '',
+    one,
+    '',
+    '### Goals',
+    '',
+    `- modelgate at least ${pct(goalsSet.throughputOfExpress)} of the bare express proxy's requests/s: plain ${pct(goals.plain.throughputOfExpress)} (${yes(goals.plain.throughputMet)}), streamed ${pct(goals.stream.throughputOfExpress)} (${yes(goals.stream.throughputMet)}).`,
+    `- p99 at most ${x(goalsSet.p99OfExpress)} the bare express proxy's: plain ${x(goals.plain.p99OfExpress)} (${yes(goals.plain.p99Met)}), streamed ${x(goals.stream.p99OfExpress)} (${yes(goals.stream.p99Met)}).`,
+    `- At one connection, at most ${goalsSet.addedP50AtOneConnectionMs} ms p50 over the upstream directly: plain ${num(goals.plain.addedP50AtOneConnectionMs, 3)} ms (${yes(goals.plain.addedP50Met)}), streamed ${num(goals.stream.addedP50AtOneConnectionMs, 3)} ms (${yes(goals.stream.addedP50Met)}).`,
+    `- The goals are meant with every feature on. ${
+      proxy.featuresOff.length
+        ? `Not in this build yet, so not measured: ${proxy.featuresOff.join(', ')}.`
+        : 'All of them were on in this run.'
+    }`,
+    ...(peers.length ? ['', '### Peers', '', ...peers] : []),
+    '',
+    'Where modelgate spends its time: `node bench/profile.mjs proxy` runs it under the same load with `--cpu-prof` and writes a summary by package, function and purpose ' +
+      '(`bench/results/profiles/`); `--target express` profiles the floor the same way.',
+  ].join('\n');
+}
+
 /** docs/benchmarks.md. @param {Figures} f */
 export function benchmarksPage(f) {
   const sections = [
@@ -508,7 +624,7 @@ export function benchmarksPage(f) {
     '',
     `Measured ${f.measuredAt?.slice(0, 16).replace('T', ' ') ?? ''} UTC${f.quick ? ', **quick mode (smoke run)**' : ''}. Reproduce with \`${REPRODUCE}\` ` +
       '(builds, then runs every benchmark; `BENCH_QUICK=1` for a short smoke run; `node bench/run.mjs storm` runs one of ' +
-      '`storm warm outage reload sigterm soak`, `node bench/run.mjs report` only redraws this page). Charts are vega-lite, rendered to SVG in node.',
+      '`storm warm outage reload sigterm soak proxy`, `node bench/run.mjs report` only redraws this page). Charts are vega-lite, rendered to SVG in node.',
     '',
     '## Headline',
     '',
@@ -528,6 +644,7 @@ export function benchmarksPage(f) {
     ['Soak', f.soak, soakSection],
     ['Start-up', f.startup, startupSection],
     ['API throughput', f.api, apiSection],
+    ['Chat completions through the gateway, beside floors and peers', f.proxy, proxySection],
   ];
   for (const [title, data, section] of parts)
     sections.push('', `## ${title}`, '', data ? section(data) : 'Not run (no `bench/results/` file).');

@@ -1,6 +1,6 @@
 // @ts-check
 // The first half of the report: bench/results/*.json reduced to figures (medians, ratios, goals met, findings),
-// with no prose. bench/report/markdown.mjs words them; nothing here knows about markdown, nothing there computes.
+// with no prose. bench/report/page.mjs and headline.mjs word them; nothing here knows about markdown, nothing there computes.
 import fs from 'node:fs';
 import path from 'node:path';
 import { median, round } from '../lib/common.mjs';
@@ -16,6 +16,7 @@ export const RESULT_NAMES = [
   'soak',
   'startup',
   'api',
+  'proxy',
   'machine',
   // written by the e2e suite (test/e2e/harness/figures.ts), not by bench/run.mjs: real-node figures
   'e2e-node',
@@ -263,6 +264,162 @@ export function reduceApi(api) {
   };
 }
 
+/** The proxy benchmark's goals (issue 18), against the bare express proxy of the same run, every feature on. */
+export const PROXY_GOALS = {
+  /** modelgate's requests/s at 50 connections over the bare express proxy's, at least */
+  throughputOfExpress: 0.75,
+  /** its p99 at 50 connections over the bare express proxy's, at most */
+  p99OfExpress: 1.5,
+  /** its p50 at 1 connection minus the upstream's directly, in ms, at most */
+  addedP50AtOneConnectionMs: 0.5,
+};
+export const PROXY_MODES = /** @type {const} */ (['plain', 'stream']);
+/** The targets in the order the report lists them: the ceiling, the floors, modelgate, the peers. */
+export const PROXY_TARGETS = ['upstream', 'node-http', 'express', 'modelgate', 'litellm', 'portkey'];
+export const PROXY_PEERS = ['litellm', 'portkey'];
+
+/**
+ * One target's rounds of one mode and connection count: medians over the rounds, error counts summed.
+ * @param {any[]} rounds
+ */
+function combineRounds(rounds) {
+  const med = (/** @type {(r: any) => number | null | undefined} */ pick) => {
+    const values = /** @type {number[]} */ (
+      rounds.map(pick).filter((v) => typeof v === 'number' && Number.isFinite(v))
+    );
+    return values.length ? round(median(values), 3) : null;
+  };
+  const sum = (/** @type {(r: any) => number} */ pick) => rounds.reduce((total, r) => total + pick(r), 0);
+  return {
+    rounds: rounds.length,
+    requestsPerSecond: med((r) => r.requestsPerSecond),
+    latencyMs: {
+      p50: med((r) => r.latencyMs.p50),
+      p90: med((r) => r.latencyMs.p90),
+      p99: med((r) => r.latencyMs.p99),
+    },
+    cpuMicrosPerRequest: med((r) => r.cpuMicrosPerRequest),
+    requests: sum((r) => r.requests),
+    /** Failed answers: connection errors, non-2xx and timeouts. */
+    errors: sum((r) => r.errors + r.non2xx + r.timeouts),
+  };
+}
+
+/**
+ * Per round, a target's req/s and p99 over the bare express proxy's in the same round (same mode and
+ * connections), and the medians of those ratios: the machine's drift reaches both alike within a round.
+ * @param {any[]} mine @param {any[]} express
+ */
+function ratiosToExpress(mine, express) {
+  const pairs = mine
+    .map((m) => ({ m, e: express.find((e) => e.round === m.round) }))
+    .filter((p) => p.e && p.e.requestsPerSecond > 0 && p.e.latencyMs.p99 > 0);
+  const med = (/** @type {number[]} */ values) => round(median(values), 3);
+  if (pairs.length === 0) return { throughputOfExpress: null, p99OfExpress: null };
+  return {
+    throughputOfExpress: med(pairs.map((p) => p.m.requestsPerSecond / p.e.requestsPerSecond)),
+    p99OfExpress: med(pairs.map((p) => p.m.latencyMs.p99 / p.e.latencyMs.p99)),
+  };
+}
+
+/**
+ * The proxy benchmark (bench/proxy.mjs): per target, mode and connection count the medians over the rounds and the
+ * per-round ratios to the bare express proxy; modelgate's goals; what failed and what the peers printed.
+ * @param {any} proxy
+ */
+export function reduceProxy(proxy) {
+  const connections = /** @type {number[]} */ (proxy.settings.connections);
+  const known = proxy.targets.filter((/** @type {any} */ t) => PROXY_TARGETS.includes(t.name));
+  const targets = PROXY_TARGETS.map((name) => known.find((/** @type {any} */ t) => t.name === name))
+    .filter(Boolean)
+    .map((/** @type {any} */ t) => {
+      /** @type {Record<string, Record<number, any>>} */
+      const byMode = {};
+      for (const mode of PROXY_MODES) {
+        byMode[mode] = {};
+        for (const c of connections) {
+          const runs = proxy.runs.filter(
+            (/** @type {any} */ r) => r.target === t.name && r.mode === mode && r.connections === c,
+          );
+          const express = proxy.runs.filter(
+            (/** @type {any} */ r) => r.target === 'express' && r.mode === mode && r.connections === c,
+          );
+          const check = t.probes?.[mode];
+          // A target that did not start, or whose check failed in this mode, was not loaded: `failed`, no figures.
+          byMode[mode][c] =
+            t.failed || !check?.ok
+              ? { failed: true }
+              : runs.length === 0
+                ? undefined
+                : { failed: false, ...combineRounds(runs), ...ratiosToExpress(runs, express) };
+        }
+      }
+      return {
+        name: t.name,
+        label: t.label,
+        notes: t.notes ?? [],
+        peer: PROXY_PEERS.includes(t.name),
+        /** Why it did not start (install or start-up), when it did not. */
+        failedToStart: t.failed ? String(t.failed).split('\n')[0] : undefined,
+        /** The modes whose check failed, with the error. */
+        failedChecks: t.failed
+          ? []
+          : PROXY_MODES.filter((m) => t.probes?.[m] && !t.probes[m].ok).map((m) => ({
+              mode: m,
+              error: String(t.probes[m].error),
+            })),
+        /** The last line it printed that is not a JSON log line (a peer's own error report). */
+        lastPrinted: (t.errorLines ?? []).filter((/** @type {string} */ l) => !l.startsWith('{')).at(-1),
+        at: byMode,
+      };
+    });
+  /** @param {string} name @param {string} mode @param {number} c */
+  const at = (name, mode, c) => targets.find((t) => t.name === name)?.at[mode]?.[c];
+  /** modelgate's goals in one mode: the figures and whether each is met (null: not measured). @param {string} mode */
+  const goalsIn = (mode) => {
+    const mg = at('modelgate', mode, 50);
+    const one = at('modelgate', mode, 1);
+    const up = at('upstream', mode, 1);
+    /** @type {number | null} */
+    const throughput = mg?.throughputOfExpress ?? null;
+    /** @type {number | null} */
+    const p99 = mg?.p99OfExpress ?? null;
+    const added =
+      one?.latencyMs?.p50 != null && up?.latencyMs?.p50 != null
+        ? round(one.latencyMs.p50 - up.latencyMs.p50, 3)
+        : null;
+    return {
+      throughputOfExpress: throughput,
+      throughputMet: throughput === null ? null : throughput >= PROXY_GOALS.throughputOfExpress,
+      p99OfExpress: p99,
+      p99Met: p99 === null ? null : p99 <= PROXY_GOALS.p99OfExpress,
+      addedP50AtOneConnectionMs: added,
+      addedP50Met: added === null ? null : added <= PROXY_GOALS.addedP50AtOneConnectionMs,
+    };
+  };
+  const goals = { plain: goalsIn('plain'), stream: goalsIn('stream') };
+  /** @param {(g: ReturnType<typeof goalsIn>) => boolean | null} pick met in both modes; missed in either; otherwise null (not measured) */
+  const both = (pick) => {
+    const values = PROXY_MODES.map((m) => pick(goals[m]));
+    if (values.includes(false)) return false;
+    return values.includes(null) ? null : true;
+  };
+  return {
+    settings: proxy.settings,
+    goalsSet: PROXY_GOALS,
+    features: /** @type {{ name: string, on: boolean, how: string }[]} */ (proxy.features),
+    featuresOff: proxy.features.filter((/** @type {any} */ x) => !x.on).map((/** @type {any} */ x) => x.name),
+    targets,
+    at,
+    goals,
+    met: {
+      throughput: both((g) => g.throughputMet),
+      p99: both((g) => g.p99Met),
+      addedP50: both((g) => g.addedP50Met),
+    },
+  };
+}
+
 /**
  * The real node's scale-up (the e2e suite's scenario 9: kubelet, containerd and runc run the image), beside the
  * process storm; undefined when the e2e suite has not run here.
@@ -298,7 +455,9 @@ export function reduceResults(results) {
     startup: results.startup && reduceStartup(results.startup),
     api: results.api && reduceApi(results.api),
     node: reduceNode(results['e2e-node']),
+    proxy: results.proxy ? reduceProxy(results.proxy) : undefined,
   };
 }
 
 /** @typedef {ReturnType<typeof reduceResults>} Figures */
+/** @typedef {ReturnType<typeof reduceProxy>['targets'][number]} ProxyTarget */

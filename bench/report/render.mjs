@@ -1,6 +1,6 @@
 // @ts-check
 // `node bench/run.mjs report`: bench/results/*.json reduced to figures (reduce.mjs), then written as
-// docs/benchmarks.md, its charts (charts.mjs) and the README's headline block (markdown.mjs).
+// docs/benchmarks.md, its charts (charts.mjs) and the README's headline block (headline.mjs).
 import fs from 'node:fs';
 import path from 'node:path';
 import { chartsDir, docsDir, log, repoRoot, resultsDir } from '../lib/common.mjs';

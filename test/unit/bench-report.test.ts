@@ -9,9 +9,26 @@ import {
 import { benchmarksPage } from '../../bench/report/page.mjs';
 import { readResults, reduceResults } from '../../bench/report/reduce.mjs';
 
-// Results in the shape bench/run.mjs, bench/startup.mjs and bench/api.mjs write them (N = 1 and 32 only).
+// Results in the shape bench/run.mjs, bench/startup.mjs and bench/api.mjs write them (N = 1 and 32 only); proxy.json
+// is a whole `npm run bench:proxy` run (5 rounds at 50 connections, 4 at 1) on a loaded machine.
 const fixtures = path.join(__dirname, '..', 'fixtures', 'bench');
 const results = () => readResults(fixtures);
+
+/** The parts of proxy.json's rounds and targets that the tests below change. */
+interface ProxyRun {
+  target: string;
+  mode: string;
+  connections: number;
+  round: number;
+  requestsPerSecond: number;
+  latencyMs: { p50: number; p99: number };
+}
+interface ProxyTarget {
+  name: string;
+  failed?: string;
+  probes: Record<string, { ok: boolean; status?: number; error?: string; sample?: string }>;
+}
+const proxyOf = (r: ReturnType<typeof results>) => r.proxy as { runs: ProxyRun[]; targets: ProxyTarget[] };
 
 describe('bench report: reducing the results', () => {
   const f = reduceResults(results());
@@ -60,6 +77,97 @@ describe('bench report: reducing the results', () => {
     expect(reduceResults({ ...results(), 'e2e-node': undefined }).node).toBeUndefined();
   });
 
+  it('takes the proxy medians over the rounds, and the share of the bare express proxy round by round', () => {
+    const proxy = f.proxy!;
+    expect(proxy.targets.map((t) => t.name)).toEqual([
+      'upstream',
+      'node-http',
+      'express',
+      'modelgate',
+      'litellm',
+      'portkey',
+    ]);
+    const modelgate = proxy.at('modelgate', 'plain', 50)!;
+    const express = proxy.at('express', 'plain', 50)!;
+    // Medians of the 5 rounds: 326.1, 902.8, 867.3, 699.2, 408.9 and 1018.1, 1709, 1905.8, 1209, 1192.6.
+    expect([modelgate.requestsPerSecond, express.requestsPerSecond]).toEqual([699.2, 1209]);
+    expect([modelgate.rounds, modelgate.errors, modelgate.cpuMicrosPerRequest]).toEqual([5, 0, 980]);
+    // The median of the per-round ratios (0.32, 0.528, 0.455, 0.578, 0.343), not the ratio of the medians (0.578).
+    expect(modelgate.throughputOfExpress).toBe(0.455);
+    expect(proxy.goals).toEqual({
+      plain: {
+        throughputOfExpress: 0.455,
+        throughputMet: false,
+        p99OfExpress: 2.318,
+        p99Met: false,
+        addedP50AtOneConnectionMs: 0.768,
+        addedP50Met: false,
+      },
+      stream: {
+        throughputOfExpress: 0.768,
+        throughputMet: true,
+        p99OfExpress: 1.566,
+        p99Met: false,
+        addedP50AtOneConnectionMs: 0.902,
+        addedP50Met: false,
+      },
+    });
+    expect(proxy.met).toEqual({ throughput: false, p99: false, addedP50: false });
+    expect(proxy.featuresOff).toEqual(['routing', 'limits', 'usage ledger']);
+  });
+
+  it("reports a proxy mode whose check failed as failed, with the error and the target's last printed line", () => {
+    const portkey = f.proxy!.targets.find((t) => t.name === 'portkey')!;
+    expect(portkey.at.stream![50]).toEqual({ failed: true });
+    expect(portkey.at.plain![50]).toMatchObject({ failed: false, requestsPerSecond: 338.2 });
+    expect(portkey.failedChecks).toEqual([{ mode: 'stream', error: expect.stringContaining('HTTP 500') }]);
+    expect(portkey.lastPrinted).toContain('TypeError: immutable');
+    expect(portkey.peer).toBe(true);
+  });
+
+  it('judges the proxy goals against their thresholds, and leaves a goal unjudged when a mode was not measured', () => {
+    const faster = results();
+    const round = (target: string, mode: string, connections: number, n: number) =>
+      proxyOf(faster).runs.find(
+        (r) => r.target === target && r.mode === mode && r.connections === connections && r.round === n,
+      )!;
+    for (const run of proxyOf(faster).runs.filter((r) => r.target === 'modelgate')) {
+      const express = round('express', run.mode, run.connections, run.round);
+      const upstream = round('upstream', run.mode, run.connections, run.round);
+      run.requestsPerSecond = express.requestsPerSecond * 0.8;
+      run.latencyMs.p99 = express.latencyMs.p99 * 1.4;
+      run.latencyMs.p50 = upstream.latencyMs.p50 + 0.4;
+    }
+    const met = reduceResults(faster).proxy!;
+    expect(met.goals.plain).toMatchObject({ throughputOfExpress: 0.8, throughputMet: true, p99Met: true });
+    expect(met.goals.stream.addedP50AtOneConnectionMs).toBeCloseTo(0.4, 6);
+    expect(met.met).toEqual({ throughput: true, p99: true, addedP50: true });
+
+    const broken = results();
+    const modelgate = proxyOf(broken).targets.find((t) => t.name === 'modelgate')!;
+    modelgate.probes.stream = { ok: false, status: 502, error: 'HTTP 502: upstream', sample: '' };
+    const litellm = proxyOf(broken).targets.find((t) => t.name === 'litellm')!;
+    litellm.failed = 'install failed: pip could not reach the index\nmore output';
+    const unmeasured = reduceResults(broken);
+    expect(unmeasured.proxy!.goals.stream).toMatchObject({
+      throughputMet: null,
+      p99Met: null,
+      addedP50Met: null,
+    });
+    // A goal missed in the plain mode is missed, whether or not the streamed mode was measured...
+    expect(unmeasured.proxy!.met).toEqual({ throughput: false, p99: false, addedP50: false });
+    // ...and one met in the plain mode is not judged until the streamed mode is measured too.
+    proxyOf(faster).targets.find((t) => t.name === 'modelgate')!.probes.stream!.ok = false;
+    expect(reduceResults(faster).proxy!.met).toEqual({ throughput: null, p99: null, addedP50: null });
+    const page = benchmarksPage(unmeasured);
+    expect(page).toContain('| modelgate | 699 | failed |');
+    expect(page).toContain('plain 46% (**not met**), streamed n/a (n/a)');
+    expect(page).toContain(
+      '- **LiteLLM proxy 1.110.2** did not run: install failed: pip could not reach the index\n',
+    );
+    expect(page).toContain('LiteLLM failed to start / failed to start; Portkey 338 / failed');
+  });
+
   it('describes the machine from machine.json: cores, model, load', () => {
     expect(f.machine).toMatchObject({
       cpus: 2,
@@ -84,6 +192,7 @@ describe('bench report: rendering the figures', () => {
       'Soak',
       'Start-up',
       'API throughput',
+      'Chat completions through the gateway, beside floors and peers',
     ])
       expect(page).toContain(`\n## ${title}\n`);
     expect(page).not.toContain('Not run');
@@ -94,6 +203,31 @@ describe('bench report: rendering the figures', () => {
       '- 2 × AMD EPYC, 23.5 GiB memory, Linux 6.18.44-fc-v857, Node.js v20.20.2, PostgreSQL 18.4',
     );
     expect(page).toContain('all-ready time at N = 32 at most 1.5x that of N = 1: 3.88x, **not met**.');
+    // The proxy run came after the full run: the machine section names it with its own load and commit.
+    expect(page).toContain('proxy 08:17–08:26 UTC, load 3.94 → 2.19 (commit bbf4b8a448bb)');
+  });
+
+  it('words the proxy figures: the tables at 50 and 1 connections, the goals, the peers and the headline rows', () => {
+    const page = benchmarksPage(reduceResults(results()));
+    expect(page).toContain(
+      '| modelgate | 699 | 679 | 62.7 / 202.3 | 65.8 / 157.3 | 980 / 1,057 | 0 / 0 | 46% / 77% |',
+    );
+    expect(page).toContain('| bare express 5 proxy (floor, the reference) | 1,209 | 937 |');
+    expect(page).toContain('| modelgate | 0.89 | 1.072 | 4.73 / 5.04 | 997 / 844 |');
+    expect(page).toContain(
+      "- modelgate at least 75% of the bare express proxy's requests/s: plain 46% (**not met**), streamed 77% (met).",
+    );
+    expect(page).toContain(
+      '- At one connection, at most 0.5 ms p50 over the upstream directly: plain 0.768 ms (**not met**), streamed 0.902 ms (**not met**).',
+    );
+    expect(page).toContain('Not in this build yet, so not measured: routing, limits, usage ledger.');
+    expect(page).toContain('Streamed requests failed its check: `HTTP 500:');
+    expect(page).toContain('![chat completions at 50 connections](benchmarks/proxy-throughput.svg)');
+    expect(page).toContain(
+      '| Chat completions at 50 connections, plain / streamed: req/s; share of a bare express proxy (median of the rounds); p99 against its p99 | ≥ 75%; ≤ 1.5x | 699 / 679 req/s (bare express 1,209 / 937); 46% / 77% (**not met**); p99 2.32x / 1.57x (**not met**) |',
+    );
+    expect(page).toContain('| ≤ 0.5 ms | 0.77 / 0.9 ms (**not met**) |');
+    expect(page).toContain('| reference | LiteLLM 29 / 11; Portkey 338 / failed |');
   });
 
   it('says what another machine was, not what this one is: no fixed prose about the machine', () => {
@@ -108,6 +242,7 @@ describe('bench report: rendering the figures', () => {
     expect(page).toContain('otherwise idle at the start (a 1-minute load average of 0.5 on 16 cores)');
     expect(page).toContain('on one 16-core machine');
     expect(page).not.toMatch(/2-core|2 cores|shared with other work|other engineers/);
+    expect(page.slice(page.indexOf('## Chat completions'))).not.toMatch(/shared|2 cores|AMD/);
     const block = readmeHeadline(f);
     expect(block).toContain('Measured on 16 × Test CPU 9000 (load average 0.5 at the start)');
     expect(block).not.toMatch(/2-core|shared/);
@@ -124,8 +259,9 @@ describe('bench report: rendering the figures', () => {
       .filter(
         (line) => line.startsWith('| ') && !line.startsWith('| Benchmark') && !line.startsWith('| ---'),
       );
-    expect(rows.length).toBeLessThanOrEqual(7);
+    expect(rows.length).toBeLessThanOrEqual(8);
     expect(rows[0]).toContain('Cold-start storm, N = 32');
+    expect(rows.at(-1)).toContain('Chat completions at 50 connections');
     expect(replaceReadmeHeadline('# no block\n', f)).toBe('# no block\n');
   });
 
