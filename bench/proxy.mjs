@@ -6,7 +6,9 @@
 // rounds, the order rotated each round, so drift in the machine's load hits every target alike; ratios against the
 // bare express proxy are taken round by round. 50 connections, then 1 connection for the added latency.
 // BENCH_PROXY_TARGETS (e.g. express,modelgate), BENCH_PROXY_ROUNDS, BENCH_PROXY_SECONDS and
-// BENCH_PROXY_CONNECTIONS (e.g. 50 or 50,1) narrow a run while working on one part. The result keeps every round;
+// BENCH_PROXY_CONNECTIONS (e.g. 50 or 50,1) narrow a run while working on one part. BENCH_PROXY_BASELINE=<a copy
+// of another build's dist/> adds that build as target modelgate-baseline, in the same rounds: a change measured
+// against the build before it, round by round (the report leaves it out; the result keeps its rounds). The result keeps every round;
 // the report (bench/report/reduce.mjs) takes the medians, the ratios to the bare express proxy and the goals.
 import fs from 'node:fs';
 import { log, quantile, quick, round, scratchDir, sleep } from './lib/common.mjs';
@@ -28,9 +30,12 @@ import {
 const MODES = /** @type {Mode[]} */ (['plain', 'stream']);
 
 const list = (/** @type {string | undefined} */ value) => value?.split(',').map((v) => v.trim());
-const SELECTED = /** @type {import('./lib/proxy-targets.mjs').TargetName[]} */ (
-  list(process.env.BENCH_PROXY_TARGETS) ?? TARGET_NAMES
-).filter((name) => TARGET_NAMES.includes(/** @type {any} */ (name)));
+const SELECTED = /** @type {import('./lib/proxy-targets.mjs').TargetName[]} */ ([
+  ...(list(process.env.BENCH_PROXY_TARGETS) ?? TARGET_NAMES).filter((name) =>
+    TARGET_NAMES.includes(/** @type {any} */ (name)),
+  ),
+  ...(process.env.BENCH_PROXY_BASELINE ? ['modelgate-baseline'] : []),
+]);
 const CONNECTIONS = (list(process.env.BENCH_PROXY_CONNECTIONS) ?? ['50', '1']).map(Number);
 /** Rounds and seconds per run, by connection count: the 1-connection runs only need a stable median. */
 const ROUNDS = Number(process.env.BENCH_PROXY_ROUNDS ?? (quick ? 1 : 5));

@@ -38,9 +38,9 @@ export async function preparePod(pg, sourceUrl, name) {
 
 /**
  * Starts modelgate-app and waits until /readyz answers 200. `nodeArgs` go before the binary (`--cpu-prof`);
- * `logFile` takes its output instead of a pipe (see spawnProcess).
+ * `logFile` takes its output instead of a pipe (see spawnProcess); `appBin` runs another build's modelgate-app.js.
  * @param {{ databaseUrl: string, modelsFile: string, env?: NodeJS.ProcessEnv, name?: string, nodeArgs?: string[],
- *   logFile?: string }} options
+ *   logFile?: string, appBin?: string }} options
  */
 export async function startApp(options) {
   const port = await freePort();
@@ -54,7 +54,7 @@ export async function startApp(options) {
     ADMIN_TOKEN,
     ...options.env,
   };
-  const args = [...(options.nodeArgs ?? []), binaries.app];
+  const args = [...(options.nodeArgs ?? []), options.appBin ?? binaries.app];
   const name = options.name ?? 'app';
   const child = options.logFile
     ? spawnProcess(name, process.execPath, args, env, { logFile: options.logFile })

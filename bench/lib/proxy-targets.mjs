@@ -43,7 +43,7 @@ export function requestBody(mode) {
 }
 
 /**
- * @typedef {'upstream' | 'node-http' | 'express' | 'modelgate' | 'litellm' | 'portkey'} TargetName
+ * @typedef {'upstream' | 'node-http' | 'express' | 'modelgate' | 'modelgate-baseline' | 'litellm' | 'portkey'} TargetName
  * @typedef {{ name: TargetName, label: string, url: string, headers: Record<string, string>, pid: number,
  *   output: () => string, stop: () => Promise<void>, notes: string[] }} Target
  * @typedef {{ name: TargetName, label: string, error: string, notes: string[] }} FailedTarget
@@ -55,10 +55,14 @@ export const LABELS = {
   'node-http': 'bare node:http proxy (floor)',
   express: 'bare express 5 proxy (floor, the reference)',
   modelgate: 'modelgate',
+  'modelgate-baseline': 'modelgate, baseline build (BENCH_PROXY_BASELINE)',
   litellm: `LiteLLM proxy ${LITELLM_VERSION}`,
   portkey: `Portkey gateway ${PORTKEY_VERSION}`,
 };
-export const TARGET_NAMES = /** @type {TargetName[]} */ (Object.keys(LABELS));
+/** Every target but the baseline build, which runs only when BENCH_PROXY_BASELINE names one. */
+export const TARGET_NAMES = /** @type {TargetName[]} */ (Object.keys(LABELS)).filter(
+  (name) => name !== 'modelgate-baseline',
+);
 
 /** @param {string} url @param {number} timeoutMs @param {{ done: boolean }} child */
 async function waitUntilAnswering(url, timeoutMs, child) {
@@ -166,12 +170,18 @@ export async function startFloor(name, upstreamBase, dir, nodeArgs = []) {
 /**
  * modelgate the production way: a database migrated and an artifact resolved by `modelgate-init all`, the built
  * modelgate-app as a process (LOG_LEVEL=info, its log lines to a file), a user and key made through the admin API.
+ * `baseline` runs the copy of a build's dist/ named by BENCH_PROXY_BASELINE instead, as target modelgate-baseline.
  * @param {{ pg: import('./postgres.mjs').BenchPostgres, source: { url: string }, upstreamBase: string, dir: string,
- *   nodeArgs?: string[], env?: NodeJS.ProcessEnv }} options
+ *   nodeArgs?: string[], env?: NodeJS.ProcessEnv, baseline?: string }} options
  * @returns {Promise<Target>}
  */
 export async function startModelgate(options) {
-  const pod = await preparePod(options.pg, options.source.url, 'bench_proxy');
+  const name = options.baseline ? 'modelgate-baseline' : 'modelgate';
+  const pod = await preparePod(
+    options.pg,
+    options.source.url,
+    options.baseline ? 'bench_proxy_baseline' : 'bench_proxy',
+  );
   /** @type {Record<string, string | undefined>} */
   const env = {
     UPSTREAM_URL: options.upstreamBase,
@@ -185,16 +195,17 @@ export async function startModelgate(options) {
     databaseUrl: pod.databaseUrl,
     modelsFile: pod.modelsFile,
     env,
-    name: 'modelgate',
+    name,
     nodeArgs: options.nodeArgs,
-    logFile: path.join(options.dir, 'modelgate.log'),
+    logFile: path.join(options.dir, `${name}.log`),
+    appBin: options.baseline && path.join(options.baseline, 'bin', 'modelgate-app.js'),
   });
   const key = await createApiKey(app.base);
   await configureFeatures({ base: app.base, adminToken: ADMIN_TOKEN, key });
   const extra = Object.keys(env).filter((name) => !['UPSTREAM_URL', 'UPSTREAM_API_KEY'].includes(name));
   return {
-    name: 'modelgate',
-    label: LABELS.modelgate,
+    name,
+    label: LABELS[name],
     url: `${app.base}${PATH}`,
     headers: { authorization: `Bearer ${key}` },
     pid: app.child.pid,
@@ -204,7 +215,7 @@ export async function startModelgate(options) {
       fs.rmSync(pod.podDir, { recursive: true, force: true });
     },
     notes: [
-      `dist/bin/modelgate-app.js (the build), PostgreSQL migrated by modelgate-init all, ${extra.map((n) => `${n}=${env[n]}`).join(', ')}`,
+      `${options.baseline ? `${options.baseline}/bin/modelgate-app.js (BENCH_PROXY_BASELINE)` : 'dist/bin/modelgate-app.js (the build)'}, PostgreSQL migrated by modelgate-init all, ${extra.map((n) => `${n}=${env[n]}`).join(', ')}`,
     ],
   };
 }
@@ -313,6 +324,7 @@ export async function startTargets(names, context) {
     'node-http': () => startFloor('node-http', context.upstreamBase, context.dir),
     express: () => startFloor('express', context.upstreamBase, context.dir),
     modelgate: () => startModelgate(context),
+    'modelgate-baseline': () => startModelgate({ ...context, baseline: process.env.BENCH_PROXY_BASELINE }),
     litellm: () => startLiteLLM(context.upstreamBase, context.dir),
     portkey: () => startPortkey(context.upstreamBase, context.dir),
   };

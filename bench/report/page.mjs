@@ -608,11 +608,36 @@ function proxySection(proxy) {
         ? `Not in this build yet, so not measured: ${proxy.featuresOff.join(', ')}.`
         : 'All of them were on in this run.'
     }`,
+    ...(proxy.againstBaseline ? ['', '### Against the baseline build', '', ...baselineLines(proxy)] : []),
     ...(peers.length ? ['', '### Peers', '', ...peers] : []),
     '',
     'Where modelgate spends its time: `node bench/profile.mjs proxy` runs it under the same load with `--cpu-prof` and writes a summary by package, function and purpose ' +
       '(`bench/results/profiles/`); `--target express` profiles the floor the same way.',
   ].join('\n');
+}
+
+/**
+ * modelgate against another build of it (BENCH_PROXY_BASELINE) in the same rounds: a change, measured.
+ * @param {NonNullable<Figures['proxy']>} proxy
+ */
+function baselineLines(proxy) {
+  const baseline = proxy.targets.find((t) => t.name === 'modelgate-baseline');
+  const ratios = (/** @type {any} */ row, /** @type {string} */ field) =>
+    `${x(row.plain?.[field])} / ${x(row.stream?.[field])}`;
+  return [
+    `The run also loaded another build of modelgate (${baseline?.notes.join('; ') ?? 'BENCH_PROXY_BASELINE'}) in the same rounds, so the difference between the two builds is ` +
+      "measured on the same machine at the same moments. modelgate's figures over the baseline build's, median of the per-round ratios, plain / streamed:",
+    '',
+    table(
+      ['connections', 'req/s', 'CPU µs/request', 'p50'],
+      (proxy.againstBaseline ?? []).map((row) => [
+        row.connections,
+        ratios(row, 'throughput'),
+        ratios(row, 'cpuPerRequest'),
+        ratios(row, 'p50'),
+      ]),
+    ),
+  ];
 }
 
 /** docs/benchmarks.md. @param {Figures} f */

@@ -274,8 +274,19 @@ export const PROXY_GOALS = {
   addedP50AtOneConnectionMs: 0.5,
 };
 export const PROXY_MODES = /** @type {const} */ (['plain', 'stream']);
-/** The targets in the order the report lists them: the ceiling, the floors, modelgate, the peers. */
-export const PROXY_TARGETS = ['upstream', 'node-http', 'express', 'modelgate', 'litellm', 'portkey'];
+/**
+ * The targets in the order the report lists them: the ceiling, the floors, modelgate (and another build of it when
+ * BENCH_PROXY_BASELINE named one), the peers.
+ */
+export const PROXY_TARGETS = [
+  'upstream',
+  'node-http',
+  'express',
+  'modelgate',
+  'modelgate-baseline',
+  'litellm',
+  'portkey',
+];
 export const PROXY_PEERS = ['litellm', 'portkey'];
 
 /**
@@ -398,6 +409,37 @@ export function reduceProxy(proxy) {
     };
   };
   const goals = { plain: goalsIn('plain'), stream: goalsIn('stream') };
+  /**
+   * modelgate over the baseline build, round by round (both in the same rounds), when one ran: the median ratios
+   * of req/s and CPU per request, and of p50 at one connection. Null without a baseline.
+   * @param {string} mode @param {number} c
+   */
+  const againstBaselineIn = (mode, c) => {
+    const of = (/** @type {string} */ name) =>
+      proxy.runs.filter(
+        (/** @type {any} */ r) => r.target === name && r.mode === mode && r.connections === c,
+      );
+    const baseline = of('modelgate-baseline');
+    const pairs = of('modelgate')
+      .map((/** @type {any} */ m) => ({ m, b: baseline.find((/** @type {any} */ b) => b.round === m.round) }))
+      .filter((/** @type {any} */ p) => p.b && p.b.requestsPerSecond > 0 && p.b.cpuMicrosPerRequest > 0);
+    if (pairs.length === 0) return null;
+    const ratio = (/** @type {(r: any) => number} */ pick) =>
+      round(median(pairs.map((/** @type {any} */ p) => pick(p.m) / pick(p.b))), 3);
+    return {
+      rounds: pairs.length,
+      throughput: ratio((r) => r.requestsPerSecond),
+      cpuPerRequest: ratio((r) => r.cpuMicrosPerRequest),
+      p50: ratio((r) => r.latencyMs.p50),
+    };
+  };
+  const againstBaseline = proxy.runs.some((/** @type {any} */ r) => r.target === 'modelgate-baseline')
+    ? connections.map((c) => ({
+        connections: c,
+        plain: againstBaselineIn('plain', c),
+        stream: againstBaselineIn('stream', c),
+      }))
+    : null;
   /** @param {(g: ReturnType<typeof goalsIn>) => boolean | null} pick met in both modes; missed in either; otherwise null (not measured) */
   const both = (pick) => {
     const values = PROXY_MODES.map((m) => pick(goals[m]));
@@ -412,6 +454,7 @@ export function reduceProxy(proxy) {
     targets,
     at,
     goals,
+    againstBaseline,
     met: {
       throughput: both((g) => g.throughputMet),
       p99: both((g) => g.p99Met),

@@ -21,10 +21,12 @@ interface ProxyRun {
   connections: number;
   round: number;
   requestsPerSecond: number;
+  cpuMicrosPerRequest: number;
   latencyMs: { p50: number; p99: number };
 }
 interface ProxyTarget {
   name: string;
+  label: string;
   failed?: string;
   probes: Record<string, { ok: boolean; status?: number; error?: string; sample?: string }>;
 }
@@ -166,6 +168,42 @@ describe('bench report: reducing the results', () => {
       '- **LiteLLM proxy 1.110.2** did not run: install failed: pip could not reach the index\n',
     );
     expect(page).toContain('LiteLLM failed to start / failed to start; Portkey 338 / failed');
+  });
+
+  it('compares modelgate with a baseline build loaded in the same rounds, round by round', () => {
+    expect(f.proxy!.againstBaseline).toBeNull();
+    const withBaseline = results();
+    const proxy = proxyOf(withBaseline);
+    const modelgate = proxy.targets.find((t) => t.name === 'modelgate')!;
+    const label = 'modelgate, baseline build (BENCH_PROXY_BASELINE)';
+    proxy.targets.push({ ...modelgate, name: 'modelgate-baseline', label });
+    const baselineRuns = proxy.runs
+      .filter((r) => r.target === 'modelgate')
+      .map((r) => ({
+        ...r,
+        target: 'modelgate-baseline',
+        requestsPerSecond: r.requestsPerSecond / 1.25,
+        cpuMicrosPerRequest: r.cpuMicrosPerRequest * 1.1,
+        latencyMs: { ...r.latencyMs, p50: r.latencyMs.p50 * 2 },
+      }));
+    proxy.runs.push(...baselineRuns);
+    const reduced = reduceResults(withBaseline);
+    expect(reduced.proxy!.againstBaseline).toEqual([
+      {
+        connections: 50,
+        plain: { rounds: 5, throughput: 1.25, cpuPerRequest: 0.909, p50: 0.5 },
+        stream: { rounds: 5, throughput: 1.25, cpuPerRequest: 0.909, p50: 0.5 },
+      },
+      {
+        connections: 1,
+        plain: { rounds: 4, throughput: 1.25, cpuPerRequest: 0.909, p50: 0.5 },
+        stream: { rounds: 4, throughput: 1.25, cpuPerRequest: 0.909, p50: 0.5 },
+      },
+    ]);
+    const page = benchmarksPage(reduced);
+    expect(page).toContain('### Against the baseline build');
+    expect(page).toContain('| 50 | 1.25x / 1.25x | 0.91x / 0.91x | 0.5x / 0.5x |');
+    expect(page).toContain('| modelgate, baseline build (BENCH_PROXY_BASELINE) |');
   });
 
   it('describes the machine from machine.json: cores, model, load', () => {
