@@ -178,8 +178,10 @@ export class UpstreamProxy {
     if (request.stream || String(upstreamRes.headers['content-type']).startsWith('text/event-stream')) {
       res.setHeader('Cache-Control', 'no-cache');
       res.setHeader('X-Accel-Buffering', 'no');
+      // A streaming client learns at once that its stream started; a JSON answer's headers leave with its first
+      // bytes, in the same write (flushing them apart costs a write per request for nothing the client can use).
+      res.flushHeaders();
     }
-    res.flushHeaders();
     upstreamRes.once('close', () => {
       if (!upstreamRes.complete && !res.destroyed) {
         // The upstream broke off mid-body: the client must not take a truncated answer for a complete one.

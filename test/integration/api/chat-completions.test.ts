@@ -172,6 +172,55 @@ describe('POST /chat/completions through a real upstream server', () => {
     expect(received).toBe(UpstreamServer.FLOOD_BYTES);
   });
 
+  it("sends a stream's headers as soon as the upstream's, and a JSON answer's with its body", async () => {
+    /** Asks `held-model` (the upstream sends its headers, then waits); tells whether ours arrived before its body. */
+    const ask = (stream: boolean) => {
+      let released = false;
+      let responded!: () => void;
+      const headers = new Promise<void>((resolve) => (responded = resolve));
+      const answer = new Promise<{ headersBeforeBody: boolean; status: number; text: string }>(
+        (resolve, reject) => {
+          const req = http.request(`${h.url}/v1/chat/completions`, {
+            method: 'POST',
+            headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+          });
+          req.on('response', (res) => {
+            const headersBeforeBody = !released;
+            responded();
+            let text = '';
+            res.setEncoding('utf8');
+            res.on('data', (chunk: string) => (text += chunk));
+            res.on('end', () => resolve({ headersBeforeBody, status: res.statusCode ?? 0, text }));
+            res.on('error', reject);
+          });
+          req.on('error', reject);
+          req.end(JSON.stringify({ model: 'held-model', messages: hi, stream }));
+        },
+      );
+      const release = () => {
+        released = true;
+        upstream.releaseHeld();
+      };
+      return { headers, answer, release };
+    };
+
+    const streamed = ask(true);
+    await upstream.headersHeld();
+    await streamed.headers; // before the upstream sent a byte of its body
+    streamed.release();
+    expect(await streamed.answer).toMatchObject({ headersBeforeBody: true, status: 200 });
+    expect((await streamed.answer).text).toContain('data: [DONE]');
+
+    const plain = ask(false);
+    await upstream.headersHeld();
+    // The upstream's headers are out; the gateway holds its own until the body comes.
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    plain.release();
+    const answer = await plain.answer;
+    expect(answer).toMatchObject({ headersBeforeBody: false, status: 200 });
+    expect(JSON.parse(answer.text)).toEqual({ object: 'chat.completion', choices: [] });
+  });
+
   it('a client that disconnects before the upstream answered aborts the upstream call too', async () => {
     const patient = await startApi({
       database: h.database,

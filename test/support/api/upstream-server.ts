@@ -17,13 +17,17 @@ export interface RecordedRequest {
  *  - `behaviour:hang`: never answers;
  *  - `behaviour:500`, `behaviour:401`, `behaviour:429`: that status with an OpenAI-style error;
  *  - `behaviour:drop`: destroys the socket without answering;
- *  - `behaviour:flood`: 64 MiB of body, written only as fast as the reader drains it.
+ *  - `behaviour:flood`: 64 MiB of body, written only as fast as the reader drains it;
+ *  - `behaviour:held`: the status and headers at once (JSON, or SSE with stream:true), the body only on
+ *    `releaseHeld()`.
  */
 export class UpstreamServer {
   readonly requests: RecordedRequest[] = [];
   /** Bytes the `behaviour:flood` response has handed to its socket so far. */
   floodWritten = 0;
   static readonly FLOOD_BYTES = 64 * 1024 * 1024;
+  /** Bodies of `behaviour:held` responses whose headers are out, waiting for releaseHeld(). */
+  private held: (() => void)[] = [];
   private server = http.createServer((req, res) => this.handle(req, res));
   url = '';
 
@@ -31,6 +35,16 @@ export class UpstreamServer {
     await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
     this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
     return this;
+  }
+
+  /** Resolves when a `behaviour:held` response has sent its headers (to the socket) and waits for its body. */
+  async headersHeld(): Promise<void> {
+    while (this.held.length === 0) await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+
+  /** Writes the bodies of the held responses. */
+  releaseHeld(): void {
+    for (const release of this.held.splice(0)) release();
   }
 
   async close(): Promise<void> {
@@ -96,6 +110,8 @@ export class UpstreamServer {
         return this.stream(res, model, Infinity);
       case 'behaviour:flood':
         return this.flood(res);
+      case 'behaviour:held':
+        return this.hold(res, body.stream === true);
     }
     if (body.stream === true) return this.stream(res, model, 3);
     const messages = (body.messages as { content?: unknown }[] | undefined) ?? [];
@@ -114,6 +130,16 @@ export class UpstreamServer {
         ],
         usage: { prompt_tokens: 1, completion_tokens: 2, total_tokens: 3 },
       }),
+    );
+  }
+
+  private hold(res: http.ServerResponse, stream: boolean): void {
+    res.writeHead(200, { 'content-type': stream ? 'text/event-stream' : 'application/json' });
+    res.flushHeaders();
+    this.held.push(() =>
+      res.end(
+        stream ? 'data: {"choices":[]}\n\ndata: [DONE]\n\n' : '{"object":"chat.completion","choices":[]}',
+      ),
     );
   }
 
