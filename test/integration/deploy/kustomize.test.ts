@@ -129,6 +129,57 @@ describeWithTools('kustomize base k8s/', ['kustomize'], ({ kustomize }) => {
     }
   });
 
+  it('takes a MODEL_SOURCE_URL with a password or token from the Secret in init and the refresh CronJob, and from modelgate-env when the Secret has none', async () => {
+    const secretUrl = 'https://reader:pw-4711@models.internal/active_models.json?token=tok-4711';
+    const overlay = tempDir('secret-source');
+    try {
+      writeFileSync(
+        path.join(overlay, 'kustomization.yaml'),
+        [
+          'apiVersion: kustomize.config.k8s.io/v1beta1',
+          'kind: Kustomization',
+          'namespace: gateway',
+          'resources:',
+          `  - ${path.relative(overlay, kustomizeDir)}`,
+          'secretGenerator:',
+          '  - name: modelgate',
+          '    behavior: replace',
+          '    literals:',
+          '      - DATABASE_URL=postgres://modelgate:pw@db.internal:5432/modelgate',
+          `      - MODEL_SOURCE_URL=${secretUrl}`,
+          '',
+        ].join('\n'),
+      );
+      const built = await kustomizeBuild(kustomize, overlay);
+      const ctx = (podSpec: NonNullable<ReturnType<typeof appPod>['spec']>) => ({
+        objects: built,
+        namespace: 'gateway',
+        podName: 'p',
+        podSpec,
+      });
+      const pod = appPod(built);
+      expect(resolveEnv(pod.spec.initContainers![0]!, ctx(pod.spec)).get('MODEL_SOURCE_URL')).toBe(secretUrl);
+      const cron = one(built, 'CronJob') as K8sObject & {
+        spec: { jobTemplate: { spec: { template: { spec: typeof pod.spec } } } };
+      };
+      const cronPod = cron.spec.jobTemplate.spec.template.spec;
+      expect(resolveEnv(cronPod.containers[0]!, ctx(cronPod)).get('MODEL_SOURCE_URL')).toBe(secretUrl);
+      // Neither secret is in a non-secret object.
+      const plain = JSON.stringify(built.filter((o) => o.kind !== 'Secret'));
+      expect(plain).not.toContain('pw-4711');
+      expect(plain).not.toContain('tok-4711');
+      // The base's Secret has no such key: the ConfigMap's URL is used (an optional key left out, as the kubelet does).
+      const base = appPod(objects);
+      expect(
+        resolveEnv(base.spec.initContainers![0]!, { ...ctx(base.spec), objects, namespace: 'modelgate' }).get(
+          'MODEL_SOURCE_URL',
+        ),
+      ).toBe('https://models.example.com/active_models.json');
+    } finally {
+      rmSync(overlay, { recursive: true, force: true });
+    }
+  });
+
   it('builds the example overlay of docs/deploy.md: namespace, image, settings and the real Secret replace the base ones', async () => {
     const readme = readFileSync(path.join(repoRoot, 'docs', 'deploy.md'), 'utf8');
     const example = /<!-- kustomize-overlay-example -->\s*```yaml\n([\s\S]*?)```/.exec(readme)?.[1];
