@@ -14,10 +14,19 @@ export const embeddingBody = z.looseObject({
     .max(512)
     .meta({ description: 'A model of type EMBEDDING (name or upstream id).' }),
   input: z
-    .union([z.string(), z.array(z.unknown()).min(1, { message: 'must not be empty' })], {
-      message: 'must be a string or an array of strings or token arrays',
-    })
-    .meta({ description: 'A string, or an array of strings or token arrays.' }),
+    .union(
+      [
+        z.string(),
+        z.array(z.string()).min(1),
+        z.array(z.number().int()).min(1),
+        z.array(z.array(z.number().int()).min(1)).min(1),
+      ],
+      { message: 'must be a string, or a non-empty array of strings, of tokens or of token arrays' },
+    )
+    .meta({
+      description:
+        'A string, or a non-empty array of strings, of tokens (integers) or of token arrays, as OpenAI takes it.',
+    }),
 });
 
 export const embeddingListSchema = lazily(() =>
