@@ -8,6 +8,7 @@
 // Interleaved rounds; the median of the rounds is reported. Results: bench/results/rewrite.json and rewrite.md.
 // BENCH_QUICK=1 runs 3 short rounds instead of 9.
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { createRequire } from 'node:module';
 import { PassThrough, Transform } from 'node:stream';
@@ -171,6 +172,8 @@ const parseCost = ns('sse: JSON.parse + stringify') - ns('sse: pass-through floo
 const report = {
   node: process.version,
   quick,
+  cpus: os.cpus().length,
+  loadAverageAtEnd: os.loadavg().map((l) => Math.round(l * 100) / 100),
   rounds,
   chunkBytes: Buffer.byteLength(sseChunk(1)),
   eventsPerRead: EVENTS_PER_READ,

@@ -552,7 +552,11 @@ function failoverSection(failover) {
 function rewriteSection(rewrite) {
   return [
     "`npm run bench:rewrite`: the cost of writing the client's model name into each answer, in process, " +
-      `${rewrite.rounds} interleaved rounds (medians, min – max), Node.js ${rewrite.node}. SSE events of ${rewrite.chunkBytes} bytes, ` +
+      `${rewrite.rounds} interleaved rounds (medians, min – max), Node.js ${rewrite.node}` +
+      (rewrite.loadAverageAtEnd
+        ? ` (load average ${rewrite.loadAverageAtEnd[0]} on ${rewrite.cpus} cores at the end: times in process scale with what else runs)`
+        : '') +
+      `. SSE events of ${rewrite.chunkBytes} bytes, ` +
       `${rewrite.eventsPerRead} per upstream read, through \`SseModelRewriter\` (which scans the bytes for the top-level \`model\`), ` +
       'beside a pass-through stream and beside `JSON.parse` + `JSON.stringify` of each event; whole JSON answers through `JsonModelRewriter`.',
     '',
