@@ -4,6 +4,7 @@ import type { FreshnessLimits } from '../core/artifact/freshness';
 import type { InitReport } from '../core/artifact/report';
 import type { Logger } from '../core/logger';
 import type { Catalog } from './catalog/catalog';
+import type { DatabaseHealth } from './database-health';
 import type { Metrics } from './metrics';
 import { evaluateReadiness, type Readiness } from './readiness';
 import type { SchemaView } from './schema-monitor';
@@ -28,6 +29,8 @@ export function createProbes(options: {
   limits: FreshnessLimits;
   startedAt?: number;
   now?: () => number;
+  /** The outage detector: /status says `degraded` during an outage (readiness does not change). */
+  database?: Pick<DatabaseHealth, 'view' | 'refreshMetrics'>;
   /** The API's own state for /status (e.g. whether key revocations are being received). */
   describeApi?: () => unknown;
   /** Readiness changes are logged once each, with the reasons. */
@@ -68,10 +71,12 @@ export function createProbes(options: {
         startedAt,
         limits: options.limits,
         now: now(),
+        database: options.database?.view(),
         api: options.describeApi?.(),
       }),
     beforeScrape() {
       readiness();
+      options.database?.refreshMetrics();
       const age = artifactAgeSeconds(options.catalog.current(), now());
       if (age === undefined) options.metrics.artifactAge.reset();
       else options.metrics.artifactAge.set(age);

@@ -4,10 +4,11 @@ import type { Router } from 'express';
 import { Registry } from 'prom-client';
 import { initReportPath } from '../core/artifact/report';
 import type { AppConfig } from '../core/config';
-import { createDatabase, type Knex } from '../core/db/connection';
+import { createDatabase, createProbeConnection, type Knex } from '../core/db/connection';
 import { componentLogger, type Logger } from '../core/logger';
 import { packageVersion } from '../core/package-root';
 import { createApp } from './app';
+import { createDatabaseHealth, reportPoolFailures, type DatabaseHealth } from './database-health';
 import { artifactLocations } from './artifact/sources';
 import { createArtifactStore, type ArtifactStore } from './artifact/store';
 import { watchDirectories } from './artifact/watch';
@@ -25,6 +26,7 @@ export interface RuntimeApiDeps {
   db: Knex;
   catalog: Catalog;
   registry: Registry;
+  health: DatabaseHealth;
 }
 
 /** What the API module returns; `start` runs after listen (e.g. LISTEN for key revocation), `close` at shutdown. */
@@ -47,6 +49,8 @@ export interface RuntimeOptions {
   schemaRetryMs?: number;
   /** Bound on releasing the pool and API listeners at shutdown. */
   releaseTimeoutMs?: number;
+  /** Probe periods of the outage detector (tests shorten them). */
+  databaseHealth?: { intervalMs?: number; retryMs?: number; probeTimeoutMs?: number };
 }
 
 export interface Runtime {
@@ -54,6 +58,7 @@ export interface Runtime {
   port: number;
   registry: Registry;
   db: Knex;
+  health: DatabaseHealth;
   store: ArtifactStore;
   probes: Probes;
   shutdown: Shutdown;
@@ -75,7 +80,24 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
     poolMax: config.database.poolMax,
     applicationName: 'modelgate-app',
     logger: componentLogger(logger, 'db'),
+    acquireTimeoutMs: config.database.connectTimeoutMs,
+    connectTimeoutMs: config.database.connectTimeoutMs,
+    queryTimeoutMs: config.database.queryTimeoutMs,
+    staleBefore: () => health.lastOutageStart()?.getTime(),
   });
+  // One outage detector for the whole process, fed by every failure of the pool (and by the API's listener).
+  const probeConnection = createProbeConnection({
+    url: config.database.url,
+    connectTimeoutMs: config.database.connectTimeoutMs,
+    queryTimeoutMs: config.database.queryTimeoutMs,
+  });
+  const health = createDatabaseHealth({
+    probe: () => probeConnection.probe(),
+    logger: componentLogger(logger, 'database'),
+    metrics,
+    ...options.databaseHealth,
+  });
+  reportPoolFailures(db, health);
 
   const limits = { maxAgeMs: config.models.maxAgeMs, maxStaleMs: config.models.maxStaleMs };
   const store = createArtifactStore({
@@ -124,6 +146,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
     db,
     catalog: store,
     registry,
+    health,
   });
   // The shutdown sequence needs the server, which needs the probes: the probes see it through this function.
   let draining = () => false;
@@ -138,6 +161,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
     limits,
     startedAt,
     logger,
+    database: health,
     describeApi: api?.describe ? () => api.describe?.() : undefined,
   });
   probesRef = probes;
@@ -168,11 +192,12 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
     exit: options.exit,
     release: async () => {
       watch.close();
+      health.stop();
       await schema.stop();
       try {
         await api?.close();
       } finally {
-        await db.destroy();
+        await Promise.all([db.destroy(), probeConnection.close()]);
       }
     },
   });
@@ -194,11 +219,12 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
     'modelgate-app listening',
   );
   listening = true;
+  health.start();
   startApi();
   await loaded;
   probes.readiness();
   const problem = store.problem();
   if (problem)
     logger.warn({ reason: problem }, 'not ready: no model artifact to serve yet; watching for one');
-  return { server, port, registry, db, store, probes, shutdown };
+  return { server, port, registry, db, health, store, probes, shutdown };
 }

@@ -2,6 +2,7 @@ import { artifactAgeMs, freshness, type FreshnessLimits } from '../core/artifact
 import type { InitReport } from '../core/artifact/report';
 import { redactSourceUrl } from '../core/artifact/source-url';
 import type { CatalogSnapshot } from './catalog/catalog';
+import type { DatabaseView } from './database-health';
 import type { Readiness } from './readiness';
 import type { SchemaView } from './schema-monitor';
 
@@ -17,8 +18,19 @@ export interface StatusInputs {
   /** MODELS_MAX_AGE and MODELS_MAX_STALE. */
   limits: FreshnessLimits;
   now: number;
+  /** The outage detector's view; an outage makes a ready pod `degraded`. */
+  database?: DatabaseView;
   /** The API's own view (revocation listener, key cache), when it offers one. */
   api?: unknown;
+}
+
+/** Why a ready pod is degraded: the database is unreachable (it stays ready: the outage is shared by every pod). */
+export function databaseOutageReason(database: DatabaseView | undefined): string | undefined {
+  if (!database || database.state === 'reachable') return undefined;
+  return (
+    `the database is unreachable since ${database.since} (${database.forSeconds} s: ${database.reason}); ` +
+    'API keys seen recently keep working for models, chat completions and embeddings, routes that need the database answer 503'
+  );
 }
 
 /** Seconds since the artifact was last checked against the source; undefined without an artifact. */
@@ -36,10 +48,18 @@ export function buildStatus(input: StatusInputs) {
   const age = artifactAgeSeconds(snapshot, now);
   const artifact = snapshot?.artifact;
   const state = artifact && freshness(artifact, input.limits, now);
+  const outage = databaseOutageReason(input.database);
+  const status = input.draining
+    ? 'draining'
+    : !input.readiness.ready
+      ? 'not ready'
+      : outage
+        ? 'degraded'
+        : 'ready';
   return {
-    status: input.draining ? 'draining' : input.readiness.ready ? 'ready' : 'not ready',
+    status,
     ready: input.readiness.ready,
-    reasons: input.readiness.reasons,
+    reasons: outage ? [...input.readiness.reasons, outage] : input.readiness.reasons,
     pod: input.pod,
     version: input.version,
     uptimeSeconds: Math.round((now - input.startedAt) / 100) / 10,
@@ -60,6 +80,7 @@ export function buildStatus(input: StatusInputs) {
           }
         : null,
     schema: input.schema,
+    database: input.database ?? null,
     api: input.api ?? null,
     init: input.initReport
       ? {

@@ -4,6 +4,8 @@ import type { Registry } from 'prom-client';
 import type { AppConfig } from '../../core/config';
 import { componentLogger, type Logger } from '../../core/logger';
 import type { Catalog } from '../catalog/catalog';
+import { createDatabaseHealth, reportPoolFailures, type DatabaseHealth } from '../database-health';
+import { createMetrics } from '../metrics';
 import { adminRoutes } from './admin/admin-routes';
 import { AdminService } from './admin/admin-service';
 import { KnexUserStore } from './admin/user-store-knex';
@@ -24,6 +26,7 @@ import { modelRoutes } from './models/model-routes';
 import { openApiDocument, openApiOperation } from './openapi';
 import { mount } from './operations';
 import { requireApiKey } from './principal';
+import { requireDatabase } from './require-database';
 import { loadRouting, RoutingConfigError } from './routing/load-routing';
 import type { RoutingOutcome } from './routing/outcome';
 import { createRoutingService, type Admission, type RoutingView } from './routing/routing-service';
@@ -60,6 +63,8 @@ export interface ApiDeps {
   db: Knex;
   catalog: Catalog;
   registry: Registry;
+  /** The runtime's outage detector; without one the API creates (and starts and stops) its own. */
+  health?: DatabaseHealth;
   tuning?: Partial<ApiTuning>;
   /** Where the routing file's key variables are looked up; the process environment by default. */
   env?: NodeJS.ProcessEnv;
@@ -82,33 +87,64 @@ export interface ApiModule {
 
 export interface ApiState {
   revocationListener: 'connected' | 'disconnected';
+  /** `enabled`: trusted for the normal path (revocations are received and the cache has caught up). */
   keyCache: { enabled: boolean; entries: number };
   pendingLastUse: number;
+  droppedLastUse: number;
   routing: RoutingView;
 }
+
+/** Routes that cannot do anything without the database: 503 database_unavailable at once during an outage. */
+const DATABASE_ROUTES = ['/chat-history', '/auth/keys', '/admin'];
 
 /** Builds the OpenAI-compatible API (keys, models, chat completions, chat storage, admin) without listening. */
 export function createApiRouter(deps: ApiDeps): ApiModule {
   const { config, db, catalog } = deps;
   const tuning = { ...defaultTuning, ...deps.tuning };
   const logger = componentLogger(deps.logger, 'api');
+  const metrics = createMetrics(deps.registry);
+
+  const ownHealth = deps.health === undefined;
+  const health =
+    deps.health ??
+    createDatabaseHealth({
+      probe: () => db.raw('SELECT 1'),
+      logger: componentLogger(deps.logger, 'database'),
+      metrics,
+    });
+  if (ownHealth) reportPoolFailures(db, health);
 
   const keyStore = new KnexKeyStore(db);
-  const cache = new CredentialCache({ ttlMs: tuning.keyCacheTtlMs, maxEntries: tuning.keyCacheMaxEntries });
+  const cache = new CredentialCache({
+    ttlMs: tuning.keyCacheTtlMs,
+    outageTtlMs: config.keys.cacheOutageTtlMs,
+    maxEntries: tuning.keyCacheMaxEntries,
+  });
   const lastUse = new LastUseRecorder(keyStore, logger, {
     resolutionMs: tuning.lastUseResolutionMs,
     flushIntervalMs: tuning.lastUseFlushIntervalMs,
+    maxPending: tuning.keyCacheMaxEntries,
+    health,
+    metrics,
   });
+  const keys = new KeyService(keyStore, cache, lastUse, health, logger);
   const listener = new RevocationListener({
     url: config.database.url,
     db,
     cache,
+    catchUp: () => keys.catchUp(),
+    health,
     logger,
+    connectTimeoutMs: config.database.connectTimeoutMs,
     heartbeatMs: tuning.listenerHeartbeatMs,
     verifyTimeoutMs: tuning.listenerVerifyTimeoutMs,
     reconnectMs: tuning.listenerReconnectMs,
   });
-  const keys = new KeyService(keyStore, cache, lastUse, logger);
+  // During an outage the cache may miss revocations: it is read only through `recall` until it has caught up
+  // (before the database counts as reachable again) and the listener has proven NOTIFYs arrive (then trusted).
+  health.beforeReachable(() => keys.catchUp());
+  health.on('down', () => cache.setTrusted(false));
+  health.on('up', () => void listener.renew(health.lastOutageStart()));
   const models = new ModelService(catalog);
   const env = deps.env ?? process.env;
   const loaded = loadRouting(config, env);
@@ -132,6 +168,7 @@ export function createApiRouter(deps: ApiDeps): ApiModule {
     openApiJson ??= Buffer.from(JSON.stringify(openApiDocument()));
     res.type('application/json').send(openApiJson);
   });
+  router.use(DATABASE_ROUTES, requireDatabase(health));
   router.use(adminRoutes(new AdminService(new KnexUserStore(db)), config.adminToken));
   router.use(keyRoutes(keys, auth));
   router.use(modelRoutes(models, auth));
@@ -142,6 +179,7 @@ export function createApiRouter(deps: ApiDeps): ApiModule {
   return {
     router,
     async start() {
+      if (ownHealth) health.start();
       routing.start();
       lastUse.start();
       await listener.start();
@@ -149,13 +187,15 @@ export function createApiRouter(deps: ApiDeps): ApiModule {
     async close() {
       await listener.close();
       await lastUse.stop();
+      if (ownHealth) health.stop();
       routing.close();
     },
     describe() {
       return {
         revocationListener: listener.connected ? 'connected' : 'disconnected',
-        keyCache: { enabled: cache.isEnabled, entries: cache.size },
+        keyCache: { enabled: cache.isTrusted, entries: cache.size },
         pendingLastUse: lastUse.pendingCount,
+        droppedLastUse: lastUse.droppedCount,
         routing: routing.view(),
       };
     },

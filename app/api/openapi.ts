@@ -88,7 +88,13 @@ const ERROR_TEXT: Record<number, string> = {
   413: 'Request body larger than BODY_LIMIT.',
   415: 'Body in an unsupported encoding.',
   500: 'Internal error; the X-Request-Id finds its log line.',
-  503: 'Temporarily unavailable (e.g. database busy).',
+  503: 'Temporarily unavailable: `database_unavailable` while the database cannot be reached (with Retry-After).',
+};
+
+/** On 503 database_unavailable (app/http/errors.ts) and a routed 503 upstream_unavailable; absent on the other 503s. */
+const RETRY_AFTER = {
+  description: 'Seconds to wait before retrying.',
+  schema: { type: 'integer', minimum: 1 },
 };
 
 type JsonSchema = Record<string, unknown>;
@@ -159,7 +165,11 @@ function build() {
     if (name === undefined) throw new Error(`${what} is not a named schema of app/api/openapi.ts`);
     return ref(name);
   };
-  const errorReply = (description: string) => ({ description, content: json(ref('Error')) });
+  const errorReply = (status: number, description: string) => ({
+    description,
+    ...(status === 503 ? { headers: { 'Retry-After': RETRY_AFTER } } : {}),
+    content: json(ref('Error')),
+  });
 
   const paths: Record<string, Record<string, unknown>> = {};
   for (const op of apiOperations) {
@@ -188,7 +198,7 @@ function build() {
     for (const status of [...op.errors, ...ANY_ROUTE_ERRORS].sort((a, b) => a - b)) {
       const text = op.errorNotes?.[status] ?? ERROR_TEXT[status];
       if (text === undefined) throw new Error(`${where}: error status ${status} has no description`);
-      replies[status] = errorReply(text);
+      replies[status] = errorReply(status, text);
     }
     const params = parameters(op);
     (paths[documentPath(op.path)] ??= {})[op.method] = {

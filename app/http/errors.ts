@@ -1,5 +1,6 @@
 import type { ErrorRequestHandler, RequestHandler } from 'express';
 import * as z from 'zod';
+import { isDatabaseUnavailable } from '../../core/db/errors';
 import type { Logger } from '../../core/logger';
 
 /**
@@ -127,6 +128,23 @@ export class ServiceUnavailableError extends ApiError {
   readonly type = 'service_unavailable';
 }
 
+/** How long a client is told to wait before retrying a request that needs the database during an outage. */
+export const DATABASE_RETRY_AFTER_SECONDS = 5;
+
+/**
+ * The database cannot be reached (or does not answer): the request could not be served, nothing was refused.
+ * Carries Retry-After; never names the database's address. Not logged per request: the outage detector
+ * (app/database-health.ts) logs the outage once.
+ */
+export class DatabaseUnavailableError extends ServiceUnavailableError {
+  constructor(
+    message = `The database is unreachable, so this request cannot be served right now; retry in ${DATABASE_RETRY_AFTER_SECONDS} s. Models and chat completions keep working for API keys this gateway has recently seen.`,
+  ) {
+    super(message, { code: 'database_unavailable' });
+    this.headers = { 'Retry-After': String(DATABASE_RETRY_AFTER_SECONDS) };
+  }
+}
+
 export class GatewayTimeoutError extends ApiError {
   readonly status = 504;
   readonly type = 'upstream_error';
@@ -201,8 +219,8 @@ function fromLibrary(error: unknown, bodyLimit: number | undefined): ApiError | 
         code: 'invalid_body',
       });
   }
-  if (e.name === 'KnexTimeoutError')
-    return new ServiceUnavailableError('The database is busy; retry shortly.', { code: 'database_busy' });
+  // Down, unreachable, not answering, restarting, or no pooled connection in time (KnexTimeoutError).
+  if (isDatabaseUnavailable(error)) return new DatabaseUnavailableError();
   const status = Number(e.status ?? e.statusCode);
   // express' own client errors (a malformed %-encoding in the path: "Failed to decode param") mark their message
   // safe to show with `expose`; http-errors sets it for every 4xx.
@@ -242,7 +260,7 @@ export function describeError(
 export function errorHandler(options: { logger: Logger; bodyLimit?: number }): ErrorRequestHandler {
   return (error, req, res, _next) => {
     const apiError = toApiError(error, req.id, options.bodyLimit);
-    if (apiError.status >= 500) {
+    if (apiError.status >= 500 && !(apiError instanceof DatabaseUnavailableError)) {
       options.logger.error(
         { err: error, requestId: req.id, method: req.method, status: apiError.status },
         'request failed',

@@ -14,7 +14,19 @@ type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silen
 
 /** What modelgate-app reads: built from the app's variables only (`usedBy` includes 'app'). */
 export interface AppConfig {
-  database: { url: string; poolMin: number; poolMax: number };
+  database: {
+    url: string;
+    poolMin: number;
+    poolMax: number;
+    /** DB_CONNECT_TIMEOUT: bound on opening a connection and on waiting for a pooled one. */
+    connectTimeoutMs: number;
+    /** DB_QUERY_TIMEOUT: client-side bound on one query. */
+    queryTimeoutMs: number;
+  };
+  keys: {
+    /** KEY_CACHE_OUTAGE_TTL: how old a confirmed key may be to be accepted from memory during an outage. */
+    cacheOutageTtlMs: number;
+  };
   models: {
     file: string;
     configMapDir: string | undefined;
@@ -126,7 +138,14 @@ export function parseVariables<B extends Binary>(binary: B, env: NodeJS.ProcessE
 
 function appConfig(e: EnvOf<'app'>): AppConfig {
   const config: AppConfig = {
-    database: { url: e.DATABASE_URL, poolMin: e.DB_POOL_MIN, poolMax: e.DB_POOL_MAX },
+    database: {
+      url: e.DATABASE_URL,
+      poolMin: e.DB_POOL_MIN,
+      poolMax: e.DB_POOL_MAX,
+      connectTimeoutMs: e.DB_CONNECT_TIMEOUT,
+      queryTimeoutMs: e.DB_QUERY_TIMEOUT,
+    },
+    keys: { cacheOutageTtlMs: e.KEY_CACHE_OUTAGE_TTL },
     models: {
       file: e.MODELS_FILE,
       configMapDir: e.MODELS_CONFIGMAP_DIR,

@@ -43,6 +43,8 @@ const duration = z.string().transform((raw, ctx) => {
   return ms;
 });
 
+const positiveDuration = duration.refine((ms) => ms > 0, { message: 'must be longer than 0' });
+
 const size = z.string().transform((raw, ctx) => {
   const bytes = parseSize(raw);
   if (bytes === undefined) {
@@ -144,6 +146,30 @@ export const variables = {
     usedBy: ['app'],
     doc: 'Maximum connections in the pool of one process.',
     schema: integer(1, 100),
+  }),
+  DB_CONNECT_TIMEOUT: spec({
+    type: 'duration',
+    expected: 'a duration such as 5s',
+    default: '5s',
+    usedBy: ['app'],
+    doc: 'Bound on getting a database connection: opening one (a server that accepts and never answers included) or waiting for a free one in the pool. With DB_QUERY_TIMEOUT it bounds how long a request waits for the database.',
+    schema: positiveDuration,
+  }),
+  DB_QUERY_TIMEOUT: spec({
+    type: 'duration',
+    expected: 'a duration such as 10s',
+    default: '10s',
+    usedBy: ['app'],
+    doc: "Client-side bound on one query of the app (also when the server never answers, which the server's statement_timeout cannot end); then the request answers 503 database_unavailable.",
+    schema: positiveDuration,
+  }),
+  KEY_CACHE_OUTAGE_TTL: spec({
+    type: 'duration',
+    expected: 'a duration such as 5m, or 0 to turn it off',
+    default: '5m',
+    usedBy: ['app'],
+    doc: 'While the database is unreachable, an API key the database confirmed within this time is accepted from memory (models, chat completions, embeddings); other keys get 503 database_unavailable. 0: every key check fails with 503 during an outage.',
+    schema: duration,
   }),
   DB_WAIT_TIMEOUT: spec({
     type: 'duration',

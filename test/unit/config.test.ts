@@ -147,6 +147,17 @@ describe('loadConfig', () => {
     ]);
   });
 
+  it('bounds the database by default and refuses an unbounded 0, while KEY_CACHE_OUTAGE_TTL=0 turns it off', () => {
+    const config = loadConfig('app', base);
+    expect(config.database).toMatchObject({ connectTimeoutMs: 5_000, queryTimeoutMs: 10_000 });
+    expect(config.keys.cacheOutageTtlMs).toBe(300_000);
+    expect(loadConfig('app', { ...base, KEY_CACHE_OUTAGE_TTL: '0' }).keys.cacheOutageTtlMs).toBe(0);
+    expect(problemsOf({ ...base, DB_CONNECT_TIMEOUT: '0', DB_QUERY_TIMEOUT: '0' })).toEqual([
+      'DB_CONNECT_TIMEOUT must be longer than 0 (got "0"); expected a duration such as 5s',
+      'DB_QUERY_TIMEOUT must be longer than 0 (got "0"); expected a duration such as 10s',
+    ]);
+  });
+
   it('rejects contradictory pool settings at construction', () => {
     expect(problemsOf({ ...base, DB_POOL_MIN: '20', DB_POOL_MAX: '5' })[0]).toMatch(
       /DB_POOL_MIN \(20\) is above DB_POOL_MAX/,

@@ -1,18 +1,43 @@
 import type { KeyCredential } from './key-store';
 
 export interface CredentialCacheOptions {
+  /** How long a credential read from the database is served without asking again, while the cache is trusted. */
   ttlMs: number;
+  /** How long after it was read a credential is still accepted while the database is unreachable (0: never). */
+  outageTtlMs: number;
   maxEntries: number;
   now?: () => number;
 }
 
+/** Taken before reading the database; `set` refuses what was read across an eviction. */
+export interface ReadToken {
+  epoch: number;
+  at: number;
+}
+
+/** The cached prefixes at one moment, to be re-read in one query (`applyCatchUp`). */
+export interface CacheSnapshot {
+  prefixes: string[];
+  at: number;
+}
+
+interface Entry {
+  credential: KeyCredential;
+  /** When the database last confirmed this credential (the start of the read). */
+  verifiedAt: number;
+}
+
 /**
- * Short-lived copies of key credentials by prefix. Only trusted while the revocation listener is connected
- * (`enabled`): a process that might miss a NOTIFY must ask the database every time.
+ * Copies of key credentials by prefix, with the time the database last confirmed each. Two ways to read it:
+ * - `get`: the normal path, only while the cache is `trusted` (the revocation listener is connected and has caught
+ *   up), so a process that might miss a NOTIFY asks the database every time;
+ * - `recall`: during a database outage, any credential confirmed within `outageTtlMs`, trusted or not.
+ * Entries are kept while untrusted (an outage usually starts by losing the listener) and are brought up to date
+ * in one query (`snapshot` then `applyCatchUp`) before the cache is trusted again.
  */
 export class CredentialCache {
-  private readonly entries = new Map<string, { credential: KeyCredential; expiresAt: number }>();
-  private enabled = false;
+  private readonly entries = new Map<string, Entry>();
+  private trusted = false;
   /** Bumped by every eviction, so a lookup that raced with a revocation does not cache what it read. */
   private epoch = 0;
   private readonly now: () => number;
@@ -22,28 +47,32 @@ export class CredentialCache {
   }
 
   get(prefix: string): KeyCredential | undefined {
-    if (!this.enabled) return undefined;
+    if (!this.trusted) return undefined;
     const entry = this.entries.get(prefix);
-    if (!entry) return undefined;
-    if (entry.expiresAt <= this.now()) {
-      this.entries.delete(prefix);
-      return undefined;
-    }
+    if (!entry || this.now() - entry.verifiedAt >= this.options.ttlMs) return undefined;
     return entry.credential;
   }
 
-  /** Take before reading the database; pass to set(). */
-  get version(): number {
-    return this.epoch;
+  /** For a database outage: the credential if the database confirmed it within `outageTtlMs`. */
+  recall(prefix: string): KeyCredential | undefined {
+    const entry = this.entries.get(prefix);
+    if (!entry || this.options.outageTtlMs <= 0) return undefined;
+    if (this.now() - entry.verifiedAt > this.options.outageTtlMs) return undefined;
+    return entry.credential;
   }
 
-  set(credential: KeyCredential, readAtVersion: number): void {
-    if (!this.enabled || readAtVersion !== this.epoch) return;
-    if (this.entries.size >= this.options.maxEntries && !this.entries.has(credential.prefix)) {
+  beginRead(): ReadToken {
+    return { epoch: this.epoch, at: this.now() };
+  }
+
+  set(credential: KeyCredential, read: ReadToken): void {
+    if (read.epoch !== this.epoch) return;
+    this.entries.delete(credential.prefix);
+    if (this.entries.size >= this.options.maxEntries) {
       const oldest = this.entries.keys().next();
       if (!oldest.done) this.entries.delete(oldest.value);
     }
-    this.entries.set(credential.prefix, { credential, expiresAt: this.now() + this.options.ttlMs });
+    this.entries.set(credential.prefix, { credential, verifiedAt: read.at });
   }
 
   delete(prefix: string): void {
@@ -56,14 +85,37 @@ export class CredentialCache {
     this.entries.clear();
   }
 
-  /** Turns caching on (listener connected) or off and empties it (listener lost: notifications may be missed). */
-  setEnabled(enabled: boolean): void {
-    this.clear();
-    this.enabled = enabled;
+  /** The prefixes worth re-reading (entries too old for either use are dropped first). */
+  snapshot(): CacheSnapshot {
+    const at = this.now();
+    const keep = Math.max(this.options.ttlMs, this.options.outageTtlMs);
+    for (const [prefix, entry] of this.entries) if (at - entry.verifiedAt > keep) this.entries.delete(prefix);
+    return { prefixes: [...this.entries.keys()], at };
   }
 
-  get isEnabled(): boolean {
-    return this.enabled;
+  /**
+   * Replaces each snapshotted entry with what the database returned at `snapshot.at`, and drops those it no longer
+   * has (deleted keys). Entries evicted meanwhile (a NOTIFY) stay evicted; entries read again meanwhile keep the
+   * newer read.
+   */
+  applyCatchUp(snapshot: CacheSnapshot, found: readonly KeyCredential[]): void {
+    const byPrefix = new Map(found.map((credential) => [credential.prefix, credential]));
+    for (const prefix of snapshot.prefixes) {
+      const entry = this.entries.get(prefix);
+      if (!entry || entry.verifiedAt > snapshot.at) continue;
+      const credential = byPrefix.get(prefix);
+      if (credential) this.entries.set(prefix, { credential, verifiedAt: snapshot.at });
+      else this.entries.delete(prefix);
+    }
+  }
+
+  /** Trusted while revocations are received and the cache has caught up; untrusting keeps the entries. */
+  setTrusted(trusted: boolean): void {
+    this.trusted = trusted;
+  }
+
+  get isTrusted(): boolean {
+    return this.trusted;
   }
 
   get size(): number {

@@ -1,5 +1,12 @@
+import { isDatabaseUnavailable } from '../../../core/db/errors';
 import type { Logger } from '../../../core/logger';
-import { NotFoundError, UnauthorizedError } from '../../http/errors';
+import type { DatabaseHealth } from '../../database-health';
+import {
+  DATABASE_RETRY_AFTER_SECONDS,
+  DatabaseUnavailableError,
+  NotFoundError,
+  UnauthorizedError,
+} from '../../http/errors';
 import type { Page, PageResult } from '../schemas';
 import type { CredentialCache } from './credential-cache';
 import { bearerToken, generateKey, parseKey, secretMatches } from './key-format';
@@ -21,12 +28,14 @@ export interface CreatedKey {
 const MISSING =
   'Missing API key. Send it as "Authorization: Bearer sk-..."; an administrator creates your first key.';
 const INVALID = 'Incorrect API key provided. Check the key, or create a new one with POST /v1/auth/keys.';
+const UNCHECKED = `The API key could not be checked: the database is unreachable and this gateway has not seen the key recently. Retry in ${DATABASE_RETRY_AFTER_SECONDS} s.`;
 
 export class KeyService {
   constructor(
     private readonly store: KeyStore,
     private readonly cache: CredentialCache,
     private readonly lastUse: LastUseRecorder,
+    private readonly health: Pick<DatabaseHealth, 'reachable' | 'reportFailure'>,
     private readonly logger: Logger,
   ) {}
 
@@ -83,12 +92,38 @@ export class KeyService {
     return record;
   }
 
+  /**
+   * Re-reads every cached credential in one query, so revocations (and deleted keys or users) missed while the
+   * revocation listener or the database was away are known before the cache is trusted again.
+   */
+  async catchUp(): Promise<void> {
+    const snapshot = this.cache.snapshot();
+    if (snapshot.prefixes.length === 0) return;
+    const found = await this.store.findCredentials(snapshot.prefixes);
+    this.cache.applyCatchUp(snapshot, found);
+  }
+
   private async credential(prefix: string): Promise<KeyCredential | undefined> {
+    if (!this.health.reachable()) return this.fromMemory(prefix);
     const cached = this.cache.get(prefix);
     if (cached) return cached;
-    const version = this.cache.version;
-    const credential = await this.store.findCredential(prefix);
-    if (credential) this.cache.set(credential, version);
+    const read = this.cache.beginRead();
+    let credential: KeyCredential | undefined;
+    try {
+      credential = await this.store.findCredential(prefix);
+    } catch (error) {
+      if (!isDatabaseUnavailable(error)) throw error;
+      this.health.reportFailure(error);
+      return this.fromMemory(prefix);
+    }
+    if (credential) this.cache.set(credential, read);
     return credential;
+  }
+
+  /** During an outage: what the database confirmed within KEY_CACHE_OUTAGE_TTL, else 503 (never 401). */
+  private fromMemory(prefix: string): KeyCredential {
+    const known = this.cache.recall(prefix);
+    if (known) return known;
+    throw new DatabaseUnavailableError(UNCHECKED);
   }
 }

@@ -20,6 +20,15 @@ interface KeyRow {
   revoked_at: Date | null;
 }
 
+interface CredentialRow {
+  id: string;
+  user_id: string;
+  prefix: string;
+  secret_sha256: Buffer;
+  key_active: boolean;
+  user_active: boolean;
+}
+
 const COLUMNS = ['id', 'user_id', 'name', 'prefix', 'is_active', 'created_at', 'last_used_at', 'revoked_at'];
 
 export function toKeyRecord(row: KeyRow): ApiKeyRecord {
@@ -46,36 +55,35 @@ export class KnexKeyStore implements KeyStore {
   constructor(private readonly db: Knex) {}
 
   async findCredential(prefix: string): Promise<KeyCredential | undefined> {
-    const row = await this.db('api_keys as k')
-      .join('users as u', 'u.id', 'k.user_id')
-      .where('k.prefix', prefix)
-      .first<
-        | {
-            id: string;
-            user_id: string;
-            prefix: string;
-            secret_sha256: Buffer;
-            key_active: boolean;
-            user_active: boolean;
-          }
-        | undefined
-      >(
-        'k.id',
-        'k.user_id',
-        'k.prefix',
-        'k.secret_sha256',
-        this.db.raw('(k.is_active AND k.revoked_at IS NULL) AS key_active'),
-        'u.is_active as user_active',
-      );
-    if (!row) return undefined;
-    return {
+    const [credential] = await this.credentials([prefix]);
+    return credential;
+  }
+
+  findCredentials(prefixes: readonly string[]): Promise<KeyCredential[]> {
+    if (prefixes.length === 0) return Promise.resolve([]);
+    return this.credentials(prefixes);
+  }
+
+  private async credentials(prefixes: readonly string[]): Promise<KeyCredential[]> {
+    const query = this.db('api_keys as k').join('users as u', 'u.id', 'k.user_id');
+    if (prefixes.length === 1) query.where('k.prefix', prefixes[0]!);
+    else query.whereRaw('k.prefix = ANY(?::text[])', [prefixes as string[]]);
+    const rows = await query.select<CredentialRow[]>(
+      'k.id',
+      'k.user_id',
+      'k.prefix',
+      'k.secret_sha256',
+      this.db.raw('(k.is_active AND k.revoked_at IS NULL) AS key_active'),
+      'u.is_active as user_active',
+    );
+    return rows.map((row) => ({
       id: row.id,
       userId: row.user_id,
       prefix: row.prefix,
       secretSha256: row.secret_sha256,
       keyActive: row.key_active,
       userActive: row.user_active,
-    };
+    }));
   }
 
   insert(key: NewKey): Promise<ApiKeyRecord> {

@@ -36,6 +36,8 @@ export interface LastUse {
 
 export interface KeyStore {
   findCredential(prefix: string): Promise<KeyCredential | undefined>;
+  /** The credentials of those prefixes that still exist, in one query (the cache's catch-up after an outage). */
+  findCredentials(prefixes: readonly string[]): Promise<KeyCredential[]>;
   insert(key: NewKey): Promise<ApiKeyRecord>;
   listForUser(userId: string, page: Page): Promise<PageResult<ApiKeyRecord>>;
   /**

@@ -1,4 +1,7 @@
 import type { Logger } from '../../../core/logger';
+import type { DatabaseHealth } from '../../database-health';
+import type { Metrics } from '../../metrics';
+import { WriteBuffer } from '../../write-buffer';
 import type { KeyStore, LastUse } from './key-store';
 
 export interface LastUseRecorderOptions {
@@ -6,77 +9,79 @@ export interface LastUseRecorderOptions {
   resolutionMs: number;
   /** How often pending uses are flushed in the background. */
   flushIntervalMs: number;
+  /** Keys whose use is held while the database is unreachable; uses of further keys are dropped (and counted). */
+  maxPending: number;
+  health: Pick<DatabaseHealth, 'reachable' | 'on'>;
+  metrics?: Pick<Metrics, 'bufferPending' | 'bufferDropped'>;
   now?: () => number;
 }
 
+const BATCH_SIZE = 1_000;
+
 /**
  * Remembers when keys were used and writes last_used_at in batches, at most once per key per `resolutionMs`,
- * so an authenticated request never waits for (or causes) a write of its own.
+ * so an authenticated request never waits for (or causes) a write of its own. Through a database outage the uses
+ * are kept (one per key, bounded) and written when the database is back.
  */
 export class LastUseRecorder {
-  private readonly pending = new Map<string, number>();
-  private readonly written = new Map<string, number>();
-  private timer: NodeJS.Timeout | undefined;
-  private flushing: Promise<void> = Promise.resolve();
+  /** When each key's use was last accepted into the buffer: suppresses repeats within the resolution. */
+  private readonly accepted = new Map<string, number>();
+  private lastSweep: number;
+  private readonly buffer: WriteBuffer<LastUse>;
   private readonly now: () => number;
 
   constructor(
-    private readonly store: Pick<KeyStore, 'recordLastUse'>,
-    private readonly logger: Logger,
+    store: Pick<KeyStore, 'recordLastUse'>,
+    logger: Logger,
     private readonly options: LastUseRecorderOptions,
   ) {
     this.now = options.now ?? Date.now;
+    this.lastSweep = this.now();
+    this.buffer = new WriteBuffer<LastUse>({
+      name: 'last_use',
+      write: (uses) => store.recordLastUse(uses),
+      health: options.health,
+      logger,
+      metrics: options.metrics,
+      maxItems: options.maxPending,
+      batchSize: BATCH_SIZE,
+      flushIntervalMs: options.flushIntervalMs,
+      key: (use) => use.id,
+    });
   }
 
   used(keyId: string): void {
     const now = this.now();
-    const last = this.written.get(keyId);
+    const last = this.accepted.get(keyId);
     if (last !== undefined && now - last < this.options.resolutionMs) return;
-    this.pending.set(keyId, now);
+    if (this.buffer.add({ id: keyId, at: new Date(now) })) this.accepted.set(keyId, now);
+    if (now - this.lastSweep >= this.options.resolutionMs) this.forgetOld(now);
   }
 
   get pendingCount(): number {
-    return this.pending.size;
+    return this.buffer.size;
+  }
+
+  get droppedCount(): number {
+    return this.buffer.droppedCount;
   }
 
   start(): void {
-    if (this.timer) return;
-    this.timer = setInterval(() => void this.flush(), this.options.flushIntervalMs);
-    this.timer.unref();
+    this.buffer.start();
   }
 
-  /** Writes what is pending; failures are logged and the uses kept for the next flush. */
   flush(): Promise<void> {
-    this.flushing = this.flushing.then(() => this.flushOnce());
-    return this.flushing;
+    return this.buffer.flush();
   }
 
-  async stop(): Promise<void> {
-    if (this.timer) clearInterval(this.timer);
-    this.timer = undefined;
-    await this.flush();
+  stop(): Promise<void> {
+    return this.buffer.stop();
   }
 
-  private async flushOnce(): Promise<void> {
-    if (this.pending.size === 0) return;
-    const batch: LastUse[] = [...this.pending].map(([id, at]) => ({ id, at: new Date(at) }));
-    this.pending.clear();
-    for (const use of batch) this.written.set(use.id, use.at.getTime());
-    try {
-      await this.store.recordLastUse(batch);
-    } catch (error) {
-      for (const use of batch) {
-        this.written.delete(use.id);
-        if (!this.pending.has(use.id)) this.pending.set(use.id, use.at.getTime());
-      }
-      this.logger.warn({ err: error, keys: batch.length }, 'could not record API key last use; will retry');
-    }
-    this.forgetOld();
-  }
-
-  /** Keeps `written` bounded: entries older than the resolution no longer suppress anything. */
-  private forgetOld(): void {
-    const cutoff = this.now() - this.options.resolutionMs;
-    for (const [id, at] of this.written) if (at < cutoff) this.written.delete(id);
+  /** Keeps `accepted` bounded: entries older than the resolution no longer suppress anything. */
+  private forgetOld(now: number): void {
+    this.lastSweep = now;
+    const cutoff = now - this.options.resolutionMs;
+    for (const [id, at] of this.accepted) if (at < cutoff) this.accepted.delete(id);
   }
 }

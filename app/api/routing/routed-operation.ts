@@ -16,6 +16,6 @@ export const routedErrorNotes = (type: string): Readonly<Record<number, string>>
   404: 'The model is not in the catalog; `error.suggestions` lists near misses.',
   429: '`upstream_rate_limited`: every upstream of the model is rate limiting; see Retry-After.',
   502: '`upstream_unreachable`, `upstream_error`, `upstream_auth_failed`, `upstream_model_not_found`: no upstream answered, the last one for the reason given.',
-  503: '`upstream_unavailable` (every upstream open-circuited, full or rate limiting; see Retry-After), `model_not_routed`, `upstream_not_configured`, or the catalog is not loaded.',
+  503: '`upstream_unavailable` (every upstream open-circuited, full or rate limiting; see Retry-After), `model_not_routed`, `upstream_not_configured`, the catalog is not loaded, or `database_unavailable`: the key cannot be checked while the database is unreachable (with Retry-After).',
   504: '`upstream_timeout`: no upstream answered within its timeout or the routing deadline.',
 });

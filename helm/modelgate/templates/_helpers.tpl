@@ -247,6 +247,12 @@ argocd.argoproj.io/sync-wave: "-1"
   value: {{ .Values.config.database.poolMin | quote }}
 - name: DB_POOL_MAX
   value: {{ .Values.config.database.poolMax | quote }}
+- name: DB_CONNECT_TIMEOUT
+  value: {{ .Values.config.database.connectTimeout | quote }}
+- name: DB_QUERY_TIMEOUT
+  value: {{ .Values.config.database.queryTimeout | quote }}
+- name: KEY_CACHE_OUTAGE_TTL
+  value: {{ .Values.config.keyCacheOutageTtl | quote }}
 {{- if .Values.routing.file }}
 {{- if .Values.config.upstream.url }}
 {{- fail "routing.file and config.upstream.url are both set; config.upstream.url is the one-upstream shorthand for a routing file: set one of them" }}

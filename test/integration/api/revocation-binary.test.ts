@@ -1,58 +1,12 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import readline from 'node:readline';
 import { buildArtifact, serializeArtifact } from '../../../core/artifact/schema';
 import { createTestDatabase, type TestDatabase } from '../../support/database';
 import { testModels } from '../../support/api/catalog';
 import { tempDir } from '../../support/temp.mjs';
+import { startAppProcess, type AppProcess } from '../../support/app/process';
 
 const ADMIN_TOKEN = 'binary-admin-token-0123456789abcdef012345';
-const main = path.join(__dirname, '..', '..', '..', 'dist', 'bin', 'modelgate-app.js');
-
-interface App {
-  child: ChildProcess;
-  url: string;
-  lines: string[];
-}
-
-async function startApp(databaseUrl: string, modelsFile: string): Promise<App> {
-  if (!fs.existsSync(main))
-    throw new Error(`${main} is missing: run \`npm run build\` first (npm test does)`);
-  const child = spawn(process.execPath, [main], {
-    env: {
-      PATH: process.env.PATH,
-      DATABASE_URL: databaseUrl,
-      MODELS_FILE: modelsFile,
-      HOST: '127.0.0.1',
-      PORT: '0',
-      ADMIN_TOKEN,
-      SHUTDOWN_DELAY: '0s',
-      SHUTDOWN_TIMEOUT: '5s',
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const lines: string[] = [];
-  child.stderr!.on('data', (chunk) => lines.push(String(chunk)));
-  const port = await new Promise<number>((resolve, reject) => {
-    readline.createInterface({ input: child.stdout! }).on('line', (line) => {
-      lines.push(line);
-      const record = JSON.parse(line) as { msg?: string; port?: number };
-      if (record.msg === 'modelgate-app listening') resolve(record.port!);
-    });
-    child.once('exit', (code) =>
-      reject(new Error(`modelgate-app exited with ${code}:\n${lines.join('\n')}`)),
-    );
-  });
-  return { child, url: `http://127.0.0.1:${port}`, lines };
-}
-
-async function stopApp(app: App): Promise<void> {
-  if (app.child.exitCode !== null || app.child.signalCode !== null) return;
-  const exited = new Promise((resolve) => app.child.once('exit', resolve));
-  app.child.kill('SIGTERM');
-  await exited;
-}
 
 async function call(url: string, method: string, route: string, token: string, body?: unknown) {
   const res = await fetch(`${url}${route}`, {
@@ -77,7 +31,7 @@ jest.setTimeout(60_000);
 
 describe('key revocation across two modelgate-app processes (the built binary) on one database', () => {
   let database: TestDatabase;
-  const apps: App[] = [];
+  const apps: AppProcess[] = [];
 
   beforeAll(async () => {
     database = await createTestDatabase('api_revoke_bin');
@@ -90,15 +44,16 @@ describe('key revocation across two modelgate-app processes (the built binary) o
       fetchedAt: new Date().toISOString(),
     });
     fs.writeFileSync(file, serializeArtifact(artifact));
-    apps.push(...(await Promise.all([startApp(database.url, file), startApp(database.url, file)])));
+    const env = { DATABASE_URL: database.url, MODELS_FILE: file, ADMIN_TOKEN, SHUTDOWN_TIMEOUT: '5s' };
+    apps.push(...(await Promise.all([startAppProcess(env), startAppProcess(env)])));
   });
   afterAll(async () => {
-    await Promise.all(apps.map(stopApp));
+    await Promise.all(apps.map((app) => app.stop()));
     await database.drop();
   });
 
   it('a key revoked through one pod is refused by the other within 1 second', async () => {
-    const [a, b] = apps as [App, App];
+    const [a, b] = apps as [AppProcess, AppProcess];
     // Both pods hold their LISTEN connection.
     const listening = await within(
       10_000,

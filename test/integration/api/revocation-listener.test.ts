@@ -19,13 +19,14 @@ describe('RevocationListener (real PostgreSQL)', () => {
     await Promise.all([listenDb.drop(), otherDb.drop()]);
   });
 
-  function listener(notifyThrough: TestDatabase) {
-    const cache = new CredentialCache({ ttlMs: 60_000, maxEntries: 10 });
+  function listener(notifyThrough: TestDatabase, catchUp: () => Promise<void> = async () => undefined) {
+    const cache = new CredentialCache({ ttlMs: 60_000, outageTtlMs: 300_000, maxEntries: 10 });
     const logs = new LogCapture();
     const l = new RevocationListener({
       url: listenDb.url,
       db: notifyThrough.db,
       cache,
+      catchUp,
       logger: createLogger({ component: 'test', destination: logs }),
       heartbeatMs: 60_000,
       verifyTimeoutMs: 500,
@@ -34,16 +35,16 @@ describe('RevocationListener (real PostgreSQL)', () => {
     return { l, cache, logs };
   }
 
-  it('enables the cache once a NOTIFY round trip through the pool has arrived', async () => {
+  it('trusts the cache once a NOTIFY round trip through the pool has arrived', async () => {
     const { l, cache } = listener(listenDb);
     try {
       await l.start();
       expect(l.connected).toBe(true);
-      expect(cache.isEnabled).toBe(true);
+      expect(cache.isTrusted).toBe(true);
     } finally {
       await l.close();
     }
-    expect(cache.isEnabled).toBe(false);
+    expect(cache.isTrusted).toBe(false);
   });
 
   it('keeps the cache off when notifications do not come back (as behind a transaction-mode pooler)', async () => {
@@ -52,8 +53,28 @@ describe('RevocationListener (real PostgreSQL)', () => {
     try {
       await l.start();
       expect(l.connected).toBe(true);
-      expect(cache.isEnabled).toBe(false);
+      expect(cache.isTrusted).toBe(false);
       expect(logs.lines.join('\n')).toContain('not delivered over LISTEN/NOTIFY');
+    } finally {
+      await l.close();
+    }
+  });
+
+  it('catches up on missed revocations before trusting the cache, and stays untrusted while that fails', async () => {
+    const calls: boolean[] = [];
+    let fail = true;
+    const { l, cache } = listener(listenDb, async () => {
+      calls.push(cache.isTrusted);
+      if (fail) throw new Error('catch-up failed');
+    });
+    try {
+      await l.start();
+      expect(l.connected).toBe(true);
+      expect(cache.isTrusted).toBe(false);
+      fail = false;
+      await l.reverify();
+      expect(cache.isTrusted).toBe(true);
+      expect(calls).toEqual([false, false]);
     } finally {
       await l.close();
     }

@@ -109,6 +109,7 @@ describe('graceful shutdown (in process)', () => {
     expect(exits).toEqual([1]);
     expect(runtime.shutdown.phase()).toBe('done');
     // A real process is gone here; the test process releases what it would have left behind.
+    runtime.health.stop();
     runtime.server.closeAllConnections();
     runtime.server.close();
     await runtime.db.destroy();

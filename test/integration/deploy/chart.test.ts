@@ -303,7 +303,7 @@ describeWithTools('helm chart helm/modelgate', ['helm'], ({ helm: helmPath }) =>
       for (const [key, value] of Object.entries(selector)) expect(service.metadata.labels?.[key]).toBe(value);
     });
 
-    it('alerts on a stale artifact, failing init, pods not ready, a high 5xx rate, open breakers, a bad routing file', () => {
+    it('alerts on a stale artifact, failing init, pods not ready, a high 5xx rate, open breakers, a bad routing file and an unreachable database', () => {
       const rule = one(objects, 'PrometheusRule');
       expect(rule.metadata.labels).toMatchObject({ release: 'kube-prometheus-stack' });
       const alerts = (rule.spec as { groups: { rules: { alert: string }[] }[] }).groups.flatMap(
@@ -311,6 +311,7 @@ describeWithTools('helm chart helm/modelgate', ['helm'], ({ helm: helmPath }) =>
       );
       expect(alerts.map((a) => a.alert).sort()).toEqual([
         'ModelgateArtifactStale',
+        'ModelgateDatabaseUnreachable',
         'ModelgateHigh5xxRate',
         'ModelgateInitFailing',
         'ModelgatePodsNotReady',

@@ -66,6 +66,9 @@ const troubled = [
   },
   { series: `modelgate_routing_file_valid{${ours},pod="p1"}`, values: '1 1 0x28' },
   { series: `modelgate_routing_file_valid{${ours},pod="p2"}`, values: '1x30' },
+  // p1 loses the database at minute 6 and is still without it: the alert fires once that lasted 2 minutes.
+  { series: `modelgate_database_unreachable_seconds{${ours},pod="p1"}`, values: '0x5 60+60x24' },
+  { series: `modelgate_database_unreachable_seconds{${ours},pod="p2"}`, values: '0x30' },
 ];
 const healthy = [
   { series: `modelgate_models_artifact_age_seconds{${ours},pod="p1"}`, values: '100+0x30' },
@@ -94,6 +97,8 @@ const healthy = [
     values: '0x30',
   },
   { series: 'modelgate_routing_file_valid{namespace="prod",job="other",pod="o1"}', values: '0x30' },
+  // A blip shorter than the threshold pages nobody.
+  { series: `modelgate_database_unreachable_seconds{${ours},pod="p1"}`, values: '0x10 30 60 0x18' },
 ];
 
 const firing = (alert: string, labels: string) =>
@@ -116,7 +121,7 @@ describeWithTools('PrometheusRule of the chart (promtool)', ['helm', 'promtool']
 
   it('passes promtool check rules', async () => {
     const result = await run(promtool, ['check', 'rules', rulesFile]);
-    expect(result.output).toContain('SUCCESS: 6 rules found');
+    expect(result.output).toContain('SUCCESS: 7 rules found');
     expect(result.code).toBe(0);
   });
 
@@ -170,9 +175,16 @@ describeWithTools('PrometheusRule of the chart (promtool)', ['helm', 'promtool']
                   ),
                   value: 1,
                 },
+                {
+                  labels: firing(
+                    'ModelgateDatabaseUnreachable',
+                    'namespace="prod",pod="p1",severity="critical"',
+                  ),
+                  value: 1,
+                },
               ],
             },
-            // `for: 5m` / `for: 15m`: nothing fires in the first minutes.
+            // `for: 5m` / `for: 15m`, and the database lost at minute 6: nothing fires in the first minutes.
             { expr: 'ALERTS{alertstate="firing"}', eval_time: '3m', exp_samples: [] },
           ],
         },

@@ -108,6 +108,21 @@ describe('OpenAPI document', () => {
         expect.arrayContaining(['400', '401', '404', '429', '502', '503', '504']),
       );
       expect(routed.responses[400]!.description).toContain('model_not_supported');
+      expect(routed.responses[503]!.description).toContain('database_unavailable');
     }
+  });
+
+  it('documents 503 with Retry-After on every operation that needs the database or an API key', () => {
+    type Reply = { headers?: Record<string, unknown> };
+    const missing: string[] = [];
+    for (const [path, operations] of Object.entries(openApiDocument.paths)) {
+      if (path === '/openapi.json') continue;
+      for (const [method, operation] of Object.entries(
+        operations as Record<string, { responses: Record<string, Reply> }>,
+      )) {
+        if (!operation.responses['503']?.headers?.['Retry-After']) missing.push(`${method} ${path}`);
+      }
+    }
+    expect(missing).toEqual([]);
   });
 });

@@ -61,13 +61,14 @@ describe('describeError: OpenAI-style bodies', () => {
     const busy = Object.assign(new Error('Knex: Timeout acquiring a connection'), {
       name: 'KnexTimeoutError',
     });
+    // No pooled connection within DB_CONNECT_TIMEOUT: the database cannot be used right now.
     expect(describeError(busy, 'r1')).toEqual({
       status: 503,
       body: {
         error: {
-          message: 'The database is busy; retry shortly.',
+          message: expect.stringMatching(/^The database is unreachable, .* retry in 5 s\./),
           type: 'service_unavailable',
-          code: 'database_busy',
+          code: 'database_unavailable',
           param: null,
         },
       },

@@ -73,4 +73,43 @@ describe('/status view', () => {
         .status,
     ).toBe('not ready');
   });
+
+  it('says degraded, with the cause and since when, while a ready pod cannot reach the database', () => {
+    const database = {
+      state: 'unreachable' as const,
+      since: '2026-11-24T10:00:00.000Z',
+      forSeconds: 12.5,
+      reason: 'connection refused',
+      outages: 1,
+      lastOutage: null,
+    };
+    const degraded = buildStatus({ ...base, snapshot: undefined, database, now: 0 });
+    expect(degraded).toMatchObject({ status: 'degraded', ready: true, database });
+    expect(degraded.reasons).toEqual([
+      expect.stringContaining(
+        'the database is unreachable since 2026-11-24T10:00:00.000Z (12.5 s: connection refused)',
+      ),
+    ]);
+    const reachable = {
+      ...database,
+      state: 'reachable' as const,
+      since: null,
+      forSeconds: null,
+      reason: null,
+    };
+    expect(buildStatus({ ...base, snapshot: undefined, database: reachable, now: 0 })).toMatchObject({
+      status: 'ready',
+      reasons: [],
+    });
+    // Not ready and draining say so first; the outage is still listed.
+    const notReady = buildStatus({
+      ...base,
+      snapshot: undefined,
+      database,
+      readiness: { ready: false, reasons: ['no artifact'] },
+      now: 0,
+    });
+    expect(notReady.status).toBe('not ready');
+    expect(notReady.reasons).toHaveLength(2);
+  });
 });

@@ -1,0 +1,146 @@
+// A database that accepts connections and answers nothing (a TCP proxy in the test that stops delivering, in both
+// directions, on open connections and new ones): no request waits longer than DB_CONNECT_TIMEOUT + DB_QUERY_TIMEOUT.
+import fs from 'node:fs';
+import { eventually } from '../../support/wait';
+import { startAppProcess, type AppProcess } from '../../support/app/process';
+import { createTestDatabase, type TestDatabase } from '../../support/database';
+import { TcpProxy } from '../../support/tcp-proxy';
+import { UpstreamServer } from '../../support/api/upstream-server';
+import { ADMIN_TOKEN, call, completion, createUser, writeModelsFile, type Answer } from './support';
+
+jest.setTimeout(120_000);
+
+const CONNECT_TIMEOUT_MS = 1_000;
+const QUERY_TIMEOUT_MS = 4_000;
+/** The documented bound, plus room for a loaded machine to schedule the timers and the answer. */
+const BOUND_MS = CONNECT_TIMEOUT_MS + QUERY_TIMEOUT_MS;
+const SLACK_MS = 1_500;
+
+describe('a database that accepts connections but answers no query', () => {
+  let database: TestDatabase;
+  let proxy: TcpProxy;
+  let upstream: UpstreamServer;
+  let app: AppProcess;
+  let modelsDir: string;
+
+  beforeAll(async () => {
+    database = await createTestDatabase('outage_hang');
+    await database.migrateLatest();
+    const direct = new URL(database.url);
+    proxy = await new TcpProxy({ host: direct.hostname, port: Number(direct.port) }).start();
+    const viaProxy = new URL(database.url);
+    viaProxy.port = String(proxy.port);
+    upstream = await new UpstreamServer().start();
+    const models = writeModelsFile();
+    modelsDir = models.dir;
+    app = await startAppProcess({
+      DATABASE_URL: viaProxy.toString(),
+      MODELS_FILE: models.file,
+      UPSTREAM_URL: upstream.url,
+      ADMIN_TOKEN,
+      LOG_LEVEL: 'info',
+      DB_CONNECT_TIMEOUT: `${CONNECT_TIMEOUT_MS}ms`,
+      DB_QUERY_TIMEOUT: `${QUERY_TIMEOUT_MS}ms`,
+    });
+    await eventually(
+      async () => ((await call(app.url, 'GET', '/readyz')).status === 200 ? true : undefined),
+      30_000,
+      'ready',
+    );
+  });
+
+  afterAll(async () => {
+    await app?.stop();
+    await proxy?.stop();
+    await upstream?.close();
+    await database?.drop();
+    if (modelsDir) fs.rmSync(modelsDir, { recursive: true, force: true });
+  });
+
+  it('ends requests that need the database within the bound with 503, and serves known keys meanwhile', async () => {
+    const owner = await createUser(app.url, 'hang');
+    const unseen = await call(app.url, 'POST', '/v1/auth/keys', owner.key, { name: 'unseen' });
+    expect(
+      (await call(app.url, 'POST', '/v1/chat/completions', owner.key, completion('before'))).status,
+    ).toBe(200);
+
+    // Several pooled connections open: they will all be stuck once the database stops answering.
+    const warm = await Promise.all(
+      [1, 2, 3, 4, 5, 6].map(() => call(app.url, 'GET', '/v1/chat-history/chats', owner.key)),
+    );
+    expect(warm.map((a) => a.status)).toEqual([200, 200, 200, 200, 200, 200]);
+
+    proxy.blackhole();
+    // Sent at once, before the gateway can know: each waits for the database at most the bound.
+    const first: Answer[] = await Promise.all([
+      call(app.url, 'GET', '/v1/chat-history/chats', owner.key),
+      call(app.url, 'GET', '/v1/auth/keys', owner.key),
+      call(app.url, 'POST', '/v1/admin/users', ADMIN_TOKEN, { name: 'during the hang' }),
+      call(app.url, 'GET', '/v1/models', unseen.body.key),
+    ]);
+    for (const answer of first) {
+      expect({
+        status: answer.status,
+        code: answer.body.error?.code,
+        retryAfter: answer.headers.get('retry-after'),
+      }).toEqual({
+        status: 503,
+        code: 'database_unavailable',
+        retryAfter: '5',
+      });
+      expect(answer.ms).toBeLessThan(BOUND_MS + SLACK_MS);
+    }
+    // A known key keeps working (from the cache, or from memory once its lookup gave up).
+    const known = await call(app.url, 'POST', '/v1/chat/completions', owner.key, completion('during'));
+    expect(known.status).toBe(200);
+    expect(known.ms).toBeLessThan(BOUND_MS + SLACK_MS);
+
+    const degraded = await eventually(
+      async () => {
+        const status = await call(app.url, 'GET', '/status');
+        return status.body.status === 'degraded' ? status.body : undefined;
+      },
+      10_000,
+      '/status degraded',
+    );
+    expect(degraded.database.reason).toMatch(/no answer/);
+    // Once the outage is known, what needs the database answers at once.
+    const later = await call(app.url, 'GET', '/v1/chat-history/chats', owner.key);
+    expect(later.status).toBe(503);
+    expect(later.ms).toBeLessThan(1_000);
+    console.log(
+      `hang figures: ${JSON.stringify({ boundMs: BOUND_MS, firstAnswersMs: first.map((a) => a.ms), knownKeyMs: known.ms, afterDetectionMs: later.ms })}`,
+    );
+
+    // The network heals for new connections, while the stuck ones stay open and silent (no reset ever comes): the
+    // pool discards connections older than the outage and the revocation listener replaces its own, so neither
+    // keeps a request or the key cache waiting.
+    proxy.healForNew();
+    const healed = Date.now();
+    const readyAfterMs =
+      (await eventually(
+        async () =>
+          (await call(app.url, 'GET', '/status')).body.status === 'ready' ? Date.now() : undefined,
+        30_000,
+        '/status ready',
+      )) - healed;
+    // Waiting on one stuck connection alone would take DB_QUERY_TIMEOUT (the catch-up before "reachable" runs on
+    // the pool): back sooner means none was used.
+    expect(readyAfterMs).toBeLessThan(QUERY_TIMEOUT_MS);
+    const afterwards = await Promise.all(
+      [1, 2, 3, 4, 5, 6].map(() => call(app.url, 'GET', '/v1/chat-history/chats', owner.key)),
+    );
+    expect(afterwards.map((a) => a.status)).toEqual([200, 200, 200, 200, 200, 200]);
+    expect(Math.max(...afterwards.map((a) => a.ms))).toBeLessThan(QUERY_TIMEOUT_MS);
+    const trustedAfterMs =
+      (await eventually(
+        async () =>
+          (await call(app.url, 'GET', '/status')).body.api.keyCache.enabled ? Date.now() : undefined,
+        30_000,
+        'the key cache trusted again',
+      )) - healed;
+    console.log(
+      `hang recovery figures: ${JSON.stringify({ readyAfterMs, trustedAfterMs, chatsMs: afterwards.map((a) => a.ms) })}`,
+    );
+  });
+});
