@@ -29,7 +29,7 @@ export function databaseOutageReason(database: DatabaseView | undefined): string
   if (!database || database.state === 'reachable') return undefined;
   return (
     `the database is unreachable since ${database.since} (${database.forSeconds} s: ${database.reason}); ` +
-    'API keys seen recently keep working for models and chat completions, routes that need the database answer 503'
+    'API keys seen recently keep working for models, chat completions and embeddings, routes that need the database answer 503'
   );
 }
 

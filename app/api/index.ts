@@ -11,10 +11,10 @@ import { AdminService } from './admin/admin-service';
 import { KnexUserStore } from './admin/user-store-knex';
 import { chatCompletionRoutes } from './chat-completions/chat-completion-routes';
 import { ChatCompletionService } from './chat-completions/chat-completion-service';
-import { UpstreamProxy } from './chat-completions/upstream-proxy';
 import { chatRoutes } from './chat-history/chat-routes';
 import { ChatService } from './chat-history/chat-service';
 import { KnexChatStore } from './chat-history/chat-store-knex';
+import { embeddingRoutes } from './embeddings/embedding-routes';
 import { CredentialCache } from './keys/credential-cache';
 import { keyRoutes } from './keys/key-routes';
 import { KeyService } from './keys/key-service';
@@ -27,6 +27,9 @@ import { openApiDocument, openApiOperation } from './openapi';
 import { mount } from './operations';
 import { requireApiKey } from './principal';
 import { requireDatabase } from './require-database';
+import { loadRouting, RoutingConfigError } from './routing/load-routing';
+import type { RoutingOutcome } from './routing/outcome';
+import { createRoutingService, type Admission, type RoutingView } from './routing/routing-service';
 
 /** Timings with production defaults; tests shorten them. */
 export interface ApiTuning {
@@ -39,6 +42,8 @@ export interface ApiTuning {
   listenerHeartbeatMs: number;
   listenerVerifyTimeoutMs: number;
   listenerReconnectMs: number;
+  /** Safety-net poll of ROUTING_FILE (its directory is watched as well). */
+  routingPollMs: number;
 }
 
 export const defaultTuning: ApiTuning = {
@@ -49,6 +54,7 @@ export const defaultTuning: ApiTuning = {
   listenerHeartbeatMs: 30_000,
   listenerVerifyTimeoutMs: 5_000,
   listenerReconnectMs: 1_000,
+  routingPollMs: 30_000,
 };
 
 export interface ApiDeps {
@@ -60,6 +66,12 @@ export interface ApiDeps {
   /** The runtime's outage detector; without one the API creates (and starts and stops) its own. */
   health?: DatabaseHealth;
   tuning?: Partial<ApiTuning>;
+  /** Where the routing file's key variables are looked up; the process environment by default. */
+  env?: NodeJS.ProcessEnv;
+  /** Asked before a chat completion or an embedding is sent upstream; throws an ApiError to refuse it. */
+  admit?: Admission;
+  /** Every admitted request's outcome (upstream, usage, timings) once its answer is complete. */
+  onOutcome?: (outcome: RoutingOutcome) => void;
 }
 
 export interface ApiModule {
@@ -79,6 +91,7 @@ export interface ApiState {
   keyCache: { enabled: boolean; entries: number };
   pendingLastUse: number;
   droppedLastUse: number;
+  routing: RoutingView;
 }
 
 /** Routes that cannot do anything without the database: 503 database_unavailable at once during an outage. */
@@ -133,18 +146,20 @@ export function createApiRouter(deps: ApiDeps): ApiModule {
   health.on('down', () => cache.setTrusted(false));
   health.on('up', () => void listener.renew(health.lastOutageStart()));
   const models = new ModelService(catalog);
-  const upstream = new UpstreamProxy({
-    url: config.upstream.url,
-    apiKey: config.upstream.apiKey,
-    timeoutMs: config.upstream.timeoutMs,
+  const env = deps.env ?? process.env;
+  const loaded = loadRouting(config, env);
+  if (!loaded.ok) throw new RoutingConfigError(loaded.problems);
+  const routing = createRoutingService({
+    initial: loaded.routing,
+    file: config.routing.file,
+    env,
     logger,
-    metrics: { duration: metrics.upstreamRequestDuration, errors: metrics.upstreamErrors },
+    registry: deps.registry,
+    admit: deps.admit,
+    onOutcome: deps.onOutcome,
+    pollIntervalMs: tuning.routingPollMs,
   });
-  const completions = new ChatCompletionService({
-    models,
-    defaultModel: config.defaultModel,
-    modelField: config.upstream.modelField,
-  });
+  const completions = new ChatCompletionService({ models, defaultModel: config.defaultModel });
   const auth = requireApiKey(keys);
 
   const router = Router();
@@ -157,13 +172,15 @@ export function createApiRouter(deps: ApiDeps): ApiModule {
   router.use(adminRoutes(new AdminService(new KnexUserStore(db)), config.adminToken));
   router.use(keyRoutes(keys, auth));
   router.use(modelRoutes(models, auth));
-  router.use(chatCompletionRoutes(completions, upstream, auth));
+  router.use(chatCompletionRoutes(completions, routing, auth));
+  router.use(embeddingRoutes(models, routing, auth));
   router.use(chatRoutes(new ChatService(new KnexChatStore(db)), auth));
 
   return {
     router,
     async start() {
       if (ownHealth) health.start();
+      routing.start();
       lastUse.start();
       await listener.start();
     },
@@ -171,7 +188,7 @@ export function createApiRouter(deps: ApiDeps): ApiModule {
       await listener.close();
       await lastUse.stop();
       if (ownHealth) health.stop();
-      upstream.close();
+      routing.close();
     },
     describe() {
       return {
@@ -179,6 +196,7 @@ export function createApiRouter(deps: ApiDeps): ApiModule {
         keyCache: { enabled: cache.isTrusted, entries: cache.size },
         pendingLastUse: lastUse.pendingCount,
         droppedLastUse: lastUse.droppedCount,
+        routing: routing.view(),
       };
     },
   };

@@ -17,6 +17,8 @@ export const RESULT_NAMES = [
   'startup',
   'api',
   'proxy',
+  'failover',
+  'rewrite',
   'machine',
   // written by the e2e suite (test/e2e/harness/figures.ts), not by bench/run.mjs: real-node figures
   'e2e-node',
@@ -481,6 +483,19 @@ export function reduceNode(e2e) {
 }
 
 /**
+ * bench/failover.mjs's result: the client-visible failures over every cell (goal 0 while a target is healthy) and
+ * the time one failover adds.
+ * @param {any} failover
+ */
+export function reduceFailover(failover) {
+  /** @type {{ mode: string, scenario: string, requests: number, failures: number }[]} */
+  const rows = failover.table;
+  const requests = rows.reduce((n, row) => n + row.requests, 0);
+  const failures = rows.reduce((n, row) => n + row.failures, 0);
+  return { ...failover, requests, failures, failuresMet: failures === 0 };
+}
+
+/**
  * Every figure the report shows, from the results files.
  * @param {Record<string, any>} results as readResults returns them
  */
@@ -499,6 +514,8 @@ export function reduceResults(results) {
     api: results.api && reduceApi(results.api),
     node: reduceNode(results['e2e-node']),
     proxy: results.proxy ? reduceProxy(results.proxy) : undefined,
+    failover: results.failover && reduceFailover(results.failover),
+    rewrite: results.rewrite,
   };
 }
 

@@ -34,6 +34,8 @@ export interface AppConfig {
     maxAgeMs: number;
     maxStaleMs: number;
   };
+  /** ROUTING_FILE; unset: the UPSTREAM_URL shorthand, or no upstream. */
+  routing: { file: string | undefined };
   upstream: {
     url: string | undefined;
     apiKey: string | undefined;
@@ -150,6 +152,7 @@ function appConfig(e: EnvOf<'app'>): AppConfig {
       maxAgeMs: e.MODELS_MAX_AGE,
       maxStaleMs: e.MODELS_MAX_STALE,
     },
+    routing: { file: e.ROUTING_FILE },
     upstream: {
       url: e.UPSTREAM_URL,
       apiKey: e.UPSTREAM_API_KEY,

@@ -168,7 +168,7 @@ export const variables = {
     expected: 'a duration such as 5m, or 0 to turn it off',
     default: '5m',
     usedBy: ['app'],
-    doc: 'While the database is unreachable, an API key the database confirmed within this time is accepted from memory (models, chat completions); other keys get 503 database_unavailable. 0: every key check fails with 503 during an outage.',
+    doc: 'While the database is unreachable, an API key the database confirmed within this time is accepted from memory (models, chat completions, embeddings); other keys get 503 database_unavailable. 0: every key check fails with 503 during an outage.',
     schema: duration,
   }),
   DB_WAIT_TIMEOUT: spec({
@@ -289,11 +289,18 @@ export const variables = {
     doc: 'A stale artifact checked within this age is a last-known-good: when the source fails, init starts the pod on it (marked stale). Older, it is expired: init fails instead. The app serves what it holds either way.',
     schema: duration,
   }),
+  ROUTING_FILE: spec({
+    type: 'path',
+    expected: 'an absolute file path (.yaml, .yml or .json)',
+    usedBy: ['app'],
+    doc: 'The routing file: upstreams (URL, key variable, timeout, concurrency cap, breaker) and the routes from models to them. Validated at start (exit 2 naming each problem) and hot-reloaded; an invalid change keeps the routing in force. Unset: UPSTREAM_URL, if set, is the one upstream.',
+    schema: text.refine((v) => v.startsWith('/'), { message: 'is not an absolute path' }),
+  }),
   UPSTREAM_URL: spec({
     type: 'URL',
     expected: 'an http:// or https:// URL',
     usedBy: ['app'],
-    doc: 'OpenAI-compatible upstream; chat completions go to UPSTREAM_URL/v1/chat/completions.',
+    doc: 'The one-upstream shorthand for a routing file: every model goes to UPSTREAM_URL/v1/chat/completions and /v1/embeddings. Not together with ROUTING_FILE.',
     schema: url(['http:', 'https:']),
   }),
   UPSTREAM_API_KEY: spec({
@@ -301,7 +308,7 @@ export const variables = {
     expected: 'a bearer token',
     secret: true,
     usedBy: ['app'],
-    doc: 'Bearer token sent to the upstream, if it needs one.',
+    doc: 'With UPSTREAM_URL: bearer token sent to the upstream, if it needs one.',
     schema: text,
   }),
   UPSTREAM_TIMEOUT: spec({
@@ -309,7 +316,7 @@ export const variables = {
     expected: 'a duration such as 60s',
     default: '120s',
     usedBy: ['app'],
-    doc: 'Time allowed for the upstream to answer (first byte); then 504.',
+    doc: 'With UPSTREAM_URL: time allowed for the upstream to answer (its response headers); then 504.',
     schema: duration,
   }),
   UPSTREAM_MODEL_FIELD: spec({
@@ -317,7 +324,7 @@ export const variables = {
     expected: 'upstream_id or name',
     default: 'upstream_id',
     usedBy: ['app'],
-    doc: 'Which model field is sent upstream as `model`.',
+    doc: 'With UPSTREAM_URL: which model field is sent upstream as `model` (a routing file sets it per target).',
     schema: oneOf(['upstream_id', 'name'] as const),
   }),
   DEFAULT_MODEL: spec({

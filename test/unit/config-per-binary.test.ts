@@ -40,6 +40,7 @@ const everyVariableValid: Record<VariableName, string> = {
   MODELS_CONFIGMAP_DIR: '/cm',
   MODELS_MAX_AGE: '1m',
   MODELS_MAX_STALE: '1h',
+  ROUTING_FILE: '/etc/modelgate/routing/routing.yaml',
   UPSTREAM_URL: 'https://upstream.example.test',
   UPSTREAM_API_KEY: 'key',
   UPSTREAM_TIMEOUT: '5s',

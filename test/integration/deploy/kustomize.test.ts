@@ -1,5 +1,7 @@
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import YAML from 'yaml';
+import { parseRoutingText } from '../../../app/api/routing/routing-source';
 import { describeWithTools, repoRoot } from '../../support/tools';
 import {
   artifactProblems,
@@ -31,6 +33,7 @@ describeWithTools('kustomize base k8s/', ['kustomize'], ({ kustomize }) => {
     ).toEqual([
       'ConfigMap/modelgate-env-<hash>',
       'ConfigMap/modelgate-models',
+      'ConfigMap/modelgate-routing',
       'CronJob/modelgate-refresh',
       'Deployment/modelgate',
       'HorizontalPodAutoscaler/modelgate',
@@ -81,6 +84,23 @@ describeWithTools('kustomize base k8s/', ['kustomize'], ({ kustomize }) => {
       scaleTargetRef: { kind: 'Deployment', name: 'modelgate' },
     });
     expect(one(objects, 'CronJob').spec).toMatchObject({ concurrencyPolicy: 'Forbid' });
+  });
+
+  it('mounts an example routing file the app accepts, under a fixed name so changes hot-reload instead of rolling', () => {
+    const cm = one(objects, 'ConfigMap', 'modelgate-routing');
+    const text = objectData(cm)['routing.yaml']!;
+    const parsed = parseRoutingText(text, '/etc/modelgate/routing/routing.yaml', {});
+    expect(parsed.ok ? [] : parsed.problems).toEqual([]);
+    const pod = appPod(objects);
+    const app = pod.spec.containers.find((c) => c.name === 'app')!;
+    const volume = pod.spec.volumes!.find((v) => v.configMap?.name === 'modelgate-routing')!;
+    expect(app.volumeMounts!.find((m) => m.name === volume.name)).toEqual({
+      name: volume.name,
+      mountPath: '/etc/modelgate/routing',
+      readOnly: true,
+    });
+    const env = resolveEnv(app, { objects, namespace: 'modelgate', podName: 'p', podSpec: pod.spec });
+    expect(env.get('ROUTING_FILE')).toBe('/etc/modelgate/routing/routing.yaml');
   });
 
   it('ships only a placeholder Secret', () => {
@@ -184,16 +204,22 @@ describeWithTools('kustomize base k8s/', ['kustomize'], ({ kustomize }) => {
     const readme = readFileSync(path.join(repoRoot, 'docs', 'deploy.md'), 'utf8');
     const example = /<!-- kustomize-overlay-example -->\s*```yaml\n([\s\S]*?)```/.exec(readme)?.[1];
     const secretEnv = /<!-- kustomize-secret-env-example -->\s*```sh\n([\s\S]*?)```/.exec(readme)?.[1];
+    const keyPatch = /<!-- kustomize-key-patch-example -->\s*```yaml\n([\s\S]*?)```/.exec(readme)?.[1];
     expect(example).toContain('secretGenerator');
     expect(secretEnv).toContain('DATABASE_URL=');
     const overlay = tempDir('example');
     try {
       // The example points at the released base; here it is this checkout's.
-      writeFileSync(
-        path.join(overlay, 'kustomization.yaml'),
+      // With the patch that maps one more upstream key, as the page suggests for more upstreams.
+      const kustomization = YAML.parse(
         example!.replace(/^(\s*- )\S*\/\/k8s\S*.*$/m, `$1${path.relative(overlay, kustomizeDir)}`),
+      ) as { patches: unknown[] };
+      kustomization.patches.push(...(YAML.parse(keyPatch!) as { patches: unknown[] }).patches);
+      writeFileSync(path.join(overlay, 'kustomization.yaml'), YAML.stringify(kustomization));
+      writeFileSync(
+        path.join(overlay, 'secret.env'),
+        `${secretEnv!.replace('REPLACE_ME', 's3cret')}BACKUP_API_KEY=backup-key\n`,
       );
-      writeFileSync(path.join(overlay, 'secret.env'), secretEnv!.replace('REPLACE_ME', 's3cret'));
       const built = await kustomizeBuild(kustomize, overlay);
       expect(new Set(built.map((o) => o.metadata.namespace))).toEqual(new Set(['gateway']));
       const pod = appPod(built);
@@ -210,6 +236,21 @@ describeWithTools('kustomize base k8s/', ['kustomize'], ({ kustomize }) => {
       );
       expect(env.get('MODEL_SOURCE_URL')).toBe('https://models.example.com/active_models.json');
       expect(env.get('MODELS_CONFIGMAP')).toBe('gateway/modelgate-models');
+      // The patched routing file is one the app accepts with the variables its pod gets.
+      const app = pod.spec.containers.find((c) => c.name === 'app')!;
+      const appEnv = resolveEnv(app, {
+        objects: built,
+        namespace: 'gateway',
+        podName: 'p',
+        podSpec: pod.spec,
+      });
+      expect(appEnv.has('UPSTREAM_URL')).toBe(false);
+      expect(appEnv.get('UPSTREAM_API_KEY')).toBe('the-primary-upstream-key');
+      expect(appEnv.get('BACKUP_API_KEY')).toBe('backup-key');
+      const routing = objectData(one(built, 'ConfigMap', 'modelgate-routing'))['routing.yaml']!;
+      expect(routing).toContain('https://upstream.example.com');
+      const parsed = parseRoutingText(routing, appEnv.get('ROUTING_FILE')!, Object.fromEntries(appEnv));
+      expect(parsed.ok ? [] : parsed.problems).toEqual([]);
       expect(schemaProblems(await validateK8s(built))).toEqual([]);
     } finally {
       rmSync(overlay, { recursive: true, force: true });

@@ -11,6 +11,7 @@ import {
   call,
   completion,
   createUser,
+  embedding,
   migrate,
   sleep,
   writeModelsFile,
@@ -147,6 +148,7 @@ describe('a 20 s database outage under steady completion load', () => {
       // A key this pod has not seen cannot be checked: 503, not 401.
       call(app.url, 'GET', '/v1/models', unseen.body.key),
       call(app.url, 'POST', '/v1/chat/completions', unseen.body.key, completion('unseen')),
+      call(app.url, 'POST', '/v1/embeddings', unseen.body.key, embedding('unseen')),
     ]);
     for (const answer of needsDatabase) {
       expect({
@@ -161,6 +163,12 @@ describe('a 20 s database outage under steady completion load', () => {
       expect(answer.ms).toBeLessThan(1_000);
       expect(JSON.stringify(answer.body)).not.toMatch(new RegExp(`127\\.0\\.0\\.1|${pg.port}|postgres:`));
     }
+    // Embeddings go through the same key check: a known key is served from memory.
+    const embedded = await call(app.url, 'POST', '/v1/embeddings', owner.key, embedding('known'));
+    expect({ status: embedded.status, object: embedded.body.object }).toEqual({
+      status: 200,
+      object: 'list',
+    });
     await sleep(Math.max(0, OUTAGE_MS - (Date.now() - stopped)));
     const metrics = await call(app.url, 'GET', '/metrics');
     expect(metrics.body).toMatch(/^modelgate_database_up 0$/m);

@@ -75,4 +75,6 @@ export const completion = (content: string, stream = false) => ({
   stream,
 });
 
+export const embedding = (input: string) => ({ model: 'text-embedding', input });
+
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
