@@ -1,0 +1,124 @@
+import type { Readable, Transform } from 'node:stream';
+import zlib from 'node:zlib';
+import type { Response } from 'express';
+import type { Logger } from '../../../core/logger';
+import type { Committed } from './failover';
+import { JsonModelRewriter } from './json-rewriter';
+import { SseModelRewriter } from './sse-rewriter';
+
+/** Response headers passed on from the upstream; framing and encoding are the gateway's own business. */
+const FORWARDED_HEADER = /^(content-type|openai-[a-z-]+|x-ratelimit-[a-z-]+)$/;
+
+export const UPSTREAM_HEADER = 'x-modelgate-upstream';
+export const UPSTREAM_MODEL_HEADER = 'x-modelgate-upstream-model';
+
+export interface Delivery {
+  result: 'ok' | 'broken' | 'aborted';
+  usage: Record<string, unknown> | null;
+  /** When the first data event of a stream went out (ms since epoch). */
+  firstTokenAt: number | null;
+  endedAt: number;
+}
+
+export interface DeliverDeps {
+  logger: Logger;
+  now: () => number;
+}
+
+/** Header values allow visible latin-1; a model name with anything else is sent percent-encoded. */
+function headerValue(value: string): string {
+  return /^[\t\x20-\x7e\x80-\xff]*$/.test(value) ? value : encodeURIComponent(value);
+}
+
+function decoderFor(encoding: string | undefined): Transform | null | undefined {
+  const name = (encoding ?? 'identity').trim().toLowerCase();
+  if (name === 'identity' || name === '') return undefined;
+  if (name === 'gzip' || name === 'x-gzip') return zlib.createGunzip();
+  if (name === 'deflate') return zlib.createInflate();
+  if (name === 'br') return zlib.createBrotliDecompress();
+  return null;
+}
+
+const BROKEN = {
+  message:
+    'The upstream broke off the answer midway; what came before this event is incomplete. Retry the request.',
+  type: 'upstream_error',
+  code: 'upstream_stream_broken',
+} as const;
+
+/**
+ * Passes a committed upstream answer to the client: status and headers, then the body through the model-name
+ * rewriter (SSE or JSON), with backpressure from end to end. An upstream that breaks off midway ends a stream
+ * with an OpenAI-style error event and cuts any other body, so nothing truncated looks complete; a client that
+ * leaves aborts the upstream request. Resolves once the client's response is closed.
+ */
+export function deliver(
+  committed: Committed,
+  clientModel: string,
+  res: Response,
+  deps: DeliverDeps,
+): Promise<Delivery> {
+  const { response, request, upstream } = committed;
+  const contentType = String(response.headers['content-type'] ?? '');
+  const isSse = contentType.toLowerCase().startsWith('text/event-stream');
+  const isJson = !isSse && /\bjson\b/i.test(contentType);
+  const decoder = decoderFor(response.headers['content-encoding']);
+  let firstTokenAt: number | null = null;
+  let rewriter: SseModelRewriter | JsonModelRewriter | undefined;
+  if (decoder !== null && isSse)
+    rewriter = new SseModelRewriter({ model: clientModel, onFirstEvent: () => (firstTokenAt = deps.now()) });
+  else if (decoder !== null && isJson) rewriter = new JsonModelRewriter(clientModel);
+
+  res.status(response.statusCode ?? 200);
+  for (const [name, value] of Object.entries(response.headers))
+    if (value !== undefined && FORWARDED_HEADER.test(name)) res.setHeader(name, value);
+  // An encoding the gateway cannot undo passes as it came, unrewritten.
+  if (decoder === null) res.setHeader('content-encoding', String(response.headers['content-encoding']));
+  res.setHeader(UPSTREAM_HEADER, upstream.name);
+  res.setHeader(UPSTREAM_MODEL_HEADER, headerValue(committed.sentModel));
+  if (isSse) {
+    res.setHeader('Cache-Control', 'no-cache');
+    res.setHeader('X-Accel-Buffering', 'no');
+    res.flushHeaders();
+  }
+
+  return new Promise<Delivery>((resolve) => {
+    let broken = false;
+    const body: Readable = decoder ? response.pipe(decoder) : response;
+    const out: Readable = rewriter ? body.pipe(rewriter) : body;
+
+    const breakOff = (why: string) => {
+      if (broken || res.destroyed || res.writableFinished) return;
+      broken = true;
+      deps.logger.warn(
+        { upstream: upstream.name, model: clientModel, reason: why },
+        'upstream broke off the answer midway',
+      );
+      if (rewriter instanceof SseModelRewriter) {
+        body.unpipe(rewriter);
+        rewriter.breakOff(BROKEN);
+      } else {
+        // A cut JSON body must not look like a complete one: the client sees the connection fail.
+        res.destroy();
+      }
+    };
+    response.on('error', () => breakOff('upstream connection error'));
+    response.once('close', () => {
+      if (!response.complete) breakOff('upstream closed the connection before the end');
+    });
+    decoder?.on('error', () => breakOff('upstream body could not be decoded'));
+
+    res.once('close', () => {
+      const finished = res.writableFinished;
+      if (!finished) request.destroy();
+      upstream.release();
+      resolve({
+        result: broken ? 'broken' : finished ? 'ok' : 'aborted',
+        usage: rewriter?.usage() ?? null,
+        firstTokenAt,
+        endedAt: deps.now(),
+      });
+    });
+    out.pipe(res);
+  });
+}

@@ -1,0 +1,36 @@
+import type { Endpoint } from './upstream';
+
+/**
+ * What became of one routed request, handed to whoever asked for outcomes (metrics here; limits and the usage
+ * ledger next) once the answer is complete, failed, or the client left.
+ */
+export interface RoutingOutcome {
+  requestId: string;
+  endpoint: Endpoint;
+  /** The catalog model the client asked for (its public name). */
+  model: string;
+  stream: boolean;
+  /** The upstream that served it; null when none did. */
+  upstream: string | null;
+  /** The model name that upstream was sent. */
+  upstreamModel: string | null;
+  /** The HTTP status the client got. */
+  status: number;
+  /**
+   * ok: the whole answer went out; failed: no upstream answered (the client got an error); broken: the upstream
+   * broke off after the first byte; aborted: the client went away.
+   */
+  result: 'ok' | 'failed' | 'broken' | 'aborted';
+  /** Why it is not ok (an error code or a failure reason); null when ok. */
+  reason: string | null;
+  /** The upstream's `usage` object as it reported it (the last one of a stream); null when it sent none. */
+  usage: Record<string, unknown> | null;
+  /** Requests sent upstream, and targets moved past before the one that served. */
+  attempts: number;
+  failovers: number;
+  /** From the request's routing start to the serving upstream's response headers. */
+  timeToFirstByteMs: number | null;
+  /** Streams: from the routing start to the first data event passed on. */
+  timeToFirstTokenMs: number | null;
+  durationMs: number;
+}

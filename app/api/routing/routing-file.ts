@@ -1,0 +1,137 @@
+import * as z from 'zod';
+import { formatDuration, parseDuration } from '../../../core/config/duration';
+import { modelTypes } from '../../../core/artifact/schema';
+
+/**
+ * The routing file (ROUTING_FILE, YAML or JSON): which OpenAI-compatible upstreams exist and which of them serve
+ * which models. Validated as a whole: a file with any problem is never loaded, and every problem is reported
+ * with its key path.
+ */
+
+const duration = (what: string) =>
+  z.string().transform((raw, ctx) => {
+    const ms = parseDuration(raw);
+    if (ms === undefined) {
+      ctx.addIssue({ code: 'custom', message: `is not a duration (${what}: e.g. 500ms, 30s, 2m)` });
+      return z.NEVER;
+    }
+    return ms;
+  });
+
+const positiveDuration = (what: string) =>
+  duration(what).refine((ms) => ms > 0, { message: `must be longer than 0 (${what})` });
+
+/** Environment variable names as POSIX shells and Kubernetes accept them. */
+const envName = z
+  .string()
+  .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, { message: 'is not an environment variable name (letters, digits, _)' });
+
+const upstreamUrl = z.string().superRefine((raw, ctx) => {
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    ctx.addIssue({
+      code: 'custom',
+      message: 'is not a URL (expected http:// or https://host[:port][/prefix])',
+    });
+    return;
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:')
+    ctx.addIssue({ code: 'custom', message: `has the unsupported scheme ${url.protocol} (http: or https:)` });
+  if (url.username || url.password)
+    ctx.addIssue({ code: 'custom', message: 'must not carry credentials; put the key in apiKeyEnv' });
+  if (url.search || url.hash) ctx.addIssue({ code: 'custom', message: 'must not have a query or fragment' });
+});
+
+export const DEFAULT_UPSTREAM_TIMEOUT_MS = 60_000;
+export const DEFAULT_DEADLINE_MS = 120_000;
+export const DEFAULT_BREAKER_FAILURES = 5;
+export const DEFAULT_BREAKER_COOLDOWN_MS = 30_000;
+
+export const breakerSchema = z
+  .strictObject({
+    /** Consecutive failures (connect errors, timeouts, 5xx, refused credentials) that open it. */
+    failures: z.number().int().min(1).max(1000).default(DEFAULT_BREAKER_FAILURES),
+    /** How long it stays open before one trial request is let through. */
+    cooldown: positiveDuration('breaker cool-down').prefault(formatDuration(DEFAULT_BREAKER_COOLDOWN_MS)),
+  })
+  .prefault({});
+
+export const upstreamSchema = z.strictObject({
+  /** Base URL; the gateway appends /v1/chat/completions and /v1/embeddings. */
+  url: upstreamUrl,
+  /** Name of the environment variable holding the bearer token (in Kubernetes, a key of a Secret). */
+  apiKeyEnv: envName.optional(),
+  /** Until the upstream's response headers; then the next target. */
+  timeout: positiveDuration('time to response headers').prefault(formatDuration(DEFAULT_UPSTREAM_TIMEOUT_MS)),
+  /** Requests in flight at once; a full upstream is skipped like an unavailable one. Unset: no cap. */
+  maxConcurrency: z.number().int().min(1).max(100_000).optional(),
+  breaker: breakerSchema,
+});
+
+/** Which model name a target is sent: the catalog's upstream id, the public name, or a fixed rename. */
+export const targetSchema = z
+  .strictObject({
+    upstream: z.string().min(1),
+    /** Lower first; targets of one priority share its traffic by weight. */
+    priority: z.number().int().min(0).max(1000).default(0),
+    weight: z.number().int().min(1).max(10_000).default(1),
+    model: z.enum(['upstream_id', 'name']).optional(),
+    rename: z.string().min(1).max(512).optional(),
+  })
+  .refine((t) => !(t.model !== undefined && t.rename !== undefined), {
+    message: 'sets both model and rename; rename already fixes the name sent upstream',
+    path: ['rename'],
+  });
+
+/** Every key given must match; no key (or no `match`) matches every model. */
+export const matchSchema = z.strictObject({
+  /** The public model name, exactly. */
+  name: z.string().min(1).optional(),
+  /** `*` any run of characters (slashes included), `?` one character. */
+  glob: z.string().min(1).optional(),
+  /** One of the model's catalog tags (case-sensitive). */
+  tag: z.string().min(1).optional(),
+  type: z.enum(modelTypes).optional(),
+});
+
+export const routeSchema = z.strictObject({
+  match: matchSchema.default({}),
+  targets: z.array(targetSchema).min(1, { message: 'must list at least one target' }),
+});
+
+export const unknownModelUses = ['both', 'chat', 'embeddings', 'none'] as const;
+
+export const settingsSchema = z
+  .strictObject({
+    /** Total time until the first byte reaches the client, over every attempt. */
+    deadline: positiveDuration('total time until the first byte').prefault(
+      formatDuration(DEFAULT_DEADLINE_MS),
+    ),
+    /** Which endpoints accept catalog models of type UNKNOWN. */
+    unknownModels: z.enum(unknownModelUses).default('both'),
+  })
+  .prefault({});
+
+/** The whole file. That every target names a defined upstream is checked beside it (routing-source.ts). */
+export const routingFileSchema = z.strictObject({
+  settings: settingsSchema,
+  upstreams: z
+    .record(
+      z.string().regex(/^[a-z0-9]([-a-z0-9_]*[a-z0-9])?$/, {
+        message: 'is not an upstream name (lower-case letters, digits, - and _)',
+      }),
+      upstreamSchema,
+    )
+    .refine((u) => Object.keys(u).length > 0, { message: 'must define at least one upstream' }),
+  routes: z.array(routeSchema).min(1, { message: 'must list at least one route' }),
+});
+
+export type RoutingFile = z.output<typeof routingFileSchema>;
+export type UpstreamSpec = z.output<typeof upstreamSchema>;
+export type RouteSpec = z.output<typeof routeSchema>;
+export type TargetSpec = z.output<typeof targetSchema>;
+export type MatchSpec = z.output<typeof matchSchema>;
+export type RoutingSettings = z.output<typeof settingsSchema>;
+export type UnknownModelUse = (typeof unknownModelUses)[number];

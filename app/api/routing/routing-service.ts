@@ -1,0 +1,202 @@
+import path from 'node:path';
+import type { Response } from 'express';
+import type { Registry } from 'prom-client';
+import type { ArtifactModel } from '../../../core/artifact/schema';
+import { componentLogger, type Logger } from '../../../core/logger';
+import { watchDirectories, type DirectoryWatch } from '../../artifact/watch';
+import { sendAttempt, type SendAttempt } from './attempt';
+import { deliver } from './deliver';
+import { failover } from './failover';
+import { checkModelType } from './model-types';
+import type { RoutingOutcome } from './outcome';
+import { notConfigured } from './routing-errors';
+import { createRoutingMetrics, recordBreakerState, type RoutingMetrics } from './routing-metrics';
+import type { LoadedRouting } from './routing-source';
+import { createRoutingStore, type RoutingFileView } from './routing-store';
+import type { Endpoint, UpstreamView } from './upstream';
+import { UpstreamRegistry } from './upstream-registry';
+
+export interface RoutingServiceOptions {
+  /** The routing validated at start (loadRouting); undefined when no upstream is configured. */
+  initial: LoadedRouting | undefined;
+  /** ROUTING_FILE, watched and re-read; undefined for the UPSTREAM_URL shorthand. */
+  file: string | undefined;
+  env: NodeJS.ProcessEnv;
+  logger: Logger;
+  registry: Registry;
+  /** Every routed request's outcome, once its answer is complete (or failed, or the client left). */
+  onOutcome?: (outcome: RoutingOutcome) => void;
+  now?: () => number;
+  random?: () => number;
+  send?: SendAttempt;
+  /** Safety-net poll of the routing file (the directory watch catches changes at once). */
+  pollIntervalMs?: number;
+}
+
+export interface RouteRequest {
+  endpoint: Endpoint;
+  model: ArtifactModel;
+  body: Record<string, unknown>;
+  stream: boolean;
+  requestId: string;
+}
+
+export interface RoutingView {
+  file: RoutingFileView;
+  upstreams: UpstreamView[];
+}
+
+export interface RoutingService {
+  /** Throws before anything is sent when there is no routing at all. */
+  ensureConfigured(): void;
+  /** Throws a 400 when the model's type does not fit the endpoint. */
+  checkType(model: ArtifactModel, endpoint: Endpoint): void;
+  /**
+   * Routes the request and passes the answer to `res`. Throws an ApiError (its headers already set on `res`) when
+   * no upstream answered; resolves with the outcome once the answer is complete or the client left.
+   */
+  forward(request: RouteRequest, res: Response): Promise<RoutingOutcome>;
+  start(): void;
+  close(): void;
+  view(): RoutingView;
+}
+
+export function createRoutingService(options: RoutingServiceOptions): RoutingService {
+  const logger = componentLogger(options.logger, 'routing');
+  const now = options.now ?? Date.now;
+  const random = options.random ?? Math.random;
+  const send = options.send ?? sendAttempt;
+  const metrics: RoutingMetrics = createRoutingMetrics(options.registry);
+  const registry = new UpstreamRegistry(now, {
+    breakerChanged(upstream, state) {
+      recordBreakerState(metrics, upstream, state);
+      metrics.breakerTransitions.inc({ upstream, state });
+      if (state !== 'closed') logger.warn({ upstream, state }, 'circuit breaker changed');
+      else logger.info({ upstream, state }, 'circuit breaker changed');
+    },
+    inFlightChanged(upstream, inFlight) {
+      metrics.inFlight.set({ upstream }, inFlight);
+    },
+  });
+  const store = createRoutingStore({
+    initial: options.initial,
+    file: options.file,
+    env: options.env,
+    upstreams: registry,
+    metrics,
+    logger,
+    now,
+  });
+  let watch: DirectoryWatch | undefined;
+
+  const emit = (outcome: RoutingOutcome): RoutingOutcome => {
+    try {
+      options.onOutcome?.(outcome);
+    } catch (error) {
+      logger.error({ err: error, requestId: outcome.requestId }, 'an outcome listener failed');
+    }
+    return outcome;
+  };
+
+  async function forward(request: RouteRequest, res: Response): Promise<RoutingOutcome> {
+    const snapshot = store.current();
+    if (!snapshot) throw notConfigured();
+    const controller = new AbortController();
+    const onClose = () => {
+      if (!res.writableFinished) controller.abort();
+    };
+    res.once('close', onClose);
+    const base = {
+      requestId: request.requestId,
+      endpoint: request.endpoint,
+      model: request.model.id,
+      stream: request.stream,
+    };
+    const startedAt = now();
+    const result = await failover(
+      snapshot,
+      { ...request, signal: controller.signal },
+      { send, metrics, logger, now, random },
+    );
+    res.off('close', onClose);
+    if (!result.ok) {
+      const { error } = result;
+      const failed: RoutingOutcome = {
+        ...base,
+        upstream: null,
+        upstreamModel: null,
+        status: error === 'client_gone' ? 499 : error.status,
+        result: error === 'client_gone' ? 'aborted' : 'failed',
+        reason: error === 'client_gone' ? 'client_gone' : error.code,
+        usage: null,
+        attempts: result.attempts,
+        failovers: result.failovers,
+        timeToFirstByteMs: null,
+        timeToFirstTokenMs: null,
+        durationMs: now() - startedAt,
+      };
+      emit(failed);
+      if (error === 'client_gone') return failed;
+      for (const [name, value] of Object.entries(error.headers)) res.setHeader(name, value);
+      throw error;
+    }
+    const committed = result;
+    const delivery = await deliver(committed, request.model.id, res, { logger, now });
+    const labels = { upstream: committed.upstream.name, model: request.model.id };
+    const status = committed.response.statusCode ?? 200;
+    metrics.duration.observe(
+      { ...labels, status_code: String(status) },
+      (delivery.endedAt - committed.sentAt) / 1000,
+    );
+    if (delivery.firstTokenAt !== null)
+      metrics.timeToFirstToken.observe(labels, (delivery.firstTokenAt - startedAt) / 1000);
+    if (delivery.result === 'broken') {
+      metrics.errors.inc({ ...labels, reason: 'broken' });
+      committed.upstream.breaker.settle({ trial: false }, 'failure');
+    } else if (delivery.result === 'aborted') metrics.errors.inc({ ...labels, reason: 'aborted' });
+    return emit({
+      ...base,
+      upstream: committed.upstream.name,
+      upstreamModel: committed.sentModel,
+      status: delivery.result === 'aborted' ? 499 : status,
+      result: delivery.result,
+      reason:
+        delivery.result === 'ok'
+          ? null
+          : delivery.result === 'broken'
+            ? 'upstream_stream_broken'
+            : 'client_gone',
+      usage: delivery.usage,
+      attempts: committed.attempts,
+      failovers: committed.failovers,
+      timeToFirstByteMs: committed.headersAt - startedAt,
+      timeToFirstTokenMs: delivery.firstTokenAt === null ? null : delivery.firstTokenAt - startedAt,
+      durationMs: delivery.endedAt - startedAt,
+    });
+  }
+
+  return {
+    ensureConfigured() {
+      if (!store.current()) throw notConfigured();
+    },
+    checkType(model, endpoint) {
+      checkModelType(model, endpoint, store.current()?.settings.unknownModels ?? 'both');
+    },
+    forward,
+    start() {
+      if (!options.file || watch) return;
+      watch = watchDirectories({
+        directories: [path.dirname(options.file)],
+        onChange: () => void store.reload(),
+        logger,
+        pollIntervalMs: options.pollIntervalMs,
+      });
+    },
+    close() {
+      watch?.close();
+      watch = undefined;
+      registry.close();
+    },
+    view: () => ({ file: store.view(), upstreams: registry.all().map((u) => u.view()) }),
+  };
+}

@@ -1,0 +1,183 @@
+import { Transform, type TransformCallback } from 'node:stream';
+import { JsonModelEditor } from './json-model-editor';
+
+const NEWLINE = 0x0a;
+const CARRIAGE_RETURN = 0x0d;
+const DATA = Buffer.from('data:');
+const DATA_PREFIX = Buffer.from('data: ');
+const LF = Buffer.from('\n');
+/** A line longer than this is not held back to be parsed: from there on the stream passes unchanged. */
+export const MAX_SSE_LINE_BYTES = 8 * 1024 * 1024;
+
+export interface SseRewriterOptions {
+  /** The model name the client asked for, written into every event's top-level `model`. */
+  model: string;
+  /** Called once, when the first data event (other than [DONE]) goes out: the time to first token. */
+  onFirstEvent?: () => void;
+}
+
+function startsWith(line: Buffer, prefix: Buffer): boolean {
+  return line.length >= prefix.length && line.compare(prefix, 0, prefix.length, 0, prefix.length) === 0;
+}
+
+/**
+ * Rewrites a stream of server-sent events as it passes: each event's JSON data gets the client's model name and
+ * its `usage` is noted; everything else (comments, `event:`/`id:` fields, `[DONE]`) is passed on. Events are
+ * parsed line by line as bytes arrive and only the unfinished line is held, so the stream keeps its backpressure
+ * (a Transform's) and its memory stays at one line. Lines end in LF or CRLF, as the upstreams that exist write them.
+ */
+export class SseModelRewriter extends Transform {
+  private readonly editor: JsonModelEditor;
+  private out: Buffer[] = [];
+  private pending: Buffer | undefined;
+  /** Fields of the event being read, other than data, as written. */
+  private fields: Buffer[] = [];
+  private data: Buffer[] = [];
+  private passThrough = false;
+  private broken = false;
+  private sawEvent = false;
+  private lastUsage: Record<string, unknown> | undefined;
+  private dataEvents = 0;
+
+  constructor(private readonly options: SseRewriterOptions) {
+    super();
+    this.editor = new JsonModelEditor(Buffer.from(JSON.stringify(options.model)), (bytes) =>
+      this.out.push(bytes),
+    );
+  }
+
+  /** The last `usage` object an event carried (streams report it in their last chunk, when asked to). */
+  usage(): Record<string, unknown> | undefined {
+    return this.lastUsage;
+  }
+
+  /** Data events passed on, [DONE] excluded. */
+  get events(): number {
+    return this.dataEvents;
+  }
+
+  /**
+   * Ends the stream with an OpenAI-style error event in place of the rest (what the official SDKs raise as an
+   * error); a half-received event is dropped. For an upstream that broke off mid-stream.
+   */
+  breakOff(error: { message: string; type: string; code: string | null; param?: string | null }): void {
+    if (this.broken || this.writableEnded) return;
+    this.broken = true;
+    this.pending = undefined;
+    this.fields = [];
+    this.data = [];
+    this.push(Buffer.from(`data: ${JSON.stringify({ error: { param: null, ...error } })}\n\n`));
+    this.end();
+  }
+
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, done: TransformCallback): void {
+    if (this.broken) return done();
+    if (this.passThrough) return done(null, chunk);
+    let buffer = chunk;
+    if (this.pending) {
+      buffer = Buffer.concat([this.pending, chunk]);
+      this.pending = undefined;
+    }
+    let start = 0;
+    for (;;) {
+      const end = buffer.indexOf(NEWLINE, start);
+      if (end === -1) break;
+      const lineEnd = end > start && buffer[end - 1] === CARRIAGE_RETURN ? end - 1 : end;
+      this.line(buffer.subarray(start, lineEnd));
+      start = end + 1;
+    }
+    if (start < buffer.length) {
+      const rest = buffer.subarray(start);
+      if (rest.length > MAX_SSE_LINE_BYTES) this.giveUp(rest);
+      else this.pending = rest;
+    }
+    this.flushOut();
+    done();
+  }
+
+  override _flush(done: TransformCallback): void {
+    if (this.broken || this.passThrough) return done();
+    if (this.pending) {
+      this.line(this.pending);
+      this.pending = undefined;
+    }
+    if (this.fields.length > 0 || this.data.length > 0) this.dispatch();
+    this.flushOut();
+    done();
+  }
+
+  private line(line: Buffer): void {
+    if (line.length === 0) {
+      this.dispatch();
+      return;
+    }
+    if (startsWith(line, DATA)) {
+      const value = line[DATA.length] === 0x20 ? DATA.length + 1 : DATA.length;
+      this.data.push(line.subarray(value));
+    } else this.fields.push(line);
+  }
+
+  /** Writes out the event read so far (fields first, then its data), and the blank line that ends it. */
+  private dispatch(): void {
+    for (const field of this.fields) this.out.push(field, LF);
+    this.fields = [];
+    if (this.data.length === 1) this.editData(this.data[0]!);
+    else if (this.data.length > 1) this.editMultiLineData(this.data);
+    this.data = [];
+    this.out.push(LF);
+  }
+
+  private editData(payload: Buffer): void {
+    this.out.push(DATA_PREFIX);
+    this.edit(payload);
+    this.out.push(LF);
+  }
+
+  /** Data split over several `data:` lines is one document (joined by LF); it goes out the same way. */
+  private editMultiLineData(lines: Buffer[]): void {
+    const joined: Buffer[] = [];
+    lines.forEach((line, i) => joined.push(...(i > 0 ? [LF, line] : [line])));
+    const kept = this.out;
+    this.out = [];
+    this.edit(Buffer.concat(joined));
+    const edited = Buffer.concat(this.out);
+    this.out = kept;
+    let start = 0;
+    for (;;) {
+      const end = edited.indexOf(NEWLINE, start);
+      this.out.push(DATA_PREFIX, edited.subarray(start, end === -1 ? edited.length : end), LF);
+      if (end === -1) break;
+      start = end + 1;
+    }
+  }
+
+  private edit(payload: Buffer): void {
+    this.editor.reset();
+    this.editor.write(payload);
+    const usage = this.editor.usage();
+    if (usage) this.lastUsage = usage;
+    if (payload.length === 6 && payload.toString('latin1') === '[DONE]') return;
+    this.dataEvents += 1;
+    if (!this.sawEvent) {
+      this.sawEvent = true;
+      this.options.onFirstEvent?.();
+    }
+  }
+
+  /** An oversized line: what is held goes out as it came, and so does everything after it. */
+  private giveUp(rest: Buffer): void {
+    for (const field of this.fields) this.out.push(field, LF);
+    for (const data of this.data) this.out.push(DATA_PREFIX, data, LF);
+    this.fields = [];
+    this.data = [];
+    this.out.push(rest);
+    this.passThrough = true;
+  }
+
+  private flushOut(): void {
+    if (this.out.length === 0) return;
+    const bytes = this.out.length === 1 ? this.out[0]! : Buffer.concat(this.out);
+    this.out = [];
+    this.push(bytes);
+  }
+}

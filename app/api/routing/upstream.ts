@@ -1,0 +1,151 @@
+import http from 'node:http';
+import https from 'node:https';
+import { CircuitBreaker, type BreakerState } from './breaker';
+import type { UpstreamSpec } from './routing-file';
+
+export type Endpoint = 'chat' | 'embeddings';
+
+const PATHS: Record<Endpoint, string> = {
+  chat: '/v1/chat/completions',
+  embeddings: '/v1/embeddings',
+};
+
+export interface UpstreamEvents {
+  breakerChanged(upstream: string, state: BreakerState): void;
+  inFlightChanged(upstream: string, inFlight: number): void;
+}
+
+/** What /status shows of an upstream; never its key. */
+export interface UpstreamView {
+  name: string;
+  url: string;
+  breaker: BreakerState;
+  /** When an open breaker lets its trial through. */
+  retryAt: string | null;
+  /** Until when the upstream asked not to be called (429/503 with Retry-After). */
+  throttledUntil: string | null;
+  inFlight: number;
+  maxConcurrency: number | null;
+  timeoutMs: number;
+}
+
+/**
+ * One upstream at run time: its keep-alive agent, its breaker, its concurrency cap and what it said about being
+ * called again. Lives across routing reloads that keep its URL, so a reload neither resets a breaker nor drops
+ * pooled connections.
+ */
+export class Upstream {
+  readonly breaker: CircuitBreaker;
+  readonly agent: http.Agent;
+  private spec: UpstreamSpec;
+  private apiKey: string | undefined;
+  private active = 0;
+  private throttledTill = 0;
+  private retired = false;
+
+  constructor(
+    readonly name: string,
+    spec: UpstreamSpec,
+    apiKey: string | undefined,
+    private readonly now: () => number,
+    private readonly events: UpstreamEvents,
+  ) {
+    this.spec = spec;
+    this.apiKey = apiKey;
+    this.agent = spec.url.startsWith('https:')
+      ? new https.Agent({ keepAlive: true })
+      : new http.Agent({ keepAlive: true });
+    this.breaker = new CircuitBreaker(this.breakerSettings(), now, (state) =>
+      events.breakerChanged(name, state),
+    );
+    events.breakerChanged(name, this.breaker.state);
+    events.inFlightChanged(name, 0);
+  }
+
+  get url(): string {
+    return this.spec.url;
+  }
+
+  get timeoutMs(): number {
+    return this.spec.timeout;
+  }
+
+  get maxConcurrency(): number | undefined {
+    return this.spec.maxConcurrency;
+  }
+
+  get inFlight(): number {
+    return this.active;
+  }
+
+  /** The Authorization header value, when the upstream has a key. */
+  get authorization(): string | undefined {
+    return this.apiKey === undefined ? undefined : `Bearer ${this.apiKey}`;
+  }
+
+  endpoint(endpoint: Endpoint): URL {
+    return new URL(`${this.spec.url.replace(/\/+$/, '')}${PATHS[endpoint]}`);
+  }
+
+  /** Takes the new settings of a reload; the URL is the same (else a new Upstream replaces this one). */
+  update(spec: UpstreamSpec, apiKey: string | undefined): void {
+    this.spec = spec;
+    this.apiKey = apiKey;
+    this.breaker.reconfigure(this.breakerSettings());
+  }
+
+  /** Takes a place under the concurrency cap; false when the upstream is full. */
+  tryReserve(): boolean {
+    if (this.spec.maxConcurrency !== undefined && this.active >= this.spec.maxConcurrency) return false;
+    this.active += 1;
+    this.events.inFlightChanged(this.name, this.active);
+    return true;
+  }
+
+  release(): void {
+    this.active -= 1;
+    this.events.inFlightChanged(this.name, this.active);
+    if (this.retired && this.active === 0) this.agent.destroy();
+  }
+
+  /** The upstream asked not to be called before `until` (ms since epoch). */
+  throttle(until: number): void {
+    this.throttledTill = Math.max(this.throttledTill, until);
+  }
+
+  /** Until when the upstream is not to be called; undefined when it may be called now. */
+  throttledUntil(): number | undefined {
+    return this.throttledTill > this.now() ? this.throttledTill : undefined;
+  }
+
+  /** Removed by a reload: its pooled connections close once its last request is done. */
+  retire(): void {
+    this.retired = true;
+    if (this.active === 0) this.agent.destroy();
+  }
+
+  view(): UpstreamView {
+    const retryAt = this.breaker.retryAt;
+    const throttled = this.throttledUntil();
+    return {
+      name: this.name,
+      url: publicUrl(this.spec.url),
+      breaker: this.breaker.state,
+      retryAt: retryAt === undefined ? null : new Date(retryAt).toISOString(),
+      throttledUntil: throttled === undefined ? null : new Date(throttled).toISOString(),
+      inFlight: this.active,
+      maxConcurrency: this.spec.maxConcurrency ?? null,
+      timeoutMs: this.spec.timeout,
+    };
+  }
+
+  private breakerSettings() {
+    return { failures: this.spec.breaker.failures, cooldownMs: this.spec.breaker.cooldown };
+  }
+}
+
+/** Scheme, host and path only: the routing file forbids credentials in URLs, this keeps that true for /status. */
+function publicUrl(raw: string): string {
+  const url = new URL(raw);
+  return `${url.protocol}//${url.host}${url.pathname === '/' ? '' : url.pathname}`;
+}

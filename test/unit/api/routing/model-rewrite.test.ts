@@ -1,0 +1,212 @@
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import fc from 'fast-check';
+import { JsonModelEditor } from '../../../../app/api/routing/json-model-editor';
+import { JsonModelRewriter } from '../../../../app/api/routing/json-rewriter';
+import { SseModelRewriter } from '../../../../app/api/routing/sse-rewriter';
+
+/** Runs the editor over `text` cut into pieces at `cuts` (byte offsets); returns the output and what it noted. */
+function edit(text: string, replacement: string, cuts: number[] = []) {
+  const bytes = Buffer.from(text);
+  const out: Buffer[] = [];
+  const editor = new JsonModelEditor(Buffer.from(JSON.stringify(replacement)), (b) =>
+    out.push(Buffer.from(b)),
+  );
+  let from = 0;
+  for (const cut of [...new Set(cuts)].filter((c) => c > 0 && c < bytes.length).sort((a, b) => a - b)) {
+    editor.write(bytes.subarray(from, cut));
+    from = cut;
+  }
+  editor.write(bytes.subarray(from));
+  return { text: Buffer.concat(out).toString('utf8'), usage: editor.usage(), model: editor.upstreamModel() };
+}
+
+/** What the editor must produce, by the canonical route: parse, replace, compare as values. */
+function expected(value: Record<string, unknown>, replacement: string): Record<string, unknown> {
+  return typeof value.model === 'string' ? { ...value, model: replacement } : value;
+}
+
+async function collect(stream: Readable | NodeJS.ReadableStream): Promise<string> {
+  const parts: Buffer[] = [];
+  for await (const part of stream as AsyncIterable<Buffer>) parts.push(part);
+  return Buffer.concat(parts).toString('utf8');
+}
+
+describe('JsonModelEditor', () => {
+  it('replaces the top-level model and notes usage, leaving every other byte as it was', () => {
+    const text =
+      '{"id":"c1","object":"chat.completion","model":"0xabc","choices":[{"message":{"content":"say \\"model\\": no","model":"inner"}}],"usage":{"prompt_tokens":3,"completion_tokens":4,"total_tokens":7}}';
+    const result = edit(text, 'llama-3.3-70b');
+    expect(result.text).toBe(text.replace('"model":"0xabc"', '"model":"llama-3.3-70b"'));
+    expect(result.model).toBe('0xabc');
+    expect(result.usage).toEqual({ prompt_tokens: 3, completion_tokens: 4, total_tokens: 7 });
+  });
+
+  it('handles embeddings answers, whose model comes after the data, and spacing of any kind', () => {
+    const text = '{\n  "object": "list",\n  "data": [{"embedding": [0.1, -2e-5]}],\n  "model" :\t"0xe"\n}\n';
+    expect(edit(text, 'text-embedding').text).toBe(text.replace('"0xe"', '"text-embedding"'));
+  });
+
+  it('passes input that is not a JSON object through untouched', () => {
+    for (const text of ['[DONE]', '[{"model":"x"}]', 'plain text', '"model"', '{"model" 1}', ''])
+      expect(edit(text, 'x').text).toBe(text);
+  });
+
+  it('escapes the replacement as JSON', () => {
+    const result = edit('{"model":"a"}', 'we"ird\\name');
+    expect(JSON.parse(result.text)).toEqual({ model: 'we"ird\\name' });
+  });
+
+  it('agrees with JSON.parse + replace for any object, however its bytes are cut (property)', () => {
+    const json = fc.jsonValue({ maxDepth: 3 });
+    const document = fc.record(
+      {
+        model: fc.oneof(fc.string(), json),
+        usage: fc.oneof(fc.dictionary(fc.string({ maxLength: 4 }), fc.integer()), json),
+        other: json,
+        data: fc.array(fc.record({ model: fc.string(), embedding: fc.array(fc.double({ noNaN: true })) })),
+      },
+      { requiredKeys: [] },
+    );
+    fc.assert(
+      fc.property(
+        document,
+        fc.dictionary(fc.string({ maxLength: 6 }), json, { maxKeys: 3 }),
+        fc.string(),
+        fc.array(fc.nat(4000)),
+        fc.constantFrom(undefined, 2, '\t'),
+        (doc, extra, replacement, cuts, space) => {
+          const value = { ...extra, ...doc } as Record<string, unknown>;
+          const text = JSON.stringify(value, null, space);
+          const result = edit(text, replacement, cuts);
+          expect(JSON.parse(result.text)).toEqual(JSON.parse(JSON.stringify(expected(value, replacement))));
+          const usage = value.usage;
+          if (usage !== null && typeof usage === 'object' && !Array.isArray(usage))
+            expect(result.usage).toEqual(JSON.parse(JSON.stringify(usage)));
+          else expect(result.usage).toBeUndefined();
+        },
+      ),
+      { numRuns: 500 },
+    );
+  });
+});
+
+describe('JsonModelRewriter (a Transform)', () => {
+  it('rewrites a body that arrives one byte at a time', async () => {
+    const body = '{"model":"0xaaaa","usage":{"total_tokens":3},"choices":[]}';
+    const rewriter = new JsonModelRewriter('mistral');
+    const out = collect(rewriter);
+    await pipeline(Readable.from([...Buffer.from(body)].map((b) => Buffer.from([b]))), rewriter);
+    expect(JSON.parse(await out)).toEqual({ model: 'mistral', usage: { total_tokens: 3 }, choices: [] });
+    expect(rewriter.usage()).toEqual({ total_tokens: 3 });
+    expect(rewriter.upstreamModel()).toBe('0xaaaa');
+  });
+});
+
+describe('SseModelRewriter', () => {
+  const chunk = (n: number, extra: Record<string, unknown> = {}) =>
+    `data: ${JSON.stringify({ id: 'c', object: 'chat.completion.chunk', model: '0xup', choices: [{ delta: { content: `p${n}` } }], ...extra })}\n\n`;
+
+  async function run(input: string[], model = 'llama') {
+    const firsts: number[] = [];
+    const rewriter = new SseModelRewriter({ model, onFirstEvent: () => firsts.push(Date.now()) });
+    const out = collect(rewriter);
+    await pipeline(Readable.from(input.map((s) => Buffer.from(s))), rewriter);
+    return { text: await out, rewriter, firsts };
+  }
+
+  it("puts the client's model into every event, keeps other fields and [DONE], notes the last usage", async () => {
+    const input = [
+      ': keep-alive\n\n',
+      chunk(1),
+      'event: message\nid: 7\n',
+      chunk(2),
+      chunk(3, { usage: { prompt_tokens: 5, completion_tokens: 3, total_tokens: 8 }, choices: [] }),
+      'data: [DONE]\n\n',
+    ];
+    const { text, rewriter, firsts } = await run(input);
+    expect(text).toBe(input.join('').replaceAll('"model":"0xup"', '"model":"llama"'));
+    expect(rewriter.usage()).toEqual({ prompt_tokens: 5, completion_tokens: 3, total_tokens: 8 });
+    expect(rewriter.events).toBe(3);
+    expect(firsts).toHaveLength(1);
+  });
+
+  it('gives the same output however the bytes are cut, CRLF line ends included (property)', async () => {
+    const whole = [chunk(1), chunk(2), ': c\n\n', chunk(3), 'data: [DONE]\n\n'].join('');
+    const expectedText = whole.replaceAll('"model":"0xup"', '"model":"m"');
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.nat(whole.length), { maxLength: 20 }),
+        fc.boolean(),
+        async (cuts, crlf) => {
+          const source = crlf ? whole.replaceAll('\n', '\r\n') : whole;
+          const bytes = Buffer.from(source);
+          const points = [...new Set([0, ...cuts.filter((c) => c < bytes.length), bytes.length])].sort(
+            (a, b) => a - b,
+          );
+          const pieces = points.slice(1).map((end, i) => bytes.subarray(points[i], end).toString('latin1'));
+          const rewriter = new SseModelRewriter({ model: 'm' });
+          const out = collect(rewriter);
+          await pipeline(Readable.from(pieces.map((p) => Buffer.from(p, 'latin1'))), rewriter);
+          expect(await out).toBe(expectedText);
+        },
+      ),
+      { numRuns: 200 },
+    );
+  });
+
+  it('joins multi-line data into one document and writes it back on several lines', async () => {
+    const { text } = await run(['data: {"model":\ndata: "0xup", "x": 1}\n\n']);
+    expect(text).toBe('data: {"model":\ndata: "m2", "x": 1}\n\n'.replace('m2', 'llama'));
+  });
+
+  it('ends a broken stream with an OpenAI-style error event and drops the half-received event', async () => {
+    const rewriter = new SseModelRewriter({ model: 'llama' });
+    const out = collect(rewriter);
+    rewriter.write(Buffer.from(chunk(1)));
+    rewriter.write(Buffer.from('data: {"model":"0xup","choi'));
+    rewriter.breakOff({
+      message: 'The upstream broke off.',
+      type: 'upstream_error',
+      code: 'upstream_stream_broken',
+    });
+    const text = await out;
+    const events = text.split('\n\n').filter(Boolean);
+    expect(events).toHaveLength(2);
+    expect(JSON.parse(events[0]!.slice(6)).model).toBe('llama');
+    expect(JSON.parse(events[1]!.slice(6))).toEqual({
+      error: {
+        message: 'The upstream broke off.',
+        type: 'upstream_error',
+        code: 'upstream_stream_broken',
+        param: null,
+      },
+    });
+  });
+
+  it('keeps backpressure: nothing is read from the source while the reader does not drain', async () => {
+    const rewriter = new SseModelRewriter({ model: 'm' });
+    let produced = 0;
+    const source = new Readable({
+      read() {
+        produced += 1;
+        this.push(Buffer.from(chunk(produced)));
+      },
+    });
+    source.pipe(rewriter);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const stalled = produced;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(produced).toBe(stalled);
+    // Bounded by the two streams' buffers (16 KiB each by default), not by the source.
+    expect(stalled * chunk(1).length).toBeLessThan(3 * 16 * 1024 + 4 * chunk(1).length);
+    source.destroy();
+    rewriter.destroy();
+  });
+
+  it('passes an oversized line on unchanged instead of holding it', async () => {
+    const big = `data: {"model":"0xup","x":"${'a'.repeat(9 * 1024 * 1024)}"}\n\n`;
+    const { text } = await run([big.slice(0, 9 * 1024 * 1024), big.slice(9 * 1024 * 1024), chunk(2)]);
+    expect(text).toBe(big + chunk(2));
+  });
+});
