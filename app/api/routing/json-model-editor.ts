@@ -24,28 +24,49 @@ const USAGE_KEY = Buffer.from('usage');
 const KEY_CAPACITY = 8;
 /** A usage object larger than this is not captured (real ones are a few hundred bytes). */
 const MAX_USAGE_BYTES = 64 * 1024;
-const MAX_MODEL_BYTES = 4 * 1024;
 
-const enum Phase {
-  /** Before the top-level value. */
-  Start,
-  /** At depth 1, before a key or the closing brace. */
-  Key,
-  /** Inside a top-level key. */
-  InKey,
-  Colon,
-  /** Before a top-level value. */
-  Value,
-  /** Inside a top-level string value. */
-  InString,
-  /** Inside a top-level number, true, false or null. */
-  InPrimitive,
-  /** Inside a nested object or array (depth >= 2). */
-  Nested,
-  /** After a top-level value, before `,` or `}`. */
-  Comma,
-  /** After the top-level object, or on input that is not one: everything passes. */
-  Pass,
+// The editor's phases, as plain numbers (a TypeScript enum compiled per file is an object lookup per byte).
+/** Before the top-level value. */
+const START = 0;
+/** At depth 1, before a key or the closing brace. */
+const KEY = 1;
+/** Inside a top-level key. */
+const IN_KEY = 2;
+const COLON_NEXT = 3;
+/** Before a top-level value. */
+const VALUE = 4;
+/** Inside a top-level string value. */
+const IN_STRING = 5;
+/** Inside a top-level number, true, false or null. */
+const IN_PRIMITIVE = 6;
+/** Inside a nested object or array (depth >= 2). */
+const NESTED = 7;
+/** After a top-level value, before `,` or `}`. */
+const COMMA_NEXT = 8;
+/** After the top-level object, or on input that is not one: everything passes. */
+const PASS = 9;
+
+/**
+ * Where the string that `from` is inside of ends (its closing quote), or -1 when it goes on past the chunk. The
+ * byte at `from` is not escaped. Skips with indexOf, so long strings cost native speed.
+ */
+function stringEnd(chunk: Buffer, from: number): number {
+  let at = from;
+  for (;;) {
+    const quote = chunk.indexOf(QUOTE, at);
+    if (quote === -1) return -1;
+    let backslashes = 0;
+    for (let k = quote - 1; k >= from && chunk[k] === BACKSLASH; k--) backslashes++;
+    if ((backslashes & 1) === 0) return quote;
+    at = quote + 1;
+  }
+}
+
+/** Whether a chunk that ends inside a string ends on an escaping backslash. */
+function endsEscaped(chunk: Buffer, from: number): boolean {
+  let backslashes = 0;
+  for (let k = chunk.length - 1; k >= from && chunk[k] === BACKSLASH; k--) backslashes++;
+  return (backslashes & 1) === 1;
 }
 
 function isSpace(byte: number): boolean {
@@ -53,7 +74,7 @@ function isSpace(byte: number): boolean {
 }
 
 export class JsonModelEditor {
-  private phase = Phase.Start;
+  private phase = START;
   private depth = 0;
   private inString = false;
   private escaped = false;
@@ -63,12 +84,10 @@ export class JsonModelEditor {
   /** Which of the two interesting keys the current top-level value belongs to. */
   private valueOf: 'model' | 'usage' | undefined;
   private replacing = false;
-  private readonly modelParts: Buffer[] = [];
-  private modelBytes = 0;
   private usageParts: Buffer[] | undefined;
   private usageBytes = 0;
   private capturedUsage: Buffer | undefined;
-  private capturedModel: Buffer | undefined;
+  private modelReplaced = false;
 
   /**
    * @param replacement the JSON text (with quotes) that replaces the top-level `model` value
@@ -81,7 +100,7 @@ export class JsonModelEditor {
 
   /** Starts over for another document (one SSE event after another), with the same replacement. */
   reset(): void {
-    this.phase = Phase.Start;
+    this.phase = START;
     this.depth = 0;
     this.inString = false;
     this.escaped = false;
@@ -89,12 +108,10 @@ export class JsonModelEditor {
     this.keyOverflow = false;
     this.valueOf = undefined;
     this.replacing = false;
-    this.modelParts.length = 0;
-    this.modelBytes = 0;
     this.usageParts = undefined;
     this.usageBytes = 0;
     this.capturedUsage = undefined;
-    this.capturedModel = undefined;
+    this.modelReplaced = false;
   }
 
   /** The top-level `usage` object of the document so far, when it had one. */
@@ -110,140 +127,168 @@ export class JsonModelEditor {
     }
   }
 
-  /** The top-level `model` the upstream wrote, when the document had one. */
-  upstreamModel(): string | undefined {
-    if (!this.capturedModel) return undefined;
-    try {
-      const value: unknown = JSON.parse(this.capturedModel.toString('utf8'));
-      return typeof value === 'string' ? value : undefined;
-    } catch {
-      return undefined;
-    }
-  }
-
   /** Whether the document replaced a top-level model (a complete top-level object was seen with one). */
   get replaced(): boolean {
-    return this.capturedModel !== undefined;
+    return this.modelReplaced;
   }
 
   write(chunk: Buffer): void {
-    if (this.phase === Phase.Pass) {
+    if (this.phase === PASS) {
       this.push(chunk);
       return;
     }
     const length = chunk.length;
-    // Where output resumes in this chunk (-1 while a model string is being replaced), and where the model string
-    // and the usage object began in it (0: in an earlier chunk; -1: not in one).
+    let phase = this.phase;
+    let depth = this.depth;
+    let inString = this.inString;
+    let escaped = this.escaped;
+    // Where output resumes in this chunk (-1 while a model string is being replaced), and where the usage object
+    // began in it (0: in an earlier chunk; -1: not in one).
     let emitFrom = this.replacing ? -1 : 0;
-    let modelFrom = this.replacing ? 0 : -1;
     let usageFrom = this.usageParts ? 0 : -1;
-    for (let i = 0; i < length && this.phase !== Phase.Pass; i++) {
+    let i = 0;
+    while (i < length && phase !== PASS) {
+      if (phase === NESTED) {
+        for (; i < length; i++) {
+          if (inString) {
+            if (escaped) {
+              escaped = false;
+              continue;
+            }
+            const end = stringEnd(chunk, i);
+            if (end === -1) {
+              escaped = endsEscaped(chunk, i);
+              i = length;
+              break;
+            }
+            i = end;
+            inString = false;
+            continue;
+          }
+          const byte = chunk[i]!;
+          if (byte === QUOTE) inString = true;
+          else if (byte === OPEN_OBJECT || byte === OPEN_ARRAY) depth += 1;
+          else if ((byte === CLOSE_OBJECT || byte === CLOSE_ARRAY) && --depth === 1) break;
+        }
+        if (i < length) {
+          // The nested value closed at i.
+          phase = COMMA_NEXT;
+          if (usageFrom >= 0) {
+            this.captureUsage(chunk.subarray(usageFrom, i + 1));
+            if (this.usageParts) this.capturedUsage = Buffer.concat(this.usageParts);
+            this.usageParts = undefined;
+            usageFrom = -1;
+          }
+          i += 1;
+        }
+        continue;
+      }
+      if (phase === IN_STRING) {
+        if (escaped) {
+          escaped = false;
+          i += 1;
+          continue;
+        }
+        const end = stringEnd(chunk, i);
+        if (end === -1) {
+          escaped = endsEscaped(chunk, i);
+          break;
+        }
+        phase = COMMA_NEXT;
+        if (this.replacing) {
+          this.push(this.replacement);
+          this.replacing = false;
+          this.modelReplaced = true;
+          emitFrom = end + 1;
+        }
+        i = end + 1;
+        continue;
+      }
+      if (phase === IN_KEY && !escaped) {
+        const end = stringEnd(chunk, i);
+        if (end !== -1) {
+          // The whole (rest of the) key is in this chunk: only its first few bytes matter.
+          if (this.keyLength + end - i > KEY_CAPACITY) this.keyOverflow = true;
+          else
+            for (let k = i; k < end; k++) {
+              const byte = chunk[k]!;
+              if (byte === BACKSLASH) this.keyOverflow = true;
+              this.key[this.keyLength++] = byte;
+            }
+          phase = COLON_NEXT;
+          i = end + 1;
+          continue;
+        }
+      }
       const byte = chunk[i]!;
-      switch (this.phase) {
-        case Phase.Nested:
-          if (this.inString) {
-            if (this.escaped) this.escaped = false;
-            else if (byte === BACKSLASH) this.escaped = true;
-            else if (byte === QUOTE) this.inString = false;
-          } else if (byte === QUOTE) this.inString = true;
-          else if (byte === OPEN_OBJECT || byte === OPEN_ARRAY) this.depth += 1;
-          else if ((byte === CLOSE_OBJECT || byte === CLOSE_ARRAY) && --this.depth === 1) {
-            this.phase = Phase.Comma;
-            if (usageFrom >= 0) {
-              this.captureUsage(chunk.subarray(usageFrom, i + 1));
-              if (this.usageParts) this.capturedUsage = Buffer.concat(this.usageParts);
-              this.usageParts = undefined;
-              usageFrom = -1;
-            }
-          }
-          break;
-        case Phase.InString:
-          if (this.escaped) this.escaped = false;
-          else if (byte === BACKSLASH) this.escaped = true;
-          else if (byte === QUOTE) {
-            this.phase = Phase.Comma;
-            if (this.replacing) {
-              this.keepModel(chunk.subarray(modelFrom, i + 1));
-              this.capturedModel = Buffer.concat(this.modelParts);
-              this.push(this.replacement);
-              this.replacing = false;
-              modelFrom = -1;
-              emitFrom = i + 1;
-            }
-          }
-          break;
-        case Phase.InKey:
-          if (this.escaped) {
-            this.escaped = false;
+      switch (phase) {
+        case IN_KEY:
+          if (escaped) {
+            escaped = false;
             this.keyOverflow = true;
-          } else if (byte === BACKSLASH) this.escaped = true;
-          else if (byte === QUOTE) this.phase = Phase.Colon;
+          } else if (byte === BACKSLASH) escaped = true;
+          else if (byte === QUOTE) phase = COLON_NEXT;
           else if (this.keyLength < KEY_CAPACITY) this.key[this.keyLength++] = byte;
           else this.keyOverflow = true;
           break;
-        case Phase.Key:
+        case KEY:
           if (byte === QUOTE) {
-            this.phase = Phase.InKey;
+            phase = IN_KEY;
             this.keyLength = 0;
             this.keyOverflow = false;
-          } else if (byte === CLOSE_OBJECT) this.phase = Phase.Pass;
-          else if (!isSpace(byte)) this.phase = Phase.Pass;
+          } else if (!isSpace(byte)) phase = PASS;
           break;
-        case Phase.Colon:
+        case COLON_NEXT:
           if (byte === COLON) {
-            this.phase = Phase.Value;
+            phase = VALUE;
             this.valueOf = this.keyIs(MODEL_KEY) ? 'model' : this.keyIs(USAGE_KEY) ? 'usage' : undefined;
-          } else if (!isSpace(byte)) this.phase = Phase.Pass;
+          } else if (!isSpace(byte)) phase = PASS;
           break;
-        case Phase.Value:
+        case VALUE:
           if (isSpace(byte)) break;
           if (byte === QUOTE) {
-            this.phase = Phase.InString;
+            phase = IN_STRING;
             if (this.valueOf === 'model') {
               if (i > emitFrom) this.push(chunk.subarray(emitFrom, i));
               emitFrom = -1;
               this.replacing = true;
-              this.modelParts.length = 0;
-              this.modelBytes = 0;
-              modelFrom = i;
             }
           } else if (byte === OPEN_OBJECT || byte === OPEN_ARRAY) {
-            this.phase = Phase.Nested;
-            this.depth = 2;
+            phase = NESTED;
+            depth = 2;
+            inString = false;
             if (this.valueOf === 'usage' && byte === OPEN_OBJECT) {
               this.usageParts = [];
               this.usageBytes = 0;
               usageFrom = i;
             }
-          } else if (byte === COMMA || byte === CLOSE_OBJECT || byte === COLON) this.phase = Phase.Pass;
-          else this.phase = Phase.InPrimitive;
+          } else if (byte === COMMA || byte === CLOSE_OBJECT || byte === COLON) phase = PASS;
+          else phase = IN_PRIMITIVE;
           break;
-        case Phase.InPrimitive:
-          if (byte === COMMA) this.phase = Phase.Key;
-          else if (byte === CLOSE_OBJECT) this.phase = Phase.Pass;
-          else if (isSpace(byte)) this.phase = Phase.Comma;
+        case IN_PRIMITIVE:
+          if (byte === COMMA) phase = KEY;
+          else if (byte === CLOSE_OBJECT) phase = PASS;
+          else if (isSpace(byte)) phase = COMMA_NEXT;
           break;
-        case Phase.Comma:
-          if (byte === COMMA) this.phase = Phase.Key;
-          else if (byte === CLOSE_OBJECT || !isSpace(byte)) this.phase = Phase.Pass;
+        case COMMA_NEXT:
+          if (byte === COMMA) phase = KEY;
+          else if (!isSpace(byte)) phase = PASS;
           break;
-        case Phase.Start:
+        case START:
           if (byte === OPEN_OBJECT) {
-            this.phase = Phase.Key;
-            this.depth = 1;
-          } else if (!isSpace(byte)) this.phase = Phase.Pass;
+            phase = KEY;
+            depth = 1;
+          } else if (!isSpace(byte)) phase = PASS;
           break;
       }
+      i += 1;
     }
-    if (this.replacing) this.keepModel(chunk.subarray(modelFrom));
-    else if (emitFrom < length) this.push(emitFrom === 0 ? chunk : chunk.subarray(emitFrom));
+    this.phase = phase;
+    this.depth = depth;
+    this.inString = inString;
+    this.escaped = escaped;
+    if (!this.replacing && emitFrom < length) this.push(emitFrom === 0 ? chunk : chunk.subarray(emitFrom));
     if (usageFrom >= 0) this.captureUsage(chunk.subarray(usageFrom));
-  }
-
-  private keepModel(part: Buffer): void {
-    this.modelBytes += part.length;
-    // The replaced bytes are kept only to report what the upstream called the model; a huge one is not worth it.
-    if (this.modelBytes <= MAX_MODEL_BYTES) this.modelParts.push(Buffer.from(part));
   }
 
   private captureUsage(part: Buffer): void {

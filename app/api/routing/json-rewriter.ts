@@ -18,11 +18,6 @@ export class JsonModelRewriter extends Transform {
     return this.editor.usage();
   }
 
-  /** What the upstream called the model in its answer. */
-  upstreamModel(): string | undefined {
-    return this.editor.upstreamModel();
-  }
-
   override _transform(chunk: Buffer, _encoding: BufferEncoding, done: TransformCallback): void {
     this.editor.write(chunk);
     const out = this.out;
