@@ -3,7 +3,8 @@ import { artifactOrigins } from '../core/artifact/report';
 
 /**
  * Every metric modelgate-app exports, created on an injected Registry (never the global one). `createMetrics` is
- * idempotent per registry, so the runtime and the API can both call it and get the same objects.
+ * idempotent per registry, so the runtime and the API can both call it and get the same objects. The upstream and
+ * routing metrics are the routing's own (app/api/routing/routing-metrics.ts).
  */
 export interface Metrics {
   httpRequestDuration: Histogram<'method' | 'route' | 'status_code'>;
@@ -16,10 +17,6 @@ export interface Metrics {
   initStepDuration: Gauge<'step'>;
   initArtifactOrigin: Gauge<'origin'>;
   initFinished: Gauge;
-  /** Observed by the API per upstream call; `status_code` is the upstream's, or `none` when it never answered. */
-  upstreamRequestDuration: Histogram<'status_code'>;
-  /** `reason`: timeout, connect, status_4xx, status_5xx, aborted, protocol... (set by the API). */
-  upstreamErrors: Counter<'reason'>;
 }
 
 /** The results counted by `modelgate_models_reloads_total`. */
@@ -97,19 +94,6 @@ export function createMetrics(registry: Registry): Metrics {
     initFinished: new Gauge({
       name: 'modelgate_init_finished_timestamp_seconds',
       help: 'When the last modelgate-init run finished (Unix seconds).',
-      registers,
-    }),
-    upstreamRequestDuration: new Histogram({
-      name: 'modelgate_upstream_request_duration_seconds',
-      help: 'Duration of requests to the upstream, until the end of the body or stream.',
-      labelNames: ['status_code'],
-      buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300],
-      registers,
-    }),
-    upstreamErrors: new Counter({
-      name: 'modelgate_upstream_errors_total',
-      help: 'Failed upstream requests by reason.',
-      labelNames: ['reason'],
       registers,
     }),
   };

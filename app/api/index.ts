@@ -4,16 +4,15 @@ import type { Registry } from 'prom-client';
 import type { Config } from '../../core/config';
 import { componentLogger, type Logger } from '../../core/logger';
 import type { Catalog } from '../catalog/catalog';
-import { createMetrics } from '../metrics';
 import { adminRoutes } from './admin/admin-routes';
 import { AdminService } from './admin/admin-service';
 import { KnexUserStore } from './admin/user-store-knex';
 import { chatCompletionRoutes } from './chat-completions/chat-completion-routes';
 import { ChatCompletionService } from './chat-completions/chat-completion-service';
-import { UpstreamProxy } from './chat-completions/upstream-proxy';
 import { chatRoutes } from './chat-history/chat-routes';
 import { ChatService } from './chat-history/chat-service';
 import { KnexChatStore } from './chat-history/chat-store-knex';
+import { embeddingRoutes } from './embeddings/embedding-routes';
 import { CredentialCache } from './keys/credential-cache';
 import { keyRoutes } from './keys/key-routes';
 import { KeyService } from './keys/key-service';
@@ -25,6 +24,9 @@ import { modelRoutes } from './models/model-routes';
 import { openApiDocument, openApiOperation } from './openapi';
 import { mount } from './operations';
 import { requireApiKey } from './principal';
+import { loadRouting, RoutingConfigError } from './routing/load-routing';
+import type { RoutingOutcome } from './routing/outcome';
+import { createRoutingService, type RoutingView } from './routing/routing-service';
 
 /** Timings with production defaults; tests shorten them. */
 export interface ApiTuning {
@@ -37,6 +39,8 @@ export interface ApiTuning {
   listenerHeartbeatMs: number;
   listenerVerifyTimeoutMs: number;
   listenerReconnectMs: number;
+  /** Safety-net poll of ROUTING_FILE (its directory is watched as well). */
+  routingPollMs: number;
 }
 
 export const defaultTuning: ApiTuning = {
@@ -47,6 +51,7 @@ export const defaultTuning: ApiTuning = {
   listenerHeartbeatMs: 30_000,
   listenerVerifyTimeoutMs: 5_000,
   listenerReconnectMs: 1_000,
+  routingPollMs: 30_000,
 };
 
 export interface ApiDeps {
@@ -56,6 +61,10 @@ export interface ApiDeps {
   catalog: Catalog;
   registry: Registry;
   tuning?: Partial<ApiTuning>;
+  /** Where the routing file's key variables are looked up; the process environment by default. */
+  env?: NodeJS.ProcessEnv;
+  /** Every routed request's outcome (upstream, usage, timings) once its answer is complete. */
+  onOutcome?: (outcome: RoutingOutcome) => void;
 }
 
 export interface ApiModule {
@@ -73,6 +82,7 @@ export interface ApiState {
   revocationListener: 'connected' | 'disconnected';
   keyCache: { enabled: boolean; entries: number };
   pendingLastUse: number;
+  routing: RoutingView;
 }
 
 /** Builds the OpenAI-compatible API (keys, models, chat completions, chat storage, admin) without listening. */
@@ -80,7 +90,6 @@ export function createApiRouter(deps: ApiDeps): ApiModule {
   const { config, db, catalog } = deps;
   const tuning = { ...defaultTuning, ...deps.tuning };
   const logger = componentLogger(deps.logger, 'api');
-  const metrics = createMetrics(deps.registry);
 
   const keyStore = new KnexKeyStore(db);
   const cache = new CredentialCache({ ttlMs: tuning.keyCacheTtlMs, maxEntries: tuning.keyCacheMaxEntries });
@@ -99,18 +108,19 @@ export function createApiRouter(deps: ApiDeps): ApiModule {
   });
   const keys = new KeyService(keyStore, cache, lastUse, logger);
   const models = new ModelService(catalog);
-  const upstream = new UpstreamProxy({
-    url: config.upstream.url,
-    apiKey: config.upstream.apiKey,
-    timeoutMs: config.upstream.timeoutMs,
+  const env = deps.env ?? process.env;
+  const loaded = loadRouting(config, env);
+  if (!loaded.ok) throw new RoutingConfigError(loaded.problems);
+  const routing = createRoutingService({
+    initial: loaded.routing,
+    file: config.routing.file,
+    env,
     logger,
-    metrics: { duration: metrics.upstreamRequestDuration, errors: metrics.upstreamErrors },
+    registry: deps.registry,
+    onOutcome: deps.onOutcome,
+    pollIntervalMs: tuning.routingPollMs,
   });
-  const completions = new ChatCompletionService({
-    models,
-    defaultModel: config.defaultModel,
-    modelField: config.upstream.modelField,
-  });
+  const completions = new ChatCompletionService({ models, defaultModel: config.defaultModel });
   const auth = requireApiKey(keys);
 
   const router = Router();
@@ -122,25 +132,28 @@ export function createApiRouter(deps: ApiDeps): ApiModule {
   router.use(adminRoutes(new AdminService(new KnexUserStore(db)), config.adminToken));
   router.use(keyRoutes(keys, auth));
   router.use(modelRoutes(models, auth));
-  router.use(chatCompletionRoutes(completions, upstream, auth));
+  router.use(chatCompletionRoutes(completions, routing, auth));
+  router.use(embeddingRoutes(models, routing, auth));
   router.use(chatRoutes(new ChatService(new KnexChatStore(db)), auth));
 
   return {
     router,
     async start() {
+      routing.start();
       lastUse.start();
       await listener.start();
     },
     async close() {
       await listener.close();
       await lastUse.stop();
-      upstream.close();
+      routing.close();
     },
     describe() {
       return {
         revocationListener: listener.connected ? 'connected' : 'disconnected',
         keyCache: { enabled: cache.isEnabled, entries: cache.size },
         pendingLastUse: lastUse.pendingCount,
+        routing: routing.view(),
       };
     },
   };

@@ -14,6 +14,7 @@ import {
   createMessageBody,
   updateChatBody,
 } from './chat-history/chat-routes';
+import { embeddingBody, embeddingListSchema, embeddingOperations } from './embeddings/embedding-routes';
 import { createKeyBody, keyOperations, keySchemas } from './keys/key-routes';
 import { modelOperations, modelSchemas } from './models/model-routes';
 import { operation, type Operation } from './operations';
@@ -40,6 +41,7 @@ const features: readonly (readonly [string, readonly Operation[]])[] = [
   ['meta', [openApiOperation]],
   ['models', Object.values(modelOperations)],
   ['chat completions', Object.values(chatCompletionOperations)],
+  ['embeddings', Object.values(embeddingOperations)],
   ['keys', Object.values(keyOperations)],
   ['admin', Object.values(adminOperations)],
   ['chat history', Object.values(chatOperations)],
@@ -50,6 +52,7 @@ const tagOf = new Map(features.flatMap(([tag, ops]) => ops.map((op) => [op, tag]
 /** Named schemas (components/schemas): request bodies described as input, everything answered as output. */
 const requestComponents = {
   ChatCompletionRequest: chatCompletionBody,
+  EmbeddingRequest: embeddingBody,
   CreateKey: createKeyBody,
   CreateUser: createUserBody,
   CreateChat: createChatBody,
@@ -61,6 +64,7 @@ const responseComponents = () => ({
   Model: modelSchemas().model,
   ModelList: modelSchemas().modelList,
   ChatCompletion: chatCompletionSchema(),
+  EmbeddingList: embeddingListSchema(),
   ApiKey: keySchemas().apiKey,
   CreatedApiKey: keySchemas().createdApiKey,
   ApiKeyList: keySchemas().apiKeyList,
@@ -171,7 +175,15 @@ function build() {
         Object.assign(content, json(schema));
       }
       if (reply.eventStream) content['text/event-stream'] = { schema: { type: 'string' } };
-      replies[status] = { description: reply.description, ...(reply.schema ? { content } : {}) };
+      const headers = Object.entries(reply.headers ?? {}).map(([name, description]) => [
+        name,
+        { description, schema: { type: 'string' } },
+      ]);
+      replies[status] = {
+        description: reply.description,
+        ...(headers.length > 0 ? { headers: Object.fromEntries(headers) } : {}),
+        ...(reply.schema ? { content } : {}),
+      };
     }
     for (const status of [...op.errors, ...ANY_ROUTE_ERRORS].sort((a, b) => a - b)) {
       const text = op.errorNotes?.[status] ?? ERROR_TEXT[status];
@@ -203,7 +215,7 @@ function build() {
       title: 'modelgate API',
       version: packageVersion(),
       description:
-        'OpenAI-compatible gateway: models from the loaded catalog, chat completions forwarded to the upstream, ' +
+        'OpenAI-compatible gateway: models from the loaded catalog, chat completions and embeddings routed to the upstreams, ' +
         'chat storage per user, API keys. Mounted at /api/v1 and /v1. Errors are `{"error":{...}}` bodies; every ' +
         'response carries X-Request-Id. A known path asked with another method answers 405 with `Allow`.',
     },

@@ -35,6 +35,8 @@ export interface Reply {
   schema?: () => z.ZodType;
   /** Also answers with server-sent events (`text/event-stream`). */
   eventStream?: boolean;
+  /** Response headers it carries, by name, with what each says. */
+  headers?: Readonly<Record<string, string>>;
 }
 
 /** A value built on first use and kept. */

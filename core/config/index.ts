@@ -32,6 +32,8 @@ export interface Config {
     /** WAIT_TIMEOUT: bound of `modelgate-init wait`. */
     waitTimeoutMs: number;
   };
+  /** ROUTING_FILE; unset: the UPSTREAM_URL shorthand, or no upstream. */
+  routing: { file: string | undefined };
   upstream: {
     url: string | undefined;
     apiKey: string | undefined;
@@ -124,6 +126,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
       lockTimeoutMs: e.MODELS_LOCK_TIMEOUT,
       waitTimeoutMs: e.WAIT_TIMEOUT,
     },
+    routing: { file: e.ROUTING_FILE },
     upstream: {
       url: e.UPSTREAM_URL,
       apiKey: e.UPSTREAM_API_KEY,

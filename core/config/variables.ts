@@ -244,11 +244,18 @@ export const variables = {
     doc: 'When the source fails, a last-known-good artifact younger than this is still used (marked stale).',
     schema: duration,
   }),
+  ROUTING_FILE: spec({
+    type: 'path',
+    expected: 'an absolute file path (.yaml, .yml or .json)',
+    usedBy: ['app'],
+    doc: 'The routing file: upstreams (URL, key variable, timeout, concurrency cap, breaker) and the routes from models to them. Validated at start (exit 2 naming each problem) and hot-reloaded; an invalid change keeps the routing in force. Unset: UPSTREAM_URL, if set, is the one upstream.',
+    schema: text.refine((v) => v.startsWith('/'), { message: 'is not an absolute path' }),
+  }),
   UPSTREAM_URL: spec({
     type: 'URL',
     expected: 'an http:// or https:// URL',
     usedBy: ['app'],
-    doc: 'OpenAI-compatible upstream; chat completions go to UPSTREAM_URL/v1/chat/completions.',
+    doc: 'The one-upstream shorthand for a routing file: every model goes to UPSTREAM_URL/v1/chat/completions and /v1/embeddings. Not together with ROUTING_FILE.',
     schema: url(['http:', 'https:']),
   }),
   UPSTREAM_API_KEY: spec({
@@ -256,7 +263,7 @@ export const variables = {
     expected: 'a bearer token',
     secret: true,
     usedBy: ['app'],
-    doc: 'Bearer token sent to the upstream, if it needs one.',
+    doc: 'With UPSTREAM_URL: bearer token sent to the upstream, if it needs one.',
     schema: text,
   }),
   UPSTREAM_TIMEOUT: spec({
@@ -264,7 +271,7 @@ export const variables = {
     expected: 'a duration such as 60s',
     default: '120s',
     usedBy: ['app'],
-    doc: 'Time allowed for the upstream to answer (first byte); then 504.',
+    doc: 'With UPSTREAM_URL: time allowed for the upstream to answer (its response headers); then 504.',
     schema: duration,
   }),
   UPSTREAM_MODEL_FIELD: spec({
@@ -272,7 +279,7 @@ export const variables = {
     expected: 'upstream_id or name',
     default: 'upstream_id',
     usedBy: ['app'],
-    doc: 'Which model field is sent upstream as `model`.',
+    doc: 'With UPSTREAM_URL: which model field is sent upstream as `model` (a routing file sets it per target).',
     schema: oneOf(['upstream_id', 'name'] as const),
   }),
   DEFAULT_MODEL: spec({

@@ -1,8 +1,9 @@
 import { Router, type RequestHandler } from 'express';
 import * as z from 'zod';
 import { lazily, mount, operation } from '../operations';
+import { ROUTED_ERRORS, routedErrorNotes, routedHeaders } from '../routing/routed-operation';
+import type { RoutingService } from '../routing/routing-service';
 import type { ChatCompletionService } from './chat-completion-service';
-import type { UpstreamProxy } from './upstream-proxy';
 
 /** Only what the gateway needs is checked; everything else is the upstream's to judge and passes through. */
 export const chatCompletionBody = z.looseObject({
@@ -11,7 +12,7 @@ export const chatCompletionBody = z.looseObject({
     .max(512)
     .nullable()
     .optional()
-    .meta({ description: 'Model name or upstream id; DEFAULT_MODEL when omitted.' }),
+    .meta({ description: 'Model name or upstream id, of type LLM; DEFAULT_MODEL when omitted.' }),
   messages: z
     .array(z.looseObject({ role: z.string().min(1).max(64) }))
     .min(1, { message: 'must contain at least one message' }),
@@ -19,7 +20,9 @@ export const chatCompletionBody = z.looseObject({
 });
 
 export const chatCompletionSchema = lazily(() =>
-  z.looseObject({}).meta({ description: "The upstream's chat.completion object, unchanged." }),
+  z
+    .looseObject({})
+    .meta({ description: "The upstream's chat.completion object, with `model` as asked for." }),
 );
 
 export const chatCompletionOperations = {
@@ -27,35 +30,33 @@ export const chatCompletionOperations = {
     operationId: 'createChatCompletion',
     method: 'post',
     path: '/chat/completions',
-    summary: 'Forwarded to UPSTREAM_URL/v1/chat/completions; `stream: true` answers with server-sent events.',
+    summary:
+      'Routed to the upstreams of the routing file (or UPSTREAM_URL) with failover before the first byte; `stream: true` answers with server-sent events. The answer names the model as asked; X-Modelgate-Upstream and X-Modelgate-Upstream-Model say who served it under which name.',
     security: 'apiKey',
     body: { schema: chatCompletionBody, required: true },
     responses: {
       200: {
-        description: 'The upstream answer, passed through.',
+        description:
+          'The upstream\'s answer with `model` set to the name asked for; a stream the upstream breaks off ends with an error event (`data: {"error":{...}}`).',
         schema: chatCompletionSchema,
         eventStream: true,
+        headers: routedHeaders,
       },
     },
-    errors: [401, 404, 429, 502, 503, 504],
-    errorNotes: {
-      429: 'Rate limited by the upstream.',
-      502: 'Upstream unreachable or failed.',
-      503: 'No upstream configured, or the catalog is not loaded.',
-      504: 'Upstream did not answer within UPSTREAM_TIMEOUT.',
-    },
+    errors: ROUTED_ERRORS,
+    errorNotes: routedErrorNotes('an LLM'),
   }),
 };
 
 /** POST /chat/completions */
 export function chatCompletionRoutes(
   service: ChatCompletionService,
-  upstream: UpstreamProxy,
+  routing: RoutingService,
   auth: RequestHandler,
 ): Router {
   const router = Router();
   const configured: RequestHandler = (_req, _res, next) => {
-    upstream.ensureConfigured();
+    routing.ensureConfigured();
     next();
   };
 
@@ -65,12 +66,11 @@ export function chatCompletionRoutes(
     [auth, configured],
     async ({ body }, req, res) => {
       const model = service.resolveModel(body.model);
-      await upstream.forward({
-        body: service.upstreamBody(body, model),
-        stream: body.stream === true,
-        requestId: req.id,
+      routing.checkType(model, 'chat');
+      await routing.forward(
+        { endpoint: 'chat', model, body, stream: body.stream === true, requestId: req.id },
         res,
-      });
+      );
     },
   );
 

@@ -1,5 +1,5 @@
 import type { ArtifactModel, ModelType } from '../../../core/artifact/schema';
-import { BadRequestError } from '../errors';
+import { BadRequestError } from '../../http/errors';
 import type { UnknownModelUse } from './routing-file';
 import type { Endpoint } from './upstream';
 

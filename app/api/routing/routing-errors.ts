@@ -1,17 +1,18 @@
 import type { ArtifactModel } from '../../../core/artifact/schema';
-import { ApiError, type ApiErrorOptions, type ErrorType } from '../errors';
+import { StatusError, type ApiErrorOptions, type ErrorType } from '../../http/errors';
 import type { TargetOutcome } from './failover';
 
-/** An error of the routing, with the headers its answer carries (Retry-After). */
-export class RoutingError extends ApiError {
+/** An error of the routing, with the headers its answer carries (Retry-After), set by the error handler. */
+export class RoutingError extends StatusError {
   constructor(
-    readonly status: number,
-    readonly type: ErrorType,
+    status: number,
+    type: ErrorType,
     message: string,
     options: ApiErrorOptions,
-    readonly headers: Readonly<Record<string, string>> = {},
+    headers: Readonly<Record<string, string>> = {},
   ) {
-    super(message, options);
+    super(status, message, { ...options, type });
+    this.headers = { ...headers };
   }
 }
 

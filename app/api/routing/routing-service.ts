@@ -137,7 +137,6 @@ export function createRoutingService(options: RoutingServiceOptions): RoutingSer
       };
       emit(failed);
       if (error === 'client_gone') return failed;
-      for (const [name, value] of Object.entries(error.headers)) res.setHeader(name, value);
       throw error;
     }
     const committed = result;

@@ -213,7 +213,7 @@ describe('POST /chat/completions through a real upstream server', () => {
     ['failing-model', 502, 'upstream_error'],
     ['dropping-model', 502, 'upstream_unreachable'],
     ['unauthorized-model', 502, 'upstream_auth_failed'],
-    ['limited-model', 429, 'upstream_rejected'],
+    ['limited-model', 429, 'upstream_rate_limited'],
   ])('%s: upstream failure becomes %i %s', async (model, status, code) => {
     const res = await h.request('POST', '/v1/chat/completions', { key, body: { model, messages: hi } });
     expect(res.status).toBe(status);
@@ -222,10 +222,17 @@ describe('POST /chat/completions through a real upstream server', () => {
 
   it('counts upstream calls and failures in the Prometheus registry', async () => {
     const metrics = await h.registry.metrics();
-    expect(metrics).toMatch(/modelgate_upstream_errors_total\{reason="timeout"\} [1-9]/);
-    expect(metrics).toMatch(/modelgate_upstream_errors_total\{reason="status_5xx"\} [1-9]/);
-    expect(metrics).toMatch(/modelgate_upstream_errors_total\{reason="aborted"\} [1-9]/);
-    expect(metrics).toMatch(/modelgate_upstream_request_duration_seconds_count\{status_code="200"\} [1-9]/);
+    const of = (model: string) => `upstream="default",model="${model}"`;
+    expect(metrics).toContain(`modelgate_upstream_errors_total{${of('hang-model')},reason="timeout"} 1`);
+    expect(metrics).toMatch(
+      /modelgate_upstream_errors_total\{upstream="default",model="failing-model",reason="status_5xx"\} [1-9]/,
+    );
+    expect(metrics).toMatch(
+      /modelgate_upstream_errors_total\{upstream="default",model="endless-model",reason="aborted"\} [1-9]/,
+    );
+    expect(metrics).toMatch(
+      /modelgate_upstream_request_duration_seconds_count\{upstream="default",model="mistral-31-24b",status_code="200"\} [1-9]/,
+    );
   });
 
   it('retries once when a kept-alive upstream connection turns out to be closed', async () => {

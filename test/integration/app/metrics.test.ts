@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { INIT_REPORT_FILE, type InitReport } from '../../../core/artifact/report';
 import { silentLogger } from '../../../core/logger';
-import { createMetrics } from '../../../app/metrics';
+import { createRoutingMetrics } from '../../../app/api/routing/routing-metrics';
 import { startRuntime, type Runtime } from '../../../app/runtime';
 import { createTestDatabase, type TestDatabase } from '../../support/database';
 import { makeArtifact, writeArtifactFile } from '../../support/artifacts';
@@ -58,10 +58,10 @@ describe('/metrics (promtool, a real Prometheus server)', () => {
     });
     base = `http://127.0.0.1:${runtime.port}`;
     await eventually(async () => ((await getJson(`${base}/readyz`)).status === 200 ? true : undefined));
-    // What the API does on upstream calls.
-    const metrics = createMetrics(runtime.registry);
-    metrics.upstreamRequestDuration.observe({ status_code: '200' }, 0.42);
-    metrics.upstreamErrors.inc({ reason: 'timeout' });
+    // What the routing does on upstream calls.
+    const metrics = createRoutingMetrics(runtime.registry);
+    metrics.duration.observe({ upstream: 'a', model: 'm', status_code: '200' }, 0.42);
+    metrics.errors.inc({ upstream: 'a', model: 'm', reason: 'timeout' });
     await fetch(`${base}/api/v1/models`);
     await fetch(`${base}/nowhere`);
   }, 30_000);
@@ -97,8 +97,8 @@ describe('/metrics (promtool, a real Prometheus server)', () => {
       'modelgate_init_artifact_origin{origin="fetched"} 1',
       'modelgate_init_artifact_origin{origin="last-known-good"} 0',
       'modelgate_init_finished_timestamp_seconds 1795514402.5',
-      'modelgate_upstream_request_duration_seconds_count{status_code="200"} 1',
-      'modelgate_upstream_errors_total{reason="timeout"} 1',
+      'modelgate_upstream_request_duration_seconds_count{upstream="a",model="m",status_code="200"} 1',
+      'modelgate_upstream_errors_total{upstream="a",model="m",reason="timeout"} 1',
     ])
       expect(text).toContain(expected);
     const check = spawnSync(PROMTOOL, ['check', 'metrics'], { input: text, encoding: 'utf8' });

@@ -2,6 +2,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 
 export interface RecordedRequest {
+  path: string;
   headers: http.IncomingHttpHeaders;
   body: Record<string, unknown>;
   /** Resolves when the gateway closed the connection before the response ended. */
@@ -17,10 +18,22 @@ export interface RecordedRequest {
  *  - `behaviour:hang`: never answers;
  *  - `behaviour:500`, `behaviour:401`, `behaviour:429`: that status with an OpenAI-style error;
  *  - `behaviour:drop`: destroys the socket without answering;
- *  - `behaviour:flood`: 64 MiB of body, written only as fast as the reader drains it.
+ *  - `behaviour:flood`: 64 MiB of body, written only as fast as the reader drains it;
+ *  - `behaviour:break`: one SSE chunk, then the connection is cut.
+ * POST /v1/embeddings answers an embeddings list for the model it was sent. `fail` makes every request answer that
+ * status (with `retryAfter` seconds, if set), `hang` makes every request wait forever; `name` is echoed in the
+ * `x-test-upstream` header so tests can tell upstreams apart. Streams end with a usage chunk when the request asked
+ * for `stream_options.include_usage`.
  */
 export class UpstreamServer {
   readonly requests: RecordedRequest[] = [];
+  /** Answer every request with this status (an OpenAI-style error); undefined: behave normally. */
+  fail: number | undefined;
+  retryAfter: number | undefined;
+  hang = false;
+  /** Milliseconds before each answer starts. */
+  delayMs = 0;
+  constructor(readonly name = 'upstream') {}
   /** Bytes the `behaviour:flood` response has handed to its socket so far. */
   floodWritten = 0;
   static readonly FLOOD_BYTES = 64 * 1024 * 1024;
@@ -51,6 +64,7 @@ export class UpstreamServer {
       }
       let markAborted!: () => void;
       const record: RecordedRequest = {
+        path: req.url ?? '',
         headers: req.headers,
         body,
         aborted: new Promise<void>((resolve) => (markAborted = resolve)),
@@ -63,13 +77,30 @@ export class UpstreamServer {
         }
       });
       this.requests.push(record);
-      if (req.url !== '/v1/chat/completions' || req.method !== 'POST') {
+      res.setHeader('x-test-upstream', this.name);
+      if (this.hang) return;
+      const route = req.method === 'POST' ? req.url : undefined;
+      if (route !== '/v1/chat/completions' && route !== '/v1/embeddings') {
         res
           .writeHead(404, { 'content-type': 'application/json' })
           .end('{"error":{"message":"no such route"}}');
         return;
       }
-      this.respond(body, res);
+      const answer = () => {
+        if (res.destroyed) return;
+        if (this.fail !== undefined) {
+          const headers: http.OutgoingHttpHeaders = { 'content-type': 'application/json' };
+          if (this.retryAfter !== undefined) headers['retry-after'] = String(this.retryAfter);
+          res.writeHead(this.fail, headers).end(
+            JSON.stringify({
+              error: { message: `${this.name} fails on purpose`, type: 'test', code: null },
+            }),
+          );
+        } else if (route === '/v1/embeddings') this.embeddings(body, res);
+        else this.respond(body, res);
+      };
+      if (this.delayMs > 0) setTimeout(answer, this.delayMs);
+      else answer();
     });
   }
 
@@ -96,8 +127,13 @@ export class UpstreamServer {
         return this.stream(res, model, Infinity);
       case 'behaviour:flood':
         return this.flood(res);
+      case 'behaviour:break':
+        return this.stream(res, model, 1, { breakAfter: 1 });
     }
-    if (body.stream === true) return this.stream(res, model, 3);
+    if (body.stream === true) {
+      const options = body.stream_options as { include_usage?: boolean } | undefined;
+      return this.stream(res, model, 3, { usage: options?.include_usage === true });
+    }
     const messages = (body.messages as { content?: unknown }[] | undefined) ?? [];
     res.writeHead(200, { 'content-type': 'application/json' }).end(
       JSON.stringify({
@@ -135,7 +171,24 @@ export class UpstreamServer {
     pump();
   }
 
-  private stream(res: http.ServerResponse, model: string, count: number): void {
+  private embeddings(body: Record<string, unknown>, res: http.ServerResponse): void {
+    const inputs = Array.isArray(body.input) ? body.input : [body.input];
+    res.writeHead(200, { 'content-type': 'application/json' }).end(
+      JSON.stringify({
+        object: 'list',
+        data: inputs.map((_, index) => ({ object: 'embedding', index, embedding: [0.25, -0.5, index] })),
+        model: body.model,
+        usage: { prompt_tokens: inputs.length * 2, total_tokens: inputs.length * 2 },
+      }),
+    );
+  }
+
+  private stream(
+    res: http.ServerResponse,
+    model: string,
+    count: number,
+    options: { breakAfter?: number; usage?: boolean } = {},
+  ): void {
     res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
     let sent = 0;
     const chunk = (content: string, finish: string | null) =>
@@ -148,8 +201,15 @@ export class UpstreamServer {
       })}\n\n`;
     const tick = () => {
       if (res.destroyed) return;
+      if (options.breakAfter !== undefined && sent >= options.breakAfter) {
+        res.socket?.destroy();
+        return;
+      }
       if (sent >= count) {
-        res.end(`${chunk('', 'stop')}data: [DONE]\n\n`);
+        const usage = options.usage
+          ? `data: ${JSON.stringify({ id: 'chatcmpl-test', object: 'chat.completion.chunk', created: 1_700_000_000, model, choices: [], usage: { prompt_tokens: 4, completion_tokens: count, total_tokens: 4 + count } })}\n\n`
+          : '';
+        res.end(`${chunk('', 'stop')}${usage}data: [DONE]\n\n`);
         return;
       }
       sent += 1;

@@ -2,6 +2,7 @@ import { buildArtifact, type ArtifactModel } from '../../../core/artifact/schema
 import { createSnapshot, staticCatalog } from '../../../app/catalog/catalog';
 import { ChatCompletionService } from '../../../app/api/chat-completions/chat-completion-service';
 import { ModelService } from '../../../app/api/models/model-service';
+import { checkModelType } from '../../../app/api/routing/model-types';
 import { levenshtein, nearMisses } from '../../../app/api/models/near-miss';
 import { artifactModel } from '../../support/models.mjs';
 
@@ -57,8 +58,7 @@ describe('near misses', () => {
 
 describe('ModelService and ChatCompletionService', () => {
   const service = new ModelService(catalog);
-  const completions = (defaultModel?: string, modelField: 'upstream_id' | 'name' = 'upstream_id') =>
-    new ChatCompletionService({ models: service, defaultModel, modelField });
+  const completions = (defaultModel?: string) => new ChatCompletionService({ models: service, defaultModel });
 
   it('resolves by name first, then by upstream id; never falls back silently', () => {
     expect(service.resolve('mistral-large').id).toBe('mistral-large');
@@ -73,28 +73,41 @@ describe('ModelService and ChatCompletionService', () => {
     }
   });
 
-  it('uses DEFAULT_MODEL only when the model is missing, else 400; refuses embedding models', () => {
+  it('uses DEFAULT_MODEL only when the model is missing, else 400', () => {
     expect(completions('llama-3-8b').resolveModel(undefined).id).toBe('llama-3-8b');
     expect(completions('llama-3-8b').resolveModel('mistral-large').id).toBe('mistral-large');
     expect(() => completions().resolveModel(undefined)).toThrow(
       expect.objectContaining({ status: 400, param: 'model' }),
     );
     expect(() => completions('gone').resolveModel(null)).toThrow(expect.objectContaining({ status: 503 }));
-    expect(() => completions().resolveModel('embed')).toThrow(
-      expect.objectContaining({ status: 400, code: 'model_not_supported' }),
-    );
   });
 
-  it('sends the upstream id or the name as model, keeping every other field', () => {
-    const m = service.resolve('mistral-large');
-    expect(completions().upstreamBody({ model: 'mistral-large', temperature: 1, messages: [] }, m)).toEqual({
-      model: 'up-large',
-      temperature: 1,
-      messages: [],
-    });
-    expect(completions(undefined, 'name').upstreamBody({ model: 'up-large' }, m)).toEqual({
-      model: 'mistral-large',
-    });
+  it('chat needs an LLM model and embeddings an EMBEDDING one; UNKNOWN where settings.unknownModels says', () => {
+    const embed = service.resolve('embed');
+    const llm = service.resolve('mistral-large');
+    const unknown = { ...llm, id: 'mystery', type: 'UNKNOWN' as const };
+    expect(() => checkModelType(llm, 'chat', 'both')).not.toThrow();
+    expect(() => checkModelType(embed, 'embeddings', 'none')).not.toThrow();
+    expect(() => checkModelType(embed, 'chat', 'both')).toThrow(
+      expect.objectContaining({
+        status: 400,
+        code: 'model_not_supported',
+        param: 'model',
+        message: expect.stringContaining('is an EMBEDDING model; chat completions need an LLM model'),
+      }),
+    );
+    expect(() => checkModelType(llm, 'embeddings', 'both')).toThrow(
+      expect.objectContaining({
+        status: 400,
+        message: expect.stringContaining('is an LLM model; embeddings need'),
+      }),
+    );
+    expect(() => checkModelType(unknown, 'chat', 'both')).not.toThrow();
+    expect(() => checkModelType(unknown, 'embeddings', 'chat')).toThrow(
+      expect.objectContaining({ status: 400, message: expect.stringContaining('has the type UNKNOWN') }),
+    );
+    expect(() => checkModelType(unknown, 'embeddings', 'embeddings')).not.toThrow();
+    expect(() => checkModelType(unknown, 'chat', 'none')).toThrow(expect.objectContaining({ status: 400 }));
   });
 
   it('answers 503 while no catalog is loaded', () => {

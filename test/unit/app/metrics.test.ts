@@ -6,7 +6,7 @@ describe('createMetrics', () => {
     const registry = new Registry();
     const first = createMetrics(registry);
     expect(createMetrics(registry)).toBe(first);
-    expect(registry.getSingleMetric('modelgate_upstream_errors_total')).toBe(first.upstreamErrors);
+    expect(registry.getSingleMetric('modelgate_models_reloads_total')).toBe(first.reloads);
     const other = createMetrics(new Registry());
     expect(other).not.toBe(first);
   });

@@ -1,0 +1,61 @@
+import { Router, type RequestHandler } from 'express';
+import * as z from 'zod';
+import type { ModelService } from '../models/model-service';
+import { lazily, mount, operation } from '../operations';
+import { ROUTED_ERRORS, routedErrorNotes, routedHeaders } from '../routing/routed-operation';
+import type { RoutingService } from '../routing/routing-service';
+
+/** What the gateway needs to route; the rest (encoding_format, dimensions, user...) is the upstream's to judge. */
+export const embeddingBody = z.looseObject({
+  model: z
+    .string()
+    .min(1, { message: 'must name a model (GET /v1/models lists them)' })
+    .max(512)
+    .meta({ description: 'A model of type EMBEDDING (name or upstream id).' }),
+  input: z
+    .union([z.string(), z.array(z.unknown()).min(1, { message: 'must not be empty' })], {
+      message: 'must be a string or an array of strings or token arrays',
+    })
+    .meta({ description: 'A string, or an array of strings or token arrays.' }),
+});
+
+export const embeddingListSchema = lazily(() =>
+  z.looseObject({}).meta({ description: "The upstream's embeddings list, with `model` as asked for." }),
+);
+
+export const embeddingOperations = {
+  createEmbedding: operation({
+    operationId: 'createEmbedding',
+    method: 'post',
+    path: '/embeddings',
+    summary: 'Routed like chat completions, to models of type EMBEDDING.',
+    security: 'apiKey',
+    body: { schema: embeddingBody, required: true },
+    responses: {
+      200: {
+        description: "The upstream's answer with `model` set to the name asked for.",
+        schema: embeddingListSchema,
+        headers: routedHeaders,
+      },
+    },
+    errors: ROUTED_ERRORS,
+    errorNotes: routedErrorNotes('an EMBEDDING'),
+  }),
+};
+
+/** POST /embeddings, routed like chat completions to models of type EMBEDDING. */
+export function embeddingRoutes(models: ModelService, routing: RoutingService, auth: RequestHandler): Router {
+  const router = Router();
+  const configured: RequestHandler = (_req, _res, next) => {
+    routing.ensureConfigured();
+    next();
+  };
+
+  mount(router, embeddingOperations.createEmbedding, [auth, configured], async ({ body }, req, res) => {
+    const model = models.resolve(body.model);
+    routing.checkType(model, 'embeddings');
+    await routing.forward({ endpoint: 'embeddings', model, body, stream: false, requestId: req.id }, res);
+  });
+
+  return router;
+}
