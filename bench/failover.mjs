@@ -186,7 +186,9 @@ routes:
     ];
     for (let r = 0; r < rounds; r++) {
       // Each round starts the scenarios at another one, so none always runs first on a cold or busy moment.
-      const order = scenarios.map((_, i) => scenarios[(i + r) % scenarios.length]);
+      const order = scenarios.map(
+        (_, i) => /** @type {(typeof scenarios)[number]} */ (scenarios[(i + r) % scenarios.length]),
+      );
       for (const mode of modes)
         for (const scenario of order) {
           const result =
