@@ -6,6 +6,7 @@ import { componentLogger, type Logger } from '../../../core/logger';
 import { watchDirectories, type DirectoryWatch } from '../../artifact/watch';
 import { sendAttempt, type SendAttempt } from './attempt';
 import { deliver } from './deliver';
+import { breakerStates } from './breaker';
 import { failover } from './failover';
 import { checkModelType } from './model-types';
 import type { RoutingOutcome } from './outcome';
@@ -76,6 +77,10 @@ export function createRoutingService(options: RoutingServiceOptions): RoutingSer
     },
     inFlightChanged(upstream, inFlight) {
       metrics.inFlight.set({ upstream }, inFlight);
+    },
+    retired(upstream) {
+      for (const state of breakerStates) metrics.breakerState.remove({ upstream, state });
+      metrics.inFlight.remove({ upstream });
     },
   });
   const store = createRoutingStore({

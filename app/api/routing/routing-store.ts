@@ -81,6 +81,8 @@ export function createRoutingStore(options: RoutingStoreOptions): RoutingStore {
   }
 
   if (options.initial) apply(options.initial);
+  // Nothing configured is nothing rejected: the alert on this gauge stays quiet.
+  else metrics.fileValid.set(1);
 
   function reject(found: string[]): void {
     problems = found;

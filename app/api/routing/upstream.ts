@@ -13,6 +13,8 @@ const PATHS: Record<Endpoint, string> = {
 export interface UpstreamEvents {
   breakerChanged(upstream: string, state: BreakerState): void;
   inFlightChanged(upstream: string, inFlight: number): void;
+  /** Removed by a reload (or replaced by one with another URL): its gauges go. */
+  retired(upstream: string): void;
 }
 
 /** What /status shows of an upstream; never its key. */
@@ -55,9 +57,9 @@ export class Upstream {
     this.agent = spec.url.startsWith('https:')
       ? new https.Agent({ keepAlive: true })
       : new http.Agent({ keepAlive: true });
-    this.breaker = new CircuitBreaker(this.breakerSettings(), now, (state) =>
-      events.breakerChanged(name, state),
-    );
+    this.breaker = new CircuitBreaker(this.breakerSettings(), now, (state) => {
+      if (!this.retired) events.breakerChanged(name, state);
+    });
     events.breakerChanged(name, this.breaker.state);
     events.inFlightChanged(name, 0);
   }
@@ -104,7 +106,8 @@ export class Upstream {
 
   release(): void {
     this.active -= 1;
-    this.events.inFlightChanged(this.name, this.active);
+    // A retired upstream's gauges are gone (a successor of the same name may own them now).
+    if (!this.retired) this.events.inFlightChanged(this.name, this.active);
     if (this.retired && this.active === 0) this.agent.destroy();
   }
 
@@ -121,6 +124,7 @@ export class Upstream {
   /** Removed by a reload: its pooled connections close once its last request is done. */
   retire(): void {
     this.retired = true;
+    this.events.retired(this.name);
     if (this.active === 0) this.agent.destroy();
   }
 

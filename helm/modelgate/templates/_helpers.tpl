@@ -234,6 +234,14 @@ argocd.argoproj.io/sync-wave: "-1"
   value: {{ .Values.config.database.poolMin | quote }}
 - name: DB_POOL_MAX
   value: {{ .Values.config.database.poolMax | quote }}
+{{- if .Values.routing.file }}
+{{- if .Values.config.upstream.url }}
+{{- fail "routing.file and config.upstream.url are both set; config.upstream.url is the one-upstream shorthand for a routing file: set one of them" }}
+{{- end }}
+- name: ROUTING_FILE
+  value: {{ printf "%s/routing.yaml" (trimSuffix "/" .Values.routing.mountPath) | quote }}
+{{- include "modelgate.upstreamKeyEnv" . }}
+{{- end }}
 {{- with .Values.config.upstream.url }}
 - name: UPSTREAM_URL
   value: {{ . | quote }}
@@ -266,6 +274,52 @@ argocd.argoproj.io/sync-wave: "-1"
   value: {{ .Values.config.shutdownTimeout | quote }}
 {{- with .Values.extraEnv }}
 {{ toYaml . }}
+{{- end }}
+{{- end }}
+
+{{/* The Secret holding the routing file's upstream keys. */}}
+{{- define "modelgate.upstreamKeysSecretName" -}}
+{{- .Values.routing.apiKeysSecret | default (include "modelgate.secretName" .) }}
+{{- end }}
+
+{{/*
+One variable per distinct apiKeyEnv of the routing file, from the key of that name. Optional: a missing key leaves
+the variable unset, and modelgate-app says so by name (exit 2, or a refused reload) instead of the pod waiting in
+CreateContainerConfigError.
+*/}}
+{{- define "modelgate.upstreamKeyEnv" -}}
+{{- $names := dict }}
+{{- range $name, $upstream := .Values.routing.file.upstreams }}
+{{- with $upstream.apiKeyEnv }}{{ $_ := set $names . true }}{{ end }}
+{{- end }}
+{{- range $env, $_ := $names }}
+- name: {{ $env }}
+  valueFrom:
+    secretKeyRef:
+      name: {{ include "modelgate.upstreamKeysSecretName" $ }}
+      key: {{ $env }}
+      optional: true
+{{- end }}
+{{- end }}
+
+{{- define "modelgate.routingConfigMapName" -}}
+{{- include "modelgate.suffixed" (list . "routing") }}
+{{- end }}
+
+{{/* The routing ConfigMap as a volume of the app container; no subPath, so the kubelet's updates reach it. */}}
+{{- define "modelgate.routingVolume" -}}
+{{- if .Values.routing.file }}
+- name: routing
+  configMap:
+    name: {{ include "modelgate.routingConfigMapName" . }}
+{{- end }}
+{{- end }}
+
+{{- define "modelgate.routingMount" -}}
+{{- if .Values.routing.file }}
+- name: routing
+  mountPath: {{ .Values.routing.mountPath }}
+  readOnly: true
 {{- end }}
 {{- end }}
 

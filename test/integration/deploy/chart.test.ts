@@ -1,3 +1,6 @@
+import fs from 'node:fs';
+import YAML from 'yaml';
+import { parseRoutingText } from '../../../app/api/routing/routing-source';
 import { describeWithTools } from '../../support/tools';
 import {
   artifactProblems,
@@ -51,6 +54,7 @@ describeWithTools('helm chart helm/modelgate', ['helm'], ({ helm: helmPath }) =>
       'job-mode',
       'minimal',
       'monitoring',
+      'routing',
     ]);
   });
 
@@ -293,7 +297,7 @@ describeWithTools('helm chart helm/modelgate', ['helm'], ({ helm: helmPath }) =>
       for (const [key, value] of Object.entries(selector)) expect(service.metadata.labels?.[key]).toBe(value);
     });
 
-    it('alerts on a stale artifact, failing init, pods not ready and a high 5xx rate', () => {
+    it('alerts on a stale artifact, failing init, pods not ready, a high 5xx rate, open breakers, a bad routing file', () => {
       const rule = one(objects, 'PrometheusRule');
       expect(rule.metadata.labels).toMatchObject({ release: 'kube-prometheus-stack' });
       const alerts = (rule.spec as { groups: { rules: { alert: string }[] }[] }).groups.flatMap(
@@ -304,6 +308,8 @@ describeWithTools('helm chart helm/modelgate', ['helm'], ({ helm: helmPath }) =>
         'ModelgateHigh5xxRate',
         'ModelgateInitFailing',
         'ModelgatePodsNotReady',
+        'ModelgateRoutingFileInvalid',
+        'ModelgateUpstreamBreakerOpen',
       ]);
     });
 
@@ -314,6 +320,77 @@ describeWithTools('helm chart helm/modelgate', ['helm'], ({ helm: helmPath }) =>
         panels: unknown[];
       };
       expect(json.panels.length).toBeGreaterThan(5);
+    });
+  });
+
+  describe('routing scenario', () => {
+    let objects: K8sObject[];
+    let values: {
+      routing: { file: unknown; mountPath: string };
+      secrets: { upstreamApiKeys: Record<string, string> };
+    };
+    beforeAll(async () => {
+      objects = await render('routing');
+      values = YAML.parse(fs.readFileSync(scenarioFile('routing'), 'utf8')) as typeof values;
+      const defaults = YAML.parse(fs.readFileSync(`${chartDir}/values.yaml`, 'utf8')) as typeof values;
+      values.routing.mountPath ??= defaults.routing.mountPath;
+    });
+
+    it('renders the routing file into a ConfigMap that the app validates as it will at start', () => {
+      const cm = one(objects, 'ConfigMap', `${RELEASE}-modelgate-routing`);
+      const text = (cm.data as Record<string, string>)['routing.yaml']!;
+      expect(YAML.parse(text)).toEqual(values.routing.file);
+      const parsed = parseRoutingText(
+        text,
+        '/etc/modelgate/routing/routing.yaml',
+        values.secrets.upstreamApiKeys,
+      );
+      expect(parsed.ok ? [] : parsed.problems).toEqual([]);
+    });
+
+    it('mounts it whole (no subPath, so updates arrive) and points ROUTING_FILE at it, without UPSTREAM_URL', () => {
+      const pod = appPod(objects);
+      const app = pod.spec.containers.find((c) => c.name === 'app')!;
+      const volume = pod.spec.volumes!.find((v) => v.configMap?.name === `${RELEASE}-modelgate-routing`)!;
+      const mount = app.volumeMounts!.find((m) => m.name === volume.name)!;
+      expect(mount).toEqual({ name: volume.name, mountPath: values.routing.mountPath, readOnly: true });
+      const env = envOf(objects, app);
+      expect(env.get('ROUTING_FILE')).toBe(`${values.routing.mountPath}/routing.yaml`);
+      expect(env.has('UPSTREAM_URL')).toBe(false);
+      // Every container but the app's lacks it.
+      for (const c of pod.spec.initContainers ?? [])
+        expect(envOf(objects, c).has('ROUTING_FILE')).toBe(false);
+    });
+
+    it("gives each distinct apiKeyEnv its variable from the Secret's key of that name", () => {
+      const app = appPod(objects).spec.containers.find((c) => c.name === 'app')!;
+      const refs = (app.env ?? [])
+        .filter((e) => e.name.endsWith('_API_KEY') && e.name !== 'UPSTREAM_API_KEY')
+        .map((e) => [e.name, e.valueFrom?.secretKeyRef?.key, e.valueFrom?.secretKeyRef?.optional]);
+      expect(refs).toEqual([
+        ['BACKUP_API_KEY', 'BACKUP_API_KEY', true],
+        ['PRIMARY_API_KEY', 'PRIMARY_API_KEY', true],
+      ]);
+      const env = envOf(objects, app);
+      expect(env.get('PRIMARY_API_KEY')).toBe(values.secrets.upstreamApiKeys.PRIMARY_API_KEY);
+      expect(env.get('BACKUP_API_KEY')).toBe(values.secrets.upstreamApiKeys.BACKUP_API_KEY);
+    });
+
+    it('puts no checksum of the routing ConfigMap on the pods: they hot-reload it instead of rolling', async () => {
+      const annotationsOf = async (set: Record<string, string>) =>
+        appPod(await render('routing', set)).metadata.annotations ?? {};
+      const before = await annotationsOf({});
+      const after = await annotationsOf({ 'routing.file.settings.deadline': '90s' });
+      expect(after).toEqual(before);
+      expect(Object.keys(before).filter((k) => /routing/i.test(k))).toEqual([]);
+    });
+
+    it('reads the keys from routing.apiKeysSecret when one is named', async () => {
+      const own = await render('routing', { 'routing.apiKeysSecret': 'llm-keys' });
+      const app = appPod(own).spec.containers.find((c) => c.name === 'app')!;
+      expect(app.env!.find((e) => e.name === 'PRIMARY_API_KEY')!.valueFrom!.secretKeyRef!.name).toBe(
+        'llm-keys',
+      );
     });
   });
 
@@ -465,6 +542,21 @@ describeWithTools('helm chart helm/modelgate', ['helm'], ({ helm: helmPath }) =>
       const result = await helm(helmPath, templateArgs({ valuesFiles: [scenarioFile('default')] }));
       expect(result.stderr).toBe('');
       expect(result.code).toBe(0);
+    });
+
+    it('rejects a malformed routing file (its schema comes from the app) and routing.file beside config.upstream.url', async () => {
+      await rejects(
+        { 'routing.file.upstreams.a.url': 'http://x', 'routing.file.upstreams.a.timeout': '30' },
+        /routing\/file/,
+      );
+      await rejects({ 'routing.file.upstreams.a.ulr': 'http://x' }, /routing\/file/);
+      const both = await helm(helmPath, [
+        ...templateArgs({
+          valuesFiles: [scenarioFile('routing')],
+          set: { 'config.upstream.url': 'http://upstream' },
+        }),
+      ]);
+      expect(both.stderr).toMatch(/routing.file and config.upstream.url are both set/);
     });
 
     it('requires the database URL unless an existing Secret is named, and the model source URL', async () => {

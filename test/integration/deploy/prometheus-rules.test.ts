@@ -47,6 +47,25 @@ const troubled = [
   },
   { series: `http_request_duration_seconds_count{${ours},pod="p2",status_code="200"}`, values: '0+90x30' },
   { series: `http_request_duration_seconds_count{${ours},pod="p2",status_code="503"}`, values: '0+10x30' },
+  // One pod's breaker for upstream `primary` stays open; `backup` flaps to half-open for a minute and closes.
+  {
+    series: `modelgate_upstream_breaker_state{${ours},pod="p1",upstream="primary",state="closed"}`,
+    values: '0x30',
+  },
+  {
+    series: `modelgate_upstream_breaker_state{${ours},pod="p1",upstream="primary",state="open"}`,
+    values: '1x30',
+  },
+  {
+    series: `modelgate_upstream_breaker_state{${ours},pod="p2",upstream="primary",state="closed"}`,
+    values: '1x30',
+  },
+  {
+    series: `modelgate_upstream_breaker_state{${ours},pod="p1",upstream="backup",state="closed"}`,
+    values: '1 1 0 1x27',
+  },
+  { series: `modelgate_routing_file_valid{${ours},pod="p1"}`, values: '1 1 0x28' },
+  { series: `modelgate_routing_file_valid{${ours},pod="p2"}`, values: '1x30' },
 ];
 const healthy = [
   { series: `modelgate_models_artifact_age_seconds{${ours},pod="p1"}`, values: '100+0x30' },
@@ -63,6 +82,18 @@ const healthy = [
   { series: 'kube_job_status_failed{namespace="prod",job_name="other-refresh-1"}', values: '1x30' },
   { series: `http_request_duration_seconds_count{${ours},pod="p1",status_code="200"}`, values: '0+99x30' },
   { series: `http_request_duration_seconds_count{${ours},pod="p1",status_code="500"}`, values: '0+1x30' },
+  {
+    series: `modelgate_upstream_breaker_state{${ours},pod="p1",upstream="primary",state="closed"}`,
+    values: '1x30',
+  },
+  { series: `modelgate_routing_file_valid{${ours},pod="p1"}`, values: '1x30' },
+  // Another release's open breaker and invalid file do not page this one.
+  {
+    series:
+      'modelgate_upstream_breaker_state{namespace="prod",job="other",pod="o1",upstream="primary",state="closed"}',
+    values: '0x30',
+  },
+  { series: 'modelgate_routing_file_valid{namespace="prod",job="other",pod="o1"}', values: '0x30' },
 ];
 
 const firing = (alert: string, labels: string) =>
@@ -85,7 +116,7 @@ describeWithTools('PrometheusRule of the chart (promtool)', ['helm', 'promtool']
 
   it('passes promtool check rules', async () => {
     const result = await run(promtool, ['check', 'rules', rulesFile]);
-    expect(result.output).toContain('SUCCESS: 4 rules found');
+    expect(result.output).toContain('SUCCESS: 6 rules found');
     expect(result.code).toBe(0);
   });
 
@@ -125,6 +156,20 @@ describeWithTools('PrometheusRule of the chart (promtool)', ['helm', 'promtool']
                   value: 1,
                 },
                 { labels: firing('ModelgateHigh5xxRate', 'namespace="prod",severity="critical"'), value: 1 },
+                {
+                  labels: firing(
+                    'ModelgateUpstreamBreakerOpen',
+                    'namespace="prod",severity="warning",upstream="primary"',
+                  ),
+                  value: 1,
+                },
+                {
+                  labels: firing(
+                    'ModelgateRoutingFileInvalid',
+                    'namespace="prod",pod="p1",severity="warning"',
+                  ),
+                  value: 1,
+                },
               ],
             },
             // `for: 5m` / `for: 15m`: nothing fires in the first minutes.

@@ -94,7 +94,11 @@ ${extra}`,
   if (!parsed.ok) throw new Error(parsed.problems.join('\n'));
   const registry = new Registry();
   const metrics = createRoutingMetrics(registry);
-  const upstreams = new UpstreamRegistry(clock.now, { breakerChanged: () => {}, inFlightChanged: () => {} });
+  const upstreams = new UpstreamRegistry(clock.now, {
+    breakerChanged: () => {},
+    inFlightChanged: () => {},
+    retired: () => {},
+  });
   const snapshot: RoutingSnapshot = {
     table: compileRoutes(parsed.routing.file.routes),
     upstreams: upstreams.apply(parsed.routing),
@@ -326,7 +330,11 @@ describe('the routing store', () => {
     if (!initial.ok) throw new Error('bad fixture');
     const registry = new Registry();
     const metrics = createRoutingMetrics(registry);
-    const upstreams = new UpstreamRegistry(Date.now, { breakerChanged: () => {}, inFlightChanged: () => {} });
+    const upstreams = new UpstreamRegistry(Date.now, {
+      breakerChanged: () => {},
+      inFlightChanged: () => {},
+      retired: () => {},
+    });
     const store = createRoutingStore({
       initial: initial.routing,
       file: '/r.yaml',
