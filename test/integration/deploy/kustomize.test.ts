@@ -1,5 +1,6 @@
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { parseRoutingText } from '../../../app/api/routing/routing-source';
 import { describeWithTools, repoRoot } from '../../support/tools';
 import {
   artifactProblems,
@@ -31,6 +32,7 @@ describeWithTools('kustomize base k8s/', ['kustomize'], ({ kustomize }) => {
     ).toEqual([
       'ConfigMap/modelgate-env-<hash>',
       'ConfigMap/modelgate-models',
+      'ConfigMap/modelgate-routing',
       'CronJob/modelgate-refresh',
       'Deployment/modelgate',
       'HorizontalPodAutoscaler/modelgate',
@@ -81,6 +83,23 @@ describeWithTools('kustomize base k8s/', ['kustomize'], ({ kustomize }) => {
       scaleTargetRef: { kind: 'Deployment', name: 'modelgate' },
     });
     expect(one(objects, 'CronJob').spec).toMatchObject({ concurrencyPolicy: 'Forbid' });
+  });
+
+  it('mounts an example routing file the app accepts, under a fixed name so changes hot-reload instead of rolling', () => {
+    const cm = one(objects, 'ConfigMap', 'modelgate-routing');
+    const text = objectData(cm)['routing.yaml']!;
+    const parsed = parseRoutingText(text, '/etc/modelgate/routing/routing.yaml', {});
+    expect(parsed.ok ? [] : parsed.problems).toEqual([]);
+    const pod = appPod(objects);
+    const app = pod.spec.containers.find((c) => c.name === 'app')!;
+    const volume = pod.spec.volumes!.find((v) => v.configMap?.name === 'modelgate-routing')!;
+    expect(app.volumeMounts!.find((m) => m.name === volume.name)).toEqual({
+      name: volume.name,
+      mountPath: '/etc/modelgate/routing',
+      readOnly: true,
+    });
+    const env = resolveEnv(app, { objects, namespace: 'modelgate', podName: 'p', podSpec: pod.spec });
+    expect(env.get('ROUTING_FILE')).toBe('/etc/modelgate/routing/routing.yaml');
   });
 
   it('ships only a placeholder Secret', () => {

@@ -13,6 +13,7 @@ import { createTestDatabase, type TestDatabase } from '../../support/database';
 import { getJson } from '../../support/http';
 import { eventually } from '../../support/wait';
 import { describeWithTools, repoRoot } from '../../support/tools';
+import { UpstreamServer } from '../../support/api/upstream-server';
 import { appPod } from '../../support/deploy/identity';
 import { ClusterAccess, RehearsalPod, type RunningContainer } from '../../support/deploy/kubelet';
 import { podTemplates, type Container } from '../../support/deploy/pod-env';
@@ -409,6 +410,98 @@ describeWithTools(
       expect(notes).toContain('curl -s http://127.0.0.1:8080/readyz');
       expect(notes).toContain('http://mg-modelgate.notes.svc:80/v1');
       expect(notes).toContain('helm test mg -n notes');
+    });
+
+    it('routing: the mounted routing file is served, a ConfigMap update hot-reloads, an invalid one is refused', async () => {
+      source.serve(fixture);
+      const db = await database('rehearsal_routing');
+      const ns = await namespace('rehearsal-routing');
+      const a = await new UpstreamServer('a').start();
+      const b = await new UpstreamServer('b').start();
+      cleanups.push(
+        () => a.close(),
+        () => b.close(),
+      );
+      const adminToken = 'rehearsal-admin-token-0123456789abcdef012';
+      const routingFile = (target: string) => ({
+        upstreams: { a: { url: a.url, apiKeyEnv: 'A_API_KEY' }, b: { url: b.url } },
+        routes: [{ targets: [{ upstream: target, model: 'name' }] }],
+      });
+      const dir = tempDir('routing-values');
+      cleanups.push(async () => rmSync(dir, { recursive: true, force: true }));
+      const valuesFile = path.join(dir, 'values.yaml');
+      writeFileSync(
+        valuesFile,
+        YAML.stringify({
+          routing: { file: routingFile('a') },
+          secrets: {
+            databaseUrl: db.url,
+            adminToken,
+            upstreamApiKeys: { A_API_KEY: 'a-upstream-key-0123456789' },
+          },
+          config: { modelSource: { url: sourceUrl } },
+        }),
+      );
+      const objects = await helmTemplate(helm, {
+        valuesFiles: [scenarioFile('default'), valuesFile],
+        namespace: ns,
+      });
+      await apply(
+        objects.filter((o) => hookOf(o) === undefined),
+        ns,
+      );
+      const deployment = one(objects, 'Deployment');
+      const web = pod(
+        ns,
+        `Deployment/${deployment.metadata.name}`,
+        `${deployment.metadata.name}-5c7d8-routg`,
+        objects,
+      );
+      const { app, port, probes } = await startPod(web);
+      const base = `http://127.0.0.1:${port}`;
+      const created = await fetch(`${base}/api/v1/admin/users`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ name: 'rehearsal' }),
+      });
+      const key = ((await created.json()) as { key: { key: string } }).key.key;
+      const ask = async () => {
+        const res = await fetch(`${base}/v1/chat/completions`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+          body: JSON.stringify({ model: 'mistral-31-24b', messages: [{ role: 'user', content: 'hi' }] }),
+        });
+        const body = (await res.json()) as { model?: string };
+        return { status: res.status, upstream: res.headers.get('x-modelgate-upstream'), model: body.model };
+      };
+      expect(await ask()).toEqual({ status: 200, upstream: 'a', model: 'mistral-31-24b' });
+      expect(a.requests.at(-1)!.headers.authorization).toBe('Bearer a-upstream-key-0123456789');
+
+      // An update of the ConfigMap through the API server reaches the running pod without a restart.
+      const core = cluster.admin.makeApiClient(k8s.CoreV1Api);
+      const name = `${deployment.metadata.name}-routing`;
+      const update = (text: string) =>
+        core.patchNamespacedConfigMap(
+          { name, namespace: ns, body: { data: { 'routing.yaml': text } } },
+          k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch),
+        );
+      await update(YAML.stringify(routingFile('b')));
+      await until(async () => ((await ask()).upstream === 'b' ? true : undefined), 30_000, 'the new routing');
+      await update('upstreams: {}\nroutes: []\n');
+      const refused = await until(
+        async () => {
+          const { body } = await appJson(port, '/status');
+          return body.api.routing.file.valid === false ? body.api.routing.file : undefined;
+        },
+        30_000,
+        'the invalid routing file to be refused',
+      );
+      expect(refused.problems).toContain('ROUTING_FILE upstreams: must define at least one upstream');
+      expect(await ask()).toEqual({ status: 200, upstream: 'b', model: 'mistral-31-24b' });
+      expect(app.child.exitCode).toBeNull();
+      expect(probes.killedBecause).toBeUndefined();
+      expect(probes.events.filter((e) => e.probe === 'liveness' && !e.ok)).toEqual([]);
+      expect(probes.ready).toBe(true);
     });
 
     it('kustomize base: `all`, ready within the startup budget, and a refresh hot-reloads', async () => {
