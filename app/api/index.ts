@@ -26,7 +26,7 @@ import { mount } from './operations';
 import { requireApiKey } from './principal';
 import { loadRouting, RoutingConfigError } from './routing/load-routing';
 import type { RoutingOutcome } from './routing/outcome';
-import { createRoutingService, type RoutingView } from './routing/routing-service';
+import { createRoutingService, type Admission, type RoutingView } from './routing/routing-service';
 
 /** Timings with production defaults; tests shorten them. */
 export interface ApiTuning {
@@ -63,7 +63,9 @@ export interface ApiDeps {
   tuning?: Partial<ApiTuning>;
   /** Where the routing file's key variables are looked up; the process environment by default. */
   env?: NodeJS.ProcessEnv;
-  /** Every routed request's outcome (upstream, usage, timings) once its answer is complete. */
+  /** Asked before a chat completion or an embedding is sent upstream; throws an ApiError to refuse it. */
+  admit?: Admission;
+  /** Every admitted request's outcome (upstream, usage, timings) once its answer is complete. */
   onOutcome?: (outcome: RoutingOutcome) => void;
 }
 
@@ -117,6 +119,7 @@ export function createApiRouter(deps: ApiDeps): ApiModule {
     env,
     logger,
     registry: deps.registry,
+    admit: deps.admit,
     onOutcome: deps.onOutcome,
     pollIntervalMs: tuning.routingPollMs,
   });

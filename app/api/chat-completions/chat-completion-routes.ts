@@ -1,6 +1,7 @@
 import { Router, type RequestHandler } from 'express';
 import * as z from 'zod';
 import { lazily, mount, operation } from '../operations';
+import { principal } from '../principal';
 import { ROUTED_ERRORS, routedErrorNotes, routedHeaders } from '../routing/routed-operation';
 import type { RoutingService } from '../routing/routing-service';
 import type { ChatCompletionService } from './chat-completion-service';
@@ -68,7 +69,14 @@ export function chatCompletionRoutes(
       const model = service.resolveModel(body.model);
       routing.checkType(model, 'chat');
       await routing.forward(
-        { endpoint: 'chat', model, body, stream: body.stream === true, requestId: req.id },
+        {
+          caller: principal(res),
+          endpoint: 'chat',
+          model,
+          body,
+          stream: body.stream === true,
+          requestId: req.id,
+        },
         res,
       );
     },

@@ -2,6 +2,7 @@ import { Router, type RequestHandler } from 'express';
 import * as z from 'zod';
 import type { ModelService } from '../models/model-service';
 import { lazily, mount, operation } from '../operations';
+import { principal } from '../principal';
 import { ROUTED_ERRORS, routedErrorNotes, routedHeaders } from '../routing/routed-operation';
 import type { RoutingService } from '../routing/routing-service';
 
@@ -54,7 +55,10 @@ export function embeddingRoutes(models: ModelService, routing: RoutingService, a
   mount(router, embeddingOperations.createEmbedding, [auth, configured], async ({ body }, req, res) => {
     const model = models.resolve(body.model);
     routing.checkType(model, 'embeddings');
-    await routing.forward({ endpoint: 'embeddings', model, body, stream: false, requestId: req.id }, res);
+    await routing.forward(
+      { caller: principal(res), endpoint: 'embeddings', model, body, stream: false, requestId: req.id },
+      res,
+    );
   });
 
   return router;

@@ -1,10 +1,13 @@
+import type { Principal } from '../keys/key-service';
 import type { Endpoint } from './upstream';
 
 /**
- * What became of one routed request, handed to whoever asked for outcomes (metrics here; limits and the usage
- * ledger next) once the answer is complete, failed, or the client left.
+ * What became of one admitted request, handed to whoever asked for outcomes (a usage ledger, limits settling what
+ * they reserved) once the answer is complete, failed, or the client left.
  */
 export interface RoutingOutcome {
+  /** The API key and user the request came with. */
+  caller: Principal;
   requestId: string;
   endpoint: Endpoint;
   /** The catalog model the client asked for (its public name). */

@@ -4,6 +4,7 @@ import type { Registry } from 'prom-client';
 import type { ArtifactModel } from '../../../core/artifact/schema';
 import { componentLogger, type Logger } from '../../../core/logger';
 import { watchDirectories, type DirectoryWatch } from '../../artifact/watch';
+import type { Principal } from '../keys/key-service';
 import { sendAttempt, type SendAttempt } from './attempt';
 import { deliver } from './deliver';
 import { breakerStates } from './breaker';
@@ -17,6 +18,13 @@ import { createRoutingStore, type RoutingFileView } from './routing-store';
 import type { Endpoint, UpstreamView } from './upstream';
 import { UpstreamRegistry } from './upstream-registry';
 
+/**
+ * Asked before anything is sent upstream, once the caller, the model and its type are known: where per-key limits
+ * refuse a request, by throwing an ApiError (the client gets it, with any header set on `res`; no upstream sees the
+ * request). It may also add to `request.body`. A request it lets through ends in exactly one outcome.
+ */
+export type Admission = (request: RouteRequest, res: Response) => void | Promise<void>;
+
 export interface RoutingServiceOptions {
   /** The routing validated at start (loadRouting); undefined when no upstream is configured. */
   initial: LoadedRouting | undefined;
@@ -25,7 +33,8 @@ export interface RoutingServiceOptions {
   env: NodeJS.ProcessEnv;
   logger: Logger;
   registry: Registry;
-  /** Every routed request's outcome, once its answer is complete (or failed, or the client left). */
+  admit?: Admission;
+  /** Every admitted request's outcome, once its answer is complete (or failed, or the client left). */
   onOutcome?: (outcome: RoutingOutcome) => void;
   now?: () => number;
   random?: () => number;
@@ -35,6 +44,8 @@ export interface RoutingServiceOptions {
 }
 
 export interface RouteRequest {
+  /** The API key and user the request came with. */
+  caller: Principal;
   endpoint: Endpoint;
   model: ArtifactModel;
   body: Record<string, unknown>;
@@ -53,7 +64,7 @@ export interface RoutingService {
   /** Throws a 400 when the model's type does not fit the endpoint. */
   checkType(model: ArtifactModel, endpoint: Endpoint): void;
   /**
-   * Routes the request and passes the answer to `res`. Throws an ApiError (its headers already set on `res`) when
+   * Admits (options.admit), routes the request and passes the answer to `res`. Throws an ApiError (its headers already set on `res`) when
    * no upstream answered; resolves with the outcome once the answer is complete or the client left.
    */
   forward(request: RouteRequest, res: Response): Promise<RoutingOutcome>;
@@ -104,6 +115,7 @@ export function createRoutingService(options: RoutingServiceOptions): RoutingSer
   };
 
   async function forward(request: RouteRequest, res: Response): Promise<RoutingOutcome> {
+    if (options.admit) await options.admit(request, res);
     const snapshot = store.current();
     if (!snapshot) throw notConfigured();
     const controller = new AbortController();
@@ -111,7 +123,10 @@ export function createRoutingService(options: RoutingServiceOptions): RoutingSer
       if (!res.writableFinished) controller.abort();
     };
     res.once('close', onClose);
+    // A client that left while it was authenticated or admitted: nothing is sent upstream for it.
+    if (res.destroyed) controller.abort();
     const base = {
+      caller: request.caller,
       requestId: request.requestId,
       endpoint: request.endpoint,
       model: request.model.id,

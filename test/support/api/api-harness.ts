@@ -5,7 +5,7 @@ import { Registry } from 'prom-client';
 import { loadConfig } from '../../../core/config';
 import { createLogger } from '../../../core/logger';
 import type { Catalog } from '../../../app/catalog/catalog';
-import { createApiRouter, type ApiModule, type ApiTuning } from '../../../app/api';
+import { createApiRouter, type ApiDeps, type ApiModule, type ApiTuning } from '../../../app/api';
 import { createApp } from '../../../app/app';
 import { createTestDatabase, type TestDatabase } from '../database';
 import { assertMatchesOpenApi } from './openapi-validator';
@@ -22,6 +22,8 @@ export interface ApiHarnessOptions {
   tuning?: Partial<ApiTuning>;
   /** Reuse a database (e.g. two servers on one database). */
   database?: TestDatabase;
+  /** The routing hooks a limiter or a usage ledger would give. */
+  hooks?: Pick<ApiDeps, 'admit' | 'onOutcome'>;
 }
 
 export interface ApiResponse<T = unknown> {
@@ -94,6 +96,7 @@ export async function startApi(options: ApiHarnessOptions = {}): Promise<ApiHarn
     catalog: options.catalog ?? testCatalog(),
     registry,
     tuning: options.tuning,
+    ...options.hooks,
   });
   await api.start();
   // The production stack (request ids, body parser, access log, 404/405, error handler) around the real API.
