@@ -246,7 +246,8 @@ describe('routing through modelgate-app with three kinds of broken upstream', ()
     expect(servers.limitedA!.requests.length + servers.limitedB!.requests.length).toBe(before);
   });
 
-  it('a stream the upstream breaks after its first chunk: the openai SDK raises, nothing hangs', async () => {
+  it('a stream the upstream breaks after its first chunk: the openai SDK raises, nothing hangs, no retry', async () => {
+    const before = servers.healthy!.requests.length;
     const stream = await client.chat.completions.create({
       model: 'broken-model',
       messages: [{ role: 'user', content: 'x' }],
@@ -263,6 +264,8 @@ describe('routing through modelgate-app with three kinds of broken upstream', ()
     expect(error).toBeInstanceOf(OpenAI.APIError);
     expect((error as Error).message).toContain('broke off the answer midway');
     expect(seen).toEqual(['part1 ']);
+    // A byte had reached the client: the request was not sent anywhere again.
+    expect(servers.healthy!.requests.length).toBe(before + 1);
     expect(await metrics()).toMatch(
       /modelgate_upstream_errors_total\{upstream="healthy",model="broken-model",reason="broken"\} 1/,
     );
