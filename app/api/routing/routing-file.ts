@@ -18,8 +18,11 @@ const duration = (what: string) =>
     return ms;
   });
 
+/** Titled `duration` so the generated docs and the chart's schema say what form the string takes. */
 const positiveDuration = (what: string) =>
-  duration(what).refine((ms) => ms > 0, { message: `must be longer than 0 (${what})` });
+  duration(what)
+    .refine((ms) => ms > 0, { message: `must be longer than 0 (${what})` })
+    .meta({ title: 'duration' });
 
 /** Environment variable names as POSIX shells and Kubernetes accept them. */
 const envName = z
@@ -49,36 +52,85 @@ export const DEFAULT_DEADLINE_MS = 120_000;
 export const DEFAULT_BREAKER_FAILURES = 5;
 export const DEFAULT_BREAKER_COOLDOWN_MS = 30_000;
 
+// The descriptions below are the routing file's documentation: docs/configuration.md's key table and the chart's
+// values.schema.json are generated from them.
+
 export const breakerSchema = z
   .strictObject({
-    /** Consecutive failures (connect errors, timeouts, 5xx, refused credentials) that open it. */
-    failures: z.number().int().min(1).max(1000).default(DEFAULT_BREAKER_FAILURES),
-    /** How long it stays open before one trial request is let through. */
-    cooldown: positiveDuration('breaker cool-down').prefault(formatDuration(DEFAULT_BREAKER_COOLDOWN_MS)),
+    failures: z
+      .number()
+      .int()
+      .min(1)
+      .max(1000)
+      .default(DEFAULT_BREAKER_FAILURES)
+      .describe(
+        'Consecutive failures (connect errors, timeouts, 5xx, refused credentials) that open the circuit breaker.',
+      ),
+    cooldown: positiveDuration('breaker cool-down')
+      .prefault(formatDuration(DEFAULT_BREAKER_COOLDOWN_MS))
+      .describe(
+        'How long the breaker stays open before one trial request is let through; its success closes it.',
+      ),
   })
-  .prefault({});
+  .prefault({})
+  .describe("The upstream's circuit breaker.");
 
 export const upstreamSchema = z.strictObject({
-  /** Base URL; the gateway appends /v1/chat/completions and /v1/embeddings. */
-  url: upstreamUrl,
-  /** Name of the environment variable holding the bearer token (in Kubernetes, a key of a Secret). */
-  apiKeyEnv: envName.optional(),
-  /** Until the upstream's response headers; then the next target. */
-  timeout: positiveDuration('time to response headers').prefault(formatDuration(DEFAULT_UPSTREAM_TIMEOUT_MS)),
-  /** Requests in flight at once; a full upstream is skipped like an unavailable one. Unset: no cap. */
-  maxConcurrency: z.number().int().min(1).max(100_000).optional(),
+  url: upstreamUrl.describe(
+    'Base URL (http:// or https://, no credentials); the gateway appends /v1/chat/completions and /v1/embeddings.',
+  ),
+  apiKeyEnv: envName
+    .optional()
+    .describe(
+      'Name of the environment variable holding the bearer token (in Kubernetes, a key of a Secret); it must be set. Unset: no Authorization header.',
+    ),
+  timeout: positiveDuration('time to response headers')
+    .prefault(formatDuration(DEFAULT_UPSTREAM_TIMEOUT_MS))
+    .describe("Time allowed until the upstream's response headers; then the next target."),
+  maxConcurrency: z
+    .number()
+    .int()
+    .min(1)
+    .max(100_000)
+    .optional()
+    .describe(
+      'Requests in flight to this upstream at once; a full upstream is passed over like an unavailable one. Unset: no cap.',
+    ),
   breaker: breakerSchema,
 });
 
 /** Which model name a target is sent: the catalog's upstream id, the public name, or a fixed rename. */
 export const targetSchema = z
   .strictObject({
-    upstream: z.string().min(1),
-    /** Lower first; targets of one priority share its traffic by weight. */
-    priority: z.number().int().min(0).max(1000).default(0),
-    weight: z.number().int().min(1).max(10_000).default(1),
-    model: z.enum(['upstream_id', 'name']).optional(),
-    rename: z.string().min(1).max(512).optional(),
+    upstream: z.string().min(1).describe('Name of an upstream defined under upstreams.'),
+    priority: z
+      .number()
+      .int()
+      .min(0)
+      .max(1000)
+      .default(0)
+      .describe(
+        'Lower is tried first; the next priority only once every target of this one failed or was passed over.',
+      ),
+    weight: z
+      .number()
+      .int()
+      .min(1)
+      .max(10_000)
+      .default(1)
+      .describe("Share of its priority's traffic; the other targets of that priority follow as fallbacks."),
+    model: z
+      .enum(['upstream_id', 'name'])
+      .optional()
+      .describe(
+        'Which catalog field is sent upstream as model: the upstream id or the public name. Unset: upstream_id.',
+      ),
+    rename: z
+      .string()
+      .min(1)
+      .max(512)
+      .optional()
+      .describe('A fixed model name to send this upstream instead (not together with model).'),
   })
   .refine((t) => !(t.model !== undefined && t.rename !== undefined), {
     message: 'sets both model and rename; rename already fixes the name sent upstream',
@@ -87,32 +139,46 @@ export const targetSchema = z
 
 /** Every key given must match; no key (or no `match`) matches every model. */
 export const matchSchema = z.strictObject({
-  /** The public model name, exactly. */
-  name: z.string().min(1).optional(),
-  /** `*` any run of characters (slashes included), `?` one character. */
-  glob: z.string().min(1).optional(),
-  /** One of the model's catalog tags (case-sensitive). */
-  tag: z.string().min(1).optional(),
-  type: z.enum(modelTypes).optional(),
+  name: z.string().min(1).optional().describe('The public model name, exactly.'),
+  glob: z
+    .string()
+    .min(1)
+    .optional()
+    .describe('A pattern of public names: * any run of characters (slashes included), ? one character.'),
+  tag: z.string().min(1).optional().describe("One of the model's catalog tags (case-sensitive)."),
+  type: z.enum(modelTypes).optional().describe("The model's catalog type."),
 });
 
 export const routeSchema = z.strictObject({
-  match: matchSchema.default({}),
-  targets: z.array(targetSchema).min(1, { message: 'must list at least one target' }),
+  match: matchSchema
+    .default({})
+    .describe(
+      'Which models the route serves: every key given must fit; none (or no match) fits every model.',
+    ),
+  targets: z
+    .array(targetSchema)
+    .min(1, { message: 'must list at least one target' })
+    .describe('Where its requests go, in order of priority.'),
 });
 
 export const unknownModelUses = ['both', 'chat', 'embeddings', 'none'] as const;
 
 export const settingsSchema = z
   .strictObject({
-    /** Total time until the first byte reaches the client, over every attempt. */
-    deadline: positiveDuration('total time until the first byte').prefault(
-      formatDuration(DEFAULT_DEADLINE_MS),
-    ),
-    /** Which endpoints accept catalog models of type UNKNOWN. */
-    unknownModels: z.enum(unknownModelUses).default('both'),
+    deadline: positiveDuration('total time until the first byte')
+      .prefault(formatDuration(DEFAULT_DEADLINE_MS))
+      .describe(
+        'Time allowed until the first byte reaches the client, over every attempt and failover; then 504.',
+      ),
+    unknownModels: z
+      .enum(unknownModelUses)
+      .default('both')
+      .describe(
+        'Which endpoints accept catalog models of type UNKNOWN: both, chat, embeddings or none (then a 400).',
+      ),
   })
-  .prefault({});
+  .prefault({})
+  .describe('Settings of the whole routing.');
 
 /** The whole file. That every target names a defined upstream is checked beside it (routing-source.ts). */
 export const routingFileSchema = z.strictObject({
@@ -124,8 +190,16 @@ export const routingFileSchema = z.strictObject({
       }),
       upstreamSchema,
     )
-    .refine((u) => Object.keys(u).length > 0, { message: 'must define at least one upstream' }),
-  routes: z.array(routeSchema).min(1, { message: 'must list at least one route' }),
+    .refine((u) => Object.keys(u).length > 0, { message: 'must define at least one upstream' })
+    .describe(
+      'The OpenAI-compatible upstreams by name (lower-case letters, digits, - and _; shown in metrics, /status and the x-modelgate-upstream header).',
+    ),
+  routes: z
+    .array(routeSchema)
+    .min(1, { message: 'must list at least one route' })
+    .describe(
+      'The first route whose match fits a model decides its targets; a model no route fits is a 503.',
+    ),
 });
 
 export type RoutingFile = z.output<typeof routingFileSchema>;
