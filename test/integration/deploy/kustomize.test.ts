@@ -1,5 +1,6 @@
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import YAML from 'yaml';
 import { parseRoutingText } from '../../../app/api/routing/routing-source';
 import { describeWithTools, repoRoot } from '../../support/tools';
 import {
@@ -152,16 +153,22 @@ describeWithTools('kustomize base k8s/', ['kustomize'], ({ kustomize }) => {
     const readme = readFileSync(path.join(repoRoot, 'docs', 'deploy.md'), 'utf8');
     const example = /<!-- kustomize-overlay-example -->\s*```yaml\n([\s\S]*?)```/.exec(readme)?.[1];
     const secretEnv = /<!-- kustomize-secret-env-example -->\s*```sh\n([\s\S]*?)```/.exec(readme)?.[1];
+    const keyPatch = /<!-- kustomize-key-patch-example -->\s*```yaml\n([\s\S]*?)```/.exec(readme)?.[1];
     expect(example).toContain('secretGenerator');
     expect(secretEnv).toContain('DATABASE_URL=');
     const overlay = tempDir('example');
     try {
       // The example points at the released base; here it is this checkout's.
-      writeFileSync(
-        path.join(overlay, 'kustomization.yaml'),
+      // With the patch that maps one more upstream key, as the page suggests for more upstreams.
+      const kustomization = YAML.parse(
         example!.replace(/^(\s*- )\S*\/\/k8s\S*.*$/m, `$1${path.relative(overlay, kustomizeDir)}`),
+      ) as { patches: unknown[] };
+      kustomization.patches.push(...(YAML.parse(keyPatch!) as { patches: unknown[] }).patches);
+      writeFileSync(path.join(overlay, 'kustomization.yaml'), YAML.stringify(kustomization));
+      writeFileSync(
+        path.join(overlay, 'secret.env'),
+        `${secretEnv!.replace('REPLACE_ME', 's3cret')}BACKUP_API_KEY=backup-key\n`,
       );
-      writeFileSync(path.join(overlay, 'secret.env'), secretEnv!.replace('REPLACE_ME', 's3cret'));
       const built = await kustomizeBuild(kustomize, overlay);
       expect(new Set(built.map((o) => o.metadata.namespace))).toEqual(new Set(['gateway']));
       const pod = appPod(built);
@@ -178,6 +185,21 @@ describeWithTools('kustomize base k8s/', ['kustomize'], ({ kustomize }) => {
       );
       expect(env.get('MODEL_SOURCE_URL')).toBe('https://models.example.com/active_models.json');
       expect(env.get('MODELS_CONFIGMAP')).toBe('gateway/modelgate-models');
+      // The patched routing file is one the app accepts with the variables its pod gets.
+      const app = pod.spec.containers.find((c) => c.name === 'app')!;
+      const appEnv = resolveEnv(app, {
+        objects: built,
+        namespace: 'gateway',
+        podName: 'p',
+        podSpec: pod.spec,
+      });
+      expect(appEnv.has('UPSTREAM_URL')).toBe(false);
+      expect(appEnv.get('UPSTREAM_API_KEY')).toBe('the-primary-upstream-key');
+      expect(appEnv.get('BACKUP_API_KEY')).toBe('backup-key');
+      const routing = objectData(one(built, 'ConfigMap', 'modelgate-routing'))['routing.yaml']!;
+      expect(routing).toContain('https://upstream.example.com');
+      const parsed = parseRoutingText(routing, appEnv.get('ROUTING_FILE')!, Object.fromEntries(appEnv));
+      expect(parsed.ok ? [] : parsed.problems).toEqual([]);
       expect(schemaProblems(await validateK8s(built))).toEqual([]);
     } finally {
       rmSync(overlay, { recursive: true, force: true });
