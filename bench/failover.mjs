@@ -5,9 +5,10 @@
 //   connect      -> a port that refuses connections, then the healthy upstream (breaker never opens);
 //   status 503   -> an upstream answering 503, then the healthy upstream (breaker never opens);
 //   breaker open -> a refusing upstream whose breaker opened (skipped), then the healthy upstream.
-// Each is asked by one client one request at a time (latency, timed in process: what one failover adds) and loaded
-// with autocannon at 50 connections (requests, failures), plain and streamed, in interleaved rounds. Results: bench/results/failover.json and failover.md.
-// BENCH_QUICK=1 runs one 2 s round instead of three 4 s rounds.
+// One client asks them in turn, request by request (latency timed in process: what one failover adds, as the median
+// of paired differences), then autocannon loads each at 50 connections (requests, failures, failovers by reason),
+// plain and streamed, in rounds. Every measurement starts with fresh breakers (a new routing generation).
+// Results: bench/results/failover.json and failover.md. BENCH_QUICK=1 runs one short round instead of three.
 import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
@@ -70,43 +71,90 @@ const scenarios = [
 
 const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
 
-/**
- * One client, one request at a time, timed with the high-resolution clock (autocannon's are whole milliseconds).
- * @param {string} base @param {string} key @param {string} model
- */
-async function sequential(base, key, model) {
+/** One request, timed with the high-resolution clock (autocannon's are whole milliseconds), in ms. */
+async function timed(/** @type {string} */ base, /** @type {string} */ key, /** @type {string} */ model) {
   const body = JSON.stringify({ model, messages: [{ role: 'user', content: 'hi' }] });
-  const times = [];
-  let failures = 0;
-  const until = performance.now() + seconds * 1000;
-  while (performance.now() < until) {
-    const started = process.hrtime.bigint();
-    const status = await new Promise((resolve, reject) => {
-      const req = http.request(`${base}/v1/chat/completions`, {
-        method: 'POST',
-        agent,
-        headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
-      });
-      req.on('response', (res) => {
-        res.resume();
-        res.on('end', () => resolve(res.statusCode));
-      });
-      req.on('error', reject);
-      req.end(body);
+  const started = process.hrtime.bigint();
+  const status = await new Promise((resolve, reject) => {
+    const req = http.request(`${base}/v1/chat/completions`, {
+      method: 'POST',
+      agent,
+      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
     });
-    times.push(Number(process.hrtime.bigint() - started) / 1e6);
-    if (status !== 200) failures += 1;
-  }
-  const sorted = [...times].sort((a, b) => a - b);
-  const at = (/** @type {number} */ q) =>
-    sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? NaN;
-  return {
-    requests: times.length,
-    failures,
-    rps: times.length / seconds,
-    p50: round(at(0.5), 3),
-    p99: round(at(0.99), 3),
+    req.on('response', (res) => {
+      res.resume();
+      res.on('end', () => resolve(res.statusCode));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+  return { ms: Number(process.hrtime.bigint() - started) / 1e6, ok: status === 200 };
+}
+
+/**
+ * One client, one request at a time, the scenarios alternating request by request (their order rotating), so
+ * each failover request has a direct one beside it on the same moment of a shared machine: the time a failover
+ * adds is the median of those paired differences. Fewer requests than a breaker's largest threshold (1000), so
+ * the failing upstreams' breakers stay closed.
+ * @param {string} base @param {string} key @param {number} iterations
+ */
+async function paired(base, key, iterations) {
+  /** @type {Record<string, number[]>} */
+  const times = Object.fromEntries(scenarios.map((s) => [s.name, []]));
+  /** @type {Record<string, number>} */
+  const failures = Object.fromEntries(scenarios.map((s) => [s.name, 0]));
+  for (let i = 0; i < iterations; i++)
+    for (let k = 0; k < scenarios.length; k++) {
+      const scenario = /** @type {(typeof scenarios)[number]} */ (scenarios[(i + k) % scenarios.length]);
+      const { ms, ok } = await timed(base, key, scenario.model);
+      /** @type {number[]} */ (times[scenario.name]).push(ms);
+      if (!ok) failures[scenario.name] = (failures[scenario.name] ?? 0) + 1;
+    }
+  const quantile = (/** @type {number[]} */ values, /** @type {number} */ q) => {
+    const sorted = [...values].sort((a, b) => a - b);
+    return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? NaN;
   };
+  const direct = /** @type {number[]} */ (times.direct);
+  return Object.fromEntries(
+    scenarios.map((s) => {
+      const own = /** @type {number[]} */ (times[s.name]);
+      return [
+        s.name,
+        {
+          requests: own.length,
+          failures: failures[s.name],
+          p50: round(quantile(own, 0.5), 3),
+          p99: round(quantile(own, 0.99), 3),
+          addedMs: round(
+            quantile(
+              own.map((ms, i) => ms - /** @type {number} */ (direct[i])),
+              0.5,
+            ),
+            3,
+          ),
+        },
+      ];
+    }),
+  );
+}
+
+/** Failovers the app counted, by reason, from /metrics. @param {string} base */
+async function failoverCounts(base) {
+  const text = await (await fetch(`${base}/metrics`)).text();
+  /** @type {Record<string, number>} */
+  const counts = {};
+  for (const m of text.matchAll(/^modelgate_upstream_failovers_total\{[^}]*reason="([^"]+)"[^}]*\} (\d+)/gm))
+    counts[/** @type {string} */ (m[1])] = (counts[/** @type {string} */ (m[1])] ?? 0) + Number(m[2]);
+  return counts;
+}
+
+/** @param {Record<string, number>} before @param {Record<string, number>} after */
+function countsSince(before, after) {
+  return Object.fromEntries(
+    Object.entries(after)
+      .map(([reason, n]) => [reason, n - (before[reason] ?? 0)])
+      .filter(([, n]) => Number(n) > 0),
+  );
 }
 
 /**
@@ -142,25 +190,27 @@ async function main() {
     const failing = /** @type {any} */ (await startUpstream(503));
     started.push(healthy, failing);
     const refusing = `http://127.0.0.1:${await freePort()}`;
-    const never = '{ failures: 1000, cooldown: 1s }';
-    const routing = `
+    // Each generation names the failing upstreams anew: fresh breakers, closed, for every measurement.
+    const routing = (/** @type {number} */ generation) => `
 upstreams:
   healthy: { url: "${healthy.url}" }
-  refusing: { url: "${refusing}", breaker: ${never} }
-  failing: { url: "${failing.url}", breaker: ${never} }
+  refusing-${generation}: { url: "${refusing}", breaker: { failures: 1000, cooldown: 1s } }
+  failing-${generation}: { url: "${failing.url}", breaker: { failures: 1000, cooldown: 1s } }
   opened: { url: "${refusing}", breaker: { failures: 3, cooldown: 1h } }
 routes:
   - match: { name: bench-model-0 }
     targets: [{ upstream: healthy }]
   - match: { name: bench-model-1 }
-    targets: [{ upstream: refusing }, { upstream: healthy, priority: 1 }]
+    targets: [{ upstream: refusing-${generation} }, { upstream: healthy, priority: 1 }]
   - match: { name: bench-model-2 }
-    targets: [{ upstream: failing }, { upstream: healthy, priority: 1 }]
+    targets: [{ upstream: failing-${generation} }, { upstream: healthy, priority: 1 }]
   - match: { name: bench-model-3 }
     targets: [{ upstream: opened }, { upstream: healthy, priority: 1 }]
 `;
-    const routingFile = path.join(scratchDir('failover-routing'), 'routing.yaml');
-    fs.writeFileSync(routingFile, routing);
+    const routingDir = scratchDir('failover-routing');
+    const routingFile = path.join(routingDir, 'routing.yaml');
+    let generation = 1;
+    fs.writeFileSync(routingFile, routing(generation));
     const pod = await preparePod(pg, source.url, 'bench_failover');
     const app = await startApp({ ...pod, env: { ROUTING_FILE: routingFile } });
     const key = await createApiKey(app.base);
@@ -177,63 +227,120 @@ routes:
     // Warm-up: every path compiled before anything is measured.
     for (const scenario of scenarios) await load(app.base, key, scenario.model, false, 10);
 
+    /** Puts a new generation of the routing in force and waits until the app serves it. */
+    const freshBreakers = async () => {
+      generation += 1;
+      fs.writeFileSync(`${routingFile}.tmp`, routing(generation));
+      fs.renameSync(`${routingFile}.tmp`, routingFile);
+      const until = Date.now() + 30_000;
+      for (;;) {
+        const status = /** @type {any} */ (await (await fetch(`${app.base}/status`)).json());
+        if (status.api.routing.upstreams.some((/** @type {any} */ u) => u.name === `refusing-${generation}`))
+          return;
+        if (Date.now() > until) throw new Error('the app did not load the new routing file');
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+    };
+
+    const iterations = quick ? 200 : 900;
+    /** @type {Record<string, any[]>} */
+    const single = {};
     /** @type {Record<string, Record<string, any[]>>} */
     const samples = {};
     const modes = [
-      { label: 'plain, 1 connection', stream: false, connections: 1 },
       { label: 'plain, 50 connections', stream: false, connections: 50 },
       { label: 'streamed, 50 connections', stream: true, connections: 50 },
     ];
     for (let r = 0; r < rounds; r++) {
+      await freshBreakers();
+      const result = await paired(app.base, key, iterations);
+      for (const [name, cell] of Object.entries(result)) (single[name] ??= []).push(cell);
+      log(`round ${r + 1} plain, 1 connection, paired: ${JSON.stringify(result)}`);
       // Each round starts the scenarios at another one, so none always runs first on a cold or busy moment.
       const order = scenarios.map(
         (_, i) => /** @type {(typeof scenarios)[number]} */ (scenarios[(i + r) % scenarios.length]),
       );
       for (const mode of modes)
         for (const scenario of order) {
-          const result =
-            mode.connections === 1
-              ? await sequential(app.base, key, scenario.model)
-              : await load(app.base, key, scenario.model, mode.stream, mode.connections);
-          ((samples[mode.label] ??= {})[scenario.name] ??= []).push(result);
-          log(`round ${r + 1} ${mode.label} ${scenario.name}: ${JSON.stringify(result)}`);
+          await freshBreakers();
+          const before = await failoverCounts(app.base);
+          const cell = await load(app.base, key, scenario.model, mode.stream, mode.connections);
+          const failovers = countsSince(before, await failoverCounts(app.base));
+          ((samples[mode.label] ??= {})[scenario.name] ??= []).push({ ...cell, failovers });
+          log(`round ${r + 1} ${mode.label} ${scenario.name}: ${JSON.stringify({ ...cell, failovers })}`);
         }
     }
-    const table = modes.flatMap((mode) =>
-      scenarios.map((scenario) => {
-        const runs = samples[mode.label]?.[scenario.name] ?? [];
+    const sum = (/** @type {Record<string, number>[]} */ all) => {
+      /** @type {Record<string, number>} */
+      const total = {};
+      for (const counts of all)
+        for (const [reason, n] of Object.entries(counts)) total[reason] = (total[reason] ?? 0) + n;
+      return total;
+    };
+    const table = [
+      ...scenarios.map((scenario) => {
+        const runs = single[scenario.name] ?? [];
         return {
-          mode: mode.label,
+          mode: 'plain, 1 connection',
           scenario: scenario.name,
           requests: runs.reduce((n, run) => n + run.requests, 0),
           failures: runs.reduce((n, run) => n + run.failures, 0),
-          rps: round(median(runs.map((run) => run.rps)), 0),
+          rps: null,
           p50: round(median(runs.map((run) => run.p50)), 3),
           p99: round(median(runs.map((run) => run.p99)), 3),
+          failovers: null,
         };
       }),
-    );
-    const single = table.filter((row) => row.mode === 'plain, 1 connection');
-    const direct = single.find((row) => row.scenario === 'direct');
-    const added = single
-      .filter((row) => row !== direct)
-      .map((row) => ({ scenario: row.scenario, p50AddedMs: round(row.p50 - (direct?.p50 ?? 0), 3) }));
-    const report = { node: process.version, rounds, seconds, table, added };
+      ...modes.flatMap((mode) =>
+        scenarios.map((scenario) => {
+          const runs = samples[mode.label]?.[scenario.name] ?? [];
+          return {
+            mode: mode.label,
+            scenario: scenario.name,
+            requests: runs.reduce((n, run) => n + run.requests, 0),
+            failures: runs.reduce((n, run) => n + run.failures, 0),
+            rps: round(median(runs.map((run) => run.rps)), 0),
+            p50: round(median(runs.map((run) => run.p50)), 3),
+            p99: round(median(runs.map((run) => run.p99)), 3),
+            failovers: sum(runs.map((run) => run.failovers)),
+          };
+        }),
+      ),
+    ];
+    const added = scenarios
+      .filter((scenario) => scenario.name !== 'direct')
+      .map((scenario) => {
+        const runs = single[scenario.name] ?? [];
+        return {
+          scenario: scenario.name,
+          addedMs: round(median(runs.map((run) => run.addedMs)), 3),
+          rounds: runs.map((run) => run.addedMs),
+        };
+      });
+    const report = { node: process.version, rounds, seconds, iterations, table, added };
     fs.mkdirSync(resultsDir, { recursive: true });
     fs.writeFileSync(path.join(resultsDir, 'failover.json'), `${JSON.stringify(report, null, 2)}\n`);
+    const reasons = (/** @type {Record<string, number> | null} */ counts) =>
+      counts === null
+        ? ''
+        : Object.entries(counts)
+            .map(([reason, n]) => `${reason} ${n}`)
+            .join(', ') || 'none';
     const md = [
       '# Failover cost',
       '',
-      `${rounds} interleaved round(s) of ${seconds} s per cell; latency medians over rounds (ms).`,
+      `${rounds} round(s). At 1 connection the four scenarios alternate request by request (${iterations} each per`,
+      'round); at 50 connections each cell runs ' +
+        `${seconds} s with autocannon. Every cell starts with fresh (closed) breakers; latency medians over rounds (ms).`,
       '',
-      '| mode | scenario | requests | failed | req/s | p50 | p99 |',
-      '| --- | --- | ---: | ---: | ---: | ---: | ---: |',
+      '| mode | scenario | requests | failed | req/s | p50 | p99 | failovers by reason |',
+      '| --- | --- | ---: | ---: | ---: | ---: | ---: | --- |',
       ...table.map(
         (row) =>
-          `| ${row.mode} | ${row.scenario} | ${row.requests} | ${row.failures} | ${row.rps} | ${row.p50} | ${row.p99} |`,
+          `| ${row.mode} | ${row.scenario} | ${row.requests} | ${row.failures} | ${row.rps ?? ''} | ${row.p50} | ${row.p99} | ${reasons(row.failovers)} |`,
       ),
       '',
-      `Time one failover adds at 1 connection (p50 over direct): ${added.map((a) => `${a.scenario} ${a.p50AddedMs} ms`).join('; ')}.`,
+      `Time one failover adds, the median of paired differences with the direct request beside it: ${added.map((a) => `${a.scenario} ${a.addedMs} ms (rounds: ${a.rounds.join(', ')})`).join('; ')}.`,
       '',
     ].join('\n');
     fs.writeFileSync(path.join(resultsDir, 'failover.md'), md);
