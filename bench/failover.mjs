@@ -317,7 +317,7 @@ routes:
           rounds: runs.map((run) => run.addedMs),
         };
       });
-    const report = { node: process.version, rounds, seconds, iterations, table, added };
+    const report = { node: process.version, quick, rounds, seconds, iterations, table, added };
     fs.mkdirSync(resultsDir, { recursive: true });
     fs.writeFileSync(path.join(resultsDir, 'failover.json'), `${JSON.stringify(report, null, 2)}\n`);
     const reasons = (/** @type {Record<string, number> | null} */ counts) =>

@@ -170,6 +170,7 @@ const sseCost = ns('sse: SseModelRewriter') - ns('sse: pass-through floor');
 const parseCost = ns('sse: JSON.parse + stringify') - ns('sse: pass-through floor');
 const report = {
   node: process.version,
+  quick,
   rounds,
   chunkBytes: Buffer.byteLength(sseChunk(1)),
   eventsPerRead: EVENTS_PER_READ,

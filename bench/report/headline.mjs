@@ -24,7 +24,7 @@ const ratioCell = (storm, design) =>
 
 /** Every headline row, by name; the page shows them all, the README a few. @param {Figures} f */
 function headlineRows(f) {
-  const { storm, warm, outage, reload, sigterm, soak, startup, api } = f;
+  const { storm, warm, outage, reload, sigterm, soak, startup, api, failover, rewrite } = f;
   /** @type {Record<string, (string | number)[]>} */
   const rows = {};
   if (storm) {
@@ -107,6 +107,25 @@ function headlineRows(f) {
       'API: authenticated `GET /api/v1/models` vs bare express; p99',
       '≥ 70%; p99 < 25 ms',
       `${round(api.modelsVsBareExpress * 100, 1)}% (${yes(api.ratioMet)}); p99 ${api.models.latencyMs.p99} ms (${yes(api.p99Met)})`,
+      '',
+      '',
+    ];
+  if (failover)
+    rows.failover = [
+      'Failover past a refusing, a 503 and an open-circuited upstream: client-visible failures; time one failover adds (median)',
+      '0 failures',
+      `${failover.failures} of ${failover.requests} (${yes(failover.failuresMet)}); ` +
+        failover.added
+          .map((/** @type {any} */ a) => `${a.scenario.split(',')[0]} ${a.addedMs} ms`)
+          .join(', '),
+      '',
+      '',
+    ];
+  if (rewrite)
+    rows.rewrite = [
+      "Rewriting each streamed chunk's `model` to the name asked for",
+      'reference',
+      `${round(rewrite.perChunkNs.rewriter / 1000, 2)} µs per chunk (JSON.parse + stringify: ${round(rewrite.perChunkNs.parseAndStringify / 1000, 2)} µs)`,
       '',
       '',
     ];

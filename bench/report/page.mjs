@@ -499,6 +499,76 @@ function apiSection(api) {
   ].join('\n');
 }
 
+/** @param {NonNullable<Figures['failover']>} failover */
+function failoverSection(failover) {
+  const reasons = (/** @type {Record<string, number> | null} */ counts) =>
+    counts === null
+      ? ''
+      : Object.entries(counts)
+          .map(([reason, n]) => `${reason} ${n}`)
+          .join(', ') || 'none';
+  return [
+    '`npm run bench:failover`: `modelgate-app` (with a real PostgreSQL and `modelgate-init`) routes four models to one fast local ' +
+      'upstream, each in its own way: *direct*; *connect refused, then healthy* (the first target is a port nobody listens on); ' +
+      "*503, then healthy*; *breaker open (skipped), then healthy* (the first target's breaker opened during the warm-up). " +
+      `At 1 connection the four scenarios alternate request by request (${failover.iterations} each per round, timed in the client ` +
+      'with the high-resolution clock), so each failover request has a direct one beside it on the same moment of a shared machine; ' +
+      `at 50 connections each cell runs ${failover.seconds} s under autocannon, plain and streamed. ${failover.rounds} round(s); ` +
+      'every cell starts with fresh, closed breakers (a new routing generation); latencies are medians over rounds (ms); ' +
+      "failovers are the app's own `modelgate_upstream_failovers_total` during the cell.",
+    '',
+    table(
+      ['mode', 'scenario', 'requests', 'failed', 'req/s', 'p50', 'p99', 'failovers by reason'],
+      failover.table.map((/** @type {any} */ row) => [
+        row.mode,
+        row.scenario,
+        row.requests,
+        row.failures,
+        row.rps ?? '',
+        row.p50,
+        row.p99,
+        reasons(row.failovers),
+      ]),
+    ),
+    '',
+    'Time one failover adds, the median of the paired differences with the direct request beside it: ' +
+      failover.added
+        .map(
+          (/** @type {any} */ a) => `${a.scenario} **${a.addedMs} ms** (per round: ${a.rounds.join(', ')})`,
+        )
+        .join('; ') +
+      '.',
+    '',
+    `Goal 0 client-visible failures while a target is healthy: ${failover.failures} of ${failover.requests}, ${yes(failover.failuresMet)}. ` +
+      "At 50 connections the failing targets' breakers (threshold 1000 consecutive failures here, so that the failover path itself is " +
+      'measured) may open within a cell; the reasons column shows where that happened (`breaker_open`).',
+  ].join('\n');
+}
+
+/** @param {NonNullable<Figures['rewrite']>} rewrite */
+function rewriteSection(rewrite) {
+  return [
+    "`npm run bench:rewrite`: the cost of writing the client's model name into each answer, in process, " +
+      `${rewrite.rounds} interleaved rounds (medians, min – max), Node.js ${rewrite.node}. SSE events of ${rewrite.chunkBytes} bytes, ` +
+      `${rewrite.eventsPerRead} per upstream read, through \`SseModelRewriter\` (which scans the bytes for the top-level \`model\`), ` +
+      'beside a pass-through stream and beside `JSON.parse` + `JSON.stringify` of each event; whole JSON answers through `JsonModelRewriter`.',
+    '',
+    table(
+      ['case', 'median', 'range', 'unit'],
+      rewrite.results.map((/** @type {any} */ r) => [
+        r.name,
+        r.nsMedian,
+        `${r.nsMin} – ${r.nsMax}`,
+        r.name.startsWith('sse') ? 'ns per event' : 'ns per answer',
+      ]),
+    ),
+    '',
+    `Rewriting a streamed chunk's \`model\` costs **${rewrite.perChunkNs.rewriter} ns per chunk** over passing it on ` +
+      `(JSON.parse + JSON.stringify would cost ${rewrite.perChunkNs.parseAndStringify} ns); an embeddings answer of the size above costs ` +
+      `${round(rewrite.embeddingsMsPerAnswer, 2)} ms more than passing it on.`,
+  ].join('\n');
+}
+
 /** docs/benchmarks.md. @param {Figures} f */
 export function benchmarksPage(f) {
   const sections = [
@@ -528,6 +598,8 @@ export function benchmarksPage(f) {
     ['Soak', f.soak, soakSection],
     ['Start-up', f.startup, startupSection],
     ['API throughput', f.api, apiSection],
+    ['Failover', f.failover, failoverSection],
+    ['Model-name rewrite', f.rewrite, rewriteSection],
   ];
   for (const [title, data, section] of parts)
     sections.push('', `## ${title}`, '', data ? section(data) : 'Not run (no `bench/results/` file).');

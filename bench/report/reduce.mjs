@@ -16,6 +16,8 @@ export const RESULT_NAMES = [
   'soak',
   'startup',
   'api',
+  'failover',
+  'rewrite',
   'machine',
 ];
 export const DESIGNS = ['modelgate', 'naive', 'pid-mod-4', 'floor'];
@@ -262,6 +264,19 @@ export function reduceApi(api) {
 }
 
 /**
+ * bench/failover.mjs's result: the client-visible failures over every cell (goal 0 while a target is healthy) and
+ * the time one failover adds.
+ * @param {any} failover
+ */
+export function reduceFailover(failover) {
+  /** @type {{ mode: string, scenario: string, requests: number, failures: number }[]} */
+  const rows = failover.table;
+  const requests = rows.reduce((n, row) => n + row.requests, 0);
+  const failures = rows.reduce((n, row) => n + row.failures, 0);
+  return { ...failover, requests, failures, failuresMet: failures === 0 };
+}
+
+/**
  * Every figure the report shows, from the results files.
  * @param {Record<string, any>} results as readResults returns them
  */
@@ -278,6 +293,8 @@ export function reduceResults(results) {
     soak: results.soak && reduceSoak(results.soak),
     startup: results.startup && reduceStartup(results.startup),
     api: results.api && reduceApi(results.api),
+    failover: results.failover && reduceFailover(results.failover),
+    rewrite: results.rewrite,
   };
 }
 

@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import {
+  headline,
   HEADLINE_END,
   HEADLINE_START,
   readmeHeadline,
@@ -49,6 +50,14 @@ describe('bench report: reducing the results', () => {
     expect([f.api!.ratioMet, f.api!.p99Met]).toEqual([true, true]);
   });
 
+  it('sums the failover cells against the 0-failure goal and keeps the time one failover adds', () => {
+    expect([f.failover!.requests, f.failover!.failures, f.failover!.failuresMet]).toEqual([1758, 0, true]);
+    expect(f.failover!.added.map((a: { addedMs: number }) => a.addedMs)).toEqual([4.918, 4.13, 0.755]);
+    const broken = results();
+    broken.failover.table[5].failures = 3;
+    expect(reduceResults(broken).failover!.failuresMet).toBe(false);
+  });
+
   it('describes the machine from machine.json: cores, model, load', () => {
     expect(f.machine).toMatchObject({
       cpus: 2,
@@ -73,6 +82,8 @@ describe('bench report: rendering the figures', () => {
       'Soak',
       'Start-up',
       'API throughput',
+      'Failover',
+      'Model-name rewrite',
     ])
       expect(page).toContain(`\n## ${title}\n`);
     expect(page).not.toContain('Not run');
@@ -80,6 +91,12 @@ describe('bench report: rendering the figures', () => {
       '- 2 × AMD EPYC, 23.5 GiB memory, Linux 6.18.44-fc-v857, Node.js v20.20.2, PostgreSQL 18.4',
     );
     expect(page).toContain('all-ready time at N = 32 at most 1.5x that of N = 1: 3.88x, **not met**.');
+    expect(page).toContain(
+      '| plain, 50 connections | 503, then healthy | 51 | 0 | 26 | 543 | 2178 | connect 23, status_5xx 82 |',
+    );
+    expect(page).toContain('connect refused, then healthy **4.918 ms** (per round: 4.918)');
+    expect(page).toContain('costs **2938 ns per chunk** over passing it on');
+    expect(headline(reduceResults(results()))).toContain('0 of 1758 (met); connect refused 4.918 ms');
   });
 
   it('says what another machine was, not what this one is: no fixed prose about the machine', () => {
