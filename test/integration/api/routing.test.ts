@@ -180,6 +180,18 @@ describe('routing through modelgate-app with three kinds of broken upstream', ()
       `failover run: 100 requests, 0 failed; failovers from refusing ${failovers('refusing')}, from failing ${failovers('failing')}; requests that reached failing: ${servers.failing!.requests.length}`,
     );
     expect(failovers('refusing')).toBeGreaterThan(0);
+    // Per upstream and model: time to first byte for every served request, time to first token for the streams.
+    const count = (histogram: string) =>
+      [
+        ...text.matchAll(
+          new RegExp(`^${histogram}_count\\{upstream="healthy",model="[^"]+"[^}]*\\} (\\d+)`, 'gm'),
+        ),
+      ]
+        .map((m) => Number(m[1]))
+        .reduce((a, b) => a + b, 0);
+    expect(count('modelgate_upstream_time_to_first_byte_seconds')).toBe(100);
+    expect(count('modelgate_upstream_time_to_first_token_seconds')).toBe(50);
+    expect(count('modelgate_upstream_request_duration_seconds')).toBe(100);
     // Both bad upstreams' breakers opened on the way.
     expect(text).toMatch(
       /modelgate_upstream_breaker_transitions_total\{upstream="refusing",state="open"\} [1-9]/,
@@ -325,25 +337,39 @@ describe('routing through modelgate-app with three kinds of broken upstream', ()
     };
     const workers = Array.from({ length: 10 }, worker);
     const generation = (await status()).file.generation;
-    for (let i = 0; i < 6; i++) {
-      await new Promise((resolve) => setTimeout(resolve, 150));
-      writeAtomically(routingDir, { 'routing.yaml': routing(urls, i % 2 === 0 ? 'healthy2' : 'healthy') });
+    let rejected: Json;
+    try {
+      // Each rewrite is waited for (two writes close together may be read once, and a file that reads as the one
+      // in force is not a change), so every one of the six is a switch under load.
+      for (let i = 0; i < 6; i++) {
+        await new Promise((resolve) => setTimeout(resolve, 150));
+        writeAtomically(routingDir, { 'routing.yaml': routing(urls, i % 2 === 0 ? 'healthy2' : 'healthy') });
+        await eventually(
+          async () => ((await status()).file.generation >= generation + i + 1 ? true : undefined),
+          30_000,
+          `routing generation ${generation + i + 1}`,
+        );
+      }
+      // An invalid file: the routes in force (the last good one: healthy) stay.
+      writeAtomically(routingDir, {
+        'routing.yaml': routing(urls, 'healthy').replace(
+          'upstream: healthy, priority: 2',
+          'upstream: nowhere, priority: 2',
+        ),
+      });
+      rejected = await eventually(
+        async () => {
+          const view = await status();
+          return view.file.valid === false ? view.file : undefined;
+        },
+        30_000,
+        'the invalid routing file to be rejected',
+      );
+      await new Promise((resolve) => setTimeout(resolve, 300));
+    } finally {
+      stop = true;
+      await Promise.all(workers);
     }
-    await eventually(async () => ((await status()).file.generation >= generation + 6 ? true : undefined));
-    // An invalid file: the routes in force (the last good one: healthy) stay.
-    writeAtomically(routingDir, {
-      'routing.yaml': routing(urls, 'healthy').replace(
-        'upstream: healthy, priority: 2',
-        'upstream: nowhere, priority: 2',
-      ),
-    });
-    const rejected = await eventually(async () => {
-      const view = await status();
-      return view.file.valid === false ? view.file : undefined;
-    });
-    await new Promise((resolve) => setTimeout(resolve, 300));
-    stop = true;
-    await Promise.all(workers);
     console.log(
       `routing rewritten 6 times and once invalid under load: ${sent} requests, ${failures.length} failed`,
     );
