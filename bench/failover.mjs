@@ -11,6 +11,7 @@
 // Results: bench/results/failover.json and failover.md. BENCH_QUICK=1 runs one short round instead of three.
 import fs from 'node:fs';
 import http from 'node:http';
+import os from 'node:os';
 import path from 'node:path';
 import { assertBuilt, log, median, quick, resultsDir, round, scratchDir } from './lib/common.mjs';
 import { createApiKey, preparePod, startApp } from './lib/app-fixture.mjs';
@@ -181,6 +182,7 @@ async function load(base, key, model, stream, connections) {
 
 async function main() {
   assertBuilt();
+  const loadAtStart = os.loadavg().map((l) => round(l, 2));
   const pg = await startPostgres();
   const source = await startModelSource({ models: 8, delayMs: 0 });
   /** @type {any[]} */
@@ -317,7 +319,17 @@ routes:
           rounds: runs.map((run) => run.addedMs),
         };
       });
-    const report = { node: process.version, quick, rounds, seconds, iterations, table, added };
+    const report = {
+      node: process.version,
+      quick,
+      cpus: os.cpus().length,
+      loadAverage: { start: loadAtStart, end: os.loadavg().map((l) => round(l, 2)) },
+      rounds,
+      seconds,
+      iterations,
+      table,
+      added,
+    };
     fs.mkdirSync(resultsDir, { recursive: true });
     fs.writeFileSync(path.join(resultsDir, 'failover.json'), `${JSON.stringify(report, null, 2)}\n`);
     const reasons = (/** @type {Record<string, number> | null} */ counts) =>

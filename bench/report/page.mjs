@@ -514,6 +514,9 @@ function failoverSection(failover) {
       `At 1 connection the four scenarios alternate request by request (${failover.iterations} each per round, timed in the client ` +
       'with the high-resolution clock), so each failover request has a direct one beside it on the same moment of a shared machine; ' +
       `at 50 connections each cell runs ${failover.seconds} s under autocannon, plain and streamed. ${failover.rounds} round(s); ` +
+      (failover.loadAverage
+        ? `load average (1 min) ${failover.loadAverage.start[0]} at the start and ${failover.loadAverage.end[0]} at the end on ${failover.cpus} cores; `
+        : '') +
       'every cell starts with fresh, closed breakers (a new routing generation); latencies are medians over rounds (ms); ' +
       "failovers are the app's own `modelgate_upstream_failovers_total` during the cell.",
     '',

@@ -95,6 +95,7 @@ describe('bench report: rendering the figures', () => {
       '| plain, 50 connections | 503, then healthy | 51 | 0 | 26 | 543 | 2178 | connect 23, status_5xx 82 |',
     );
     expect(page).toContain('connect refused, then healthy **4.918 ms** (per round: 4.918)');
+    expect(page).toContain('load average (1 min) 4.7 at the start and 5.1 at the end on 2 cores; ');
     expect(page).toContain('costs **2938 ns per chunk** over passing it on');
     expect(headline(reduceResults(results()))).toContain('0 of 1758 (met); connect refused 4.918 ms');
   });
@@ -105,6 +106,7 @@ describe('bench report: rendering the figures', () => {
       ...other.machine,
       start: { ...other.machine.start, cpus: 16, cpuModel: 'Test CPU 9000', loadAverage: [0.5, 0.4, 0.3] },
     };
+    other.failover = { ...other.failover, cpus: 16 };
     const f = reduceResults(other);
     const page = benchmarksPage(f);
     expect(page).toContain('- 16 × Test CPU 9000,');
