@@ -4,6 +4,7 @@ import type { Response } from 'express';
 import type { Logger } from '../../../core/logger';
 import type { Committed } from './failover';
 import { JsonModelRewriter } from './json-rewriter';
+import { streamBroken } from './routing-errors';
 import { SseModelRewriter } from './sse-rewriter';
 
 /** Response headers passed on from the upstream; framing and encoding are the gateway's own business. */
@@ -38,13 +39,6 @@ function decoderFor(encoding: string | undefined): Transform | null | undefined 
   if (name === 'br') return zlib.createBrotliDecompress();
   return null;
 }
-
-const BROKEN = {
-  message:
-    'The upstream broke off the answer midway; what came before this event is incomplete. Retry the request.',
-  type: 'upstream_error',
-  code: 'upstream_stream_broken',
-} as const;
 
 /**
  * Passes a committed upstream answer to the client: status and headers, then the body through the model-name
@@ -96,7 +90,7 @@ export function deliver(
       );
       if (rewriter instanceof SseModelRewriter) {
         body.unpipe(rewriter);
-        rewriter.breakOff(BROKEN);
+        rewriter.breakOff(streamBroken().toJSON());
       } else {
         // A cut JSON body must not look like a complete one: the client sees the connection fail.
         res.destroy();

@@ -1,5 +1,5 @@
 import type { ArtifactModel } from '../../../core/artifact/schema';
-import { StatusError, type ApiErrorOptions, type ErrorType } from '../../http/errors';
+import { BadGatewayError, StatusError, type ApiErrorOptions, type ErrorType } from '../../http/errors';
 import type { TargetOutcome } from './failover';
 
 /** An error of the routing, with the headers its answer carries (Retry-After), set by the error handler. */
@@ -123,4 +123,12 @@ export function noUpstreamAnswered(
         { code: 'upstream_error' },
       );
   }
+}
+
+/** The error event that ends a stream the upstream broke off midway (the status was sent long before). */
+export function streamBroken(): BadGatewayError {
+  return new BadGatewayError(
+    'The upstream broke off the answer midway; what came before this event is incomplete. Retry the request.',
+    { code: 'upstream_stream_broken' },
+  );
 }

@@ -1,5 +1,6 @@
 import { Transform, type TransformCallback } from 'node:stream';
 import { JsonModelEditor } from './json-model-editor';
+import type { ErrorBody } from '../../http/errors';
 
 const NEWLINE = 0x0a;
 const CARRIAGE_RETURN = 0x0d;
@@ -57,16 +58,16 @@ export class SseModelRewriter extends Transform {
   }
 
   /**
-   * Ends the stream with an OpenAI-style error event in place of the rest (what the official SDKs raise as an
-   * error); a half-received event is dropped. For an upstream that broke off mid-stream.
+   * Ends the stream with an error event, the API's one error body, in place of the rest (what the official SDKs
+   * raise as an error); a half-received event is dropped. For an upstream that broke off mid-stream.
    */
-  breakOff(error: { message: string; type: string; code: string | null; param?: string | null }): void {
+  breakOff(body: ErrorBody): void {
     if (this.broken || this.writableEnded) return;
     this.broken = true;
     this.pending = undefined;
     this.fields = [];
     this.data = [];
-    this.push(Buffer.from(`data: ${JSON.stringify({ error: { param: null, ...error } })}\n\n`));
+    this.push(Buffer.from(`data: ${JSON.stringify(body)}\n\n`));
     this.end();
   }
 

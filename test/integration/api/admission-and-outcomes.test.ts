@@ -1,7 +1,7 @@
 // The two hooks of the routing a limiter and a usage ledger build on: an admission asked before anything goes
 // upstream, and one outcome per admitted request once its answer is complete.
 import http from 'node:http';
-import { ApiError } from '../../../app/api/errors';
+import { ApiError } from '../../../app/http/errors';
 import type { RoutingOutcome } from '../../../app/api/routing/outcome';
 import type { RouteRequest } from '../../../app/api/routing/routing-service';
 import { startApi, type ApiHarness } from '../../support/api/api-harness';

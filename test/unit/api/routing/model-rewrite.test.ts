@@ -4,6 +4,8 @@ import fc from 'fast-check';
 import { JsonModelEditor } from '../../../../app/api/routing/json-model-editor';
 import { JsonModelRewriter } from '../../../../app/api/routing/json-rewriter';
 import { SseModelRewriter } from '../../../../app/api/routing/sse-rewriter';
+import { errorBodySchema } from '../../../../app/http/errors';
+import { streamBroken } from '../../../../app/api/routing/routing-errors';
 
 /** Runs the editor over `text` cut into pieces at `cuts` (byte offsets); returns the output and what it noted. */
 function edit(text: string, replacement: string, cuts: number[] = []) {
@@ -169,18 +171,16 @@ describe('SseModelRewriter', () => {
     const out = collect(rewriter);
     rewriter.write(Buffer.from(chunk(1)));
     rewriter.write(Buffer.from('data: {"model":"0xup","choi'));
-    rewriter.breakOff({
-      message: 'The upstream broke off.',
-      type: 'upstream_error',
-      code: 'upstream_stream_broken',
-    });
+    rewriter.breakOff(streamBroken().toJSON());
     const text = await out;
     const events = text.split('\n\n').filter(Boolean);
     expect(events).toHaveLength(2);
     expect(JSON.parse(events[0]!.slice(6)).model).toBe('llama');
-    expect(JSON.parse(events[1]!.slice(6))).toEqual({
+    // The API's one error body, as every error answer has it.
+    const error = errorBodySchema().parse(JSON.parse(events[1]!.slice(6)));
+    expect(error).toEqual({
       error: {
-        message: 'The upstream broke off.',
+        message: expect.stringContaining('The upstream broke off the answer midway'),
         type: 'upstream_error',
         code: 'upstream_stream_broken',
         param: null,
