@@ -84,4 +84,30 @@ describe('OpenAPI document', () => {
       }
     }
   });
+
+  it('documents the routed operations: the embeddings body from its validator, who served it, the routing errors', () => {
+    interface Documented {
+      requestBody: { content: Record<string, { schema: unknown }> };
+      responses: Record<string, { description: string; headers?: Record<string, unknown> }>;
+    }
+    const paths = openApiDocument.paths as Record<string, Record<string, Documented>>;
+    const embeddings = paths['/embeddings']!.post!;
+    expect(embeddings.requestBody.content['application/json']!.schema).toEqual({
+      $ref: '#/components/schemas/EmbeddingRequest',
+    });
+    expect(openApiDocument.components.schemas.EmbeddingRequest).toMatchObject({
+      required: ['model', 'input'],
+      properties: { model: { type: 'string', minLength: 1, maxLength: 512 } },
+    });
+    for (const routed of [embeddings, paths['/chat/completions']!.post!]) {
+      expect(Object.keys(routed.responses[200]!.headers!)).toEqual([
+        'X-Modelgate-Upstream',
+        'X-Modelgate-Upstream-Model',
+      ]);
+      expect(Object.keys(routed.responses)).toEqual(
+        expect.arrayContaining(['400', '401', '404', '429', '502', '503', '504']),
+      );
+      expect(routed.responses[400]!.description).toContain('model_not_supported');
+    }
+  });
 });
