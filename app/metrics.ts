@@ -17,6 +17,13 @@ export interface Metrics {
   initStepDuration: Gauge<'step'>;
   initArtifactOrigin: Gauge<'origin'>;
   initFinished: Gauge;
+  /** Set by the outage detector (app/database-health.ts). */
+  databaseUp: Gauge;
+  databaseUnreachableSeconds: Gauge;
+  databaseOutages: Counter;
+  /** Writes held back for the database (`buffer`: last_use, later the usage ledger), and those dropped when full. */
+  bufferPending: Gauge<'buffer'>;
+  bufferDropped: Counter<'buffer'>;
 }
 
 /** The results counted by `modelgate_models_reloads_total`. */
@@ -96,6 +103,33 @@ export function createMetrics(registry: Registry): Metrics {
       help: 'When the last modelgate-init run finished (Unix seconds).',
       registers,
     }),
+    databaseUp: new Gauge({
+      name: 'modelgate_database_up',
+      help: '1 while the database answers, 0 during an outage (known API keys are then served from memory).',
+      registers,
+    }),
+    databaseUnreachableSeconds: new Gauge({
+      name: 'modelgate_database_unreachable_seconds',
+      help: 'How long the current database outage has lasted; 0 while the database answers.',
+      registers,
+    }),
+    databaseOutages: new Counter({
+      name: 'modelgate_database_outages_total',
+      help: 'Database outages this process has seen (each from the first failed check until it answered again).',
+      registers,
+    }),
+    bufferPending: new Gauge({
+      name: 'modelgate_buffer_pending',
+      help: 'Records waiting to be written to the database, by buffer (kept through an outage up to a bound).',
+      labelNames: ['buffer'],
+      registers,
+    }),
+    bufferDropped: new Counter({
+      name: 'modelgate_buffer_dropped_total',
+      help: 'Records dropped because their buffer was full (a database outage longer than the buffer holds).',
+      labelNames: ['buffer'],
+      registers,
+    }),
   };
   // Series that exist from the start, so rate() and absent() work before the first event.
   for (const result of reloadResults) metrics.reloads.inc({ result }, 0);
@@ -103,6 +137,8 @@ export function createMetrics(registry: Registry): Metrics {
   metrics.ready.set(0);
   metrics.schemaCompatible.set(0);
   metrics.models.set(0);
+  metrics.databaseUp.set(1);
+  metrics.databaseUnreachableSeconds.set(0);
   byRegistry.set(registry, metrics);
   return metrics;
 }
