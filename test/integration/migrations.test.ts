@@ -138,6 +138,46 @@ const cases: Record<string, Case> = {
       expect(await tables(db)).toEqual(['api_keys', 'chats', 'messages', 'users']);
     },
   },
+  '20261202115435_create_usage_records.js': {
+    before: async (db) => {
+      await seedUser(db, 'has-usage-later');
+    },
+    after: async (db) => {
+      const row = {
+        id: '01890000-0000-7000-8000-000000000001',
+        request_id: 'req-1',
+        key_id: '00000000-0000-4000-8000-000000000001',
+        user_id: '00000000-0000-4000-8000-0000000000aa',
+        kind: 'chat',
+        model: 'm',
+        status: 200,
+        prompt_tokens: 3,
+        completion_tokens: 5,
+        estimated: false,
+        duration_ms: 10,
+        created_at: new Date(),
+      };
+      // No foreign keys: a record outlives its key and user (neither exists here).
+      await db('usage_records').insert(row);
+      await expect(db('usage_records').insert(row)).rejects.toThrow(/usage_records_pkey/);
+      await expect(
+        db('usage_records').insert({ ...row, id: '01890000-0000-7000-8000-000000000002', kind: 'image' }),
+      ).rejects.toThrow(/usage_records_kind_check/);
+      await expect(
+        db('usage_records').insert({ ...row, id: '01890000-0000-7000-8000-000000000003', prompt_tokens: -1 }),
+      ).rejects.toThrow(/usage_records_tokens_check/);
+      expect(await indexes(db, 'usage_records')).toEqual([
+        'usage_records_created_idx',
+        'usage_records_key_created_idx',
+        'usage_records_pkey',
+        'usage_records_user_created_idx',
+      ]);
+    },
+    down: async (db) => {
+      expect(await tables(db)).toEqual(['api_keys', 'chats', 'messages', 'users']);
+      expect(await db('users').where({ name: 'has-usage-later' })).toHaveLength(1);
+    },
+  },
 };
 
 describe('migrations on real PostgreSQL', () => {
@@ -171,9 +211,9 @@ describe('migrations on real PostgreSQL', () => {
     const db = testDb.db;
     await db.migrate.rollback(config, true);
     for (const table of await tables(db)) await db.schema.dropTable(table).catch(() => undefined);
-    await db.raw('DROP TABLE IF EXISTS messages, chats, api_keys, users CASCADE');
+    await db.raw('DROP TABLE IF EXISTS usage_records, messages, chats, api_keys, users CASCADE');
     await db.migrate.latest(config);
-    expect(await tables(db)).toEqual(['api_keys', 'chats', 'messages', 'users']);
+    expect(await tables(db)).toEqual(['api_keys', 'chats', 'messages', 'usage_records', 'users']);
     expect(await schemaState(db)).toMatchObject({
       compatible: true,
       latestApplied: REQUIRED_MIGRATION,
