@@ -45,6 +45,17 @@ export interface Config {
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   shutdown: { delayMs: number; timeoutMs: number };
   adminToken: string | undefined;
+  usage: {
+    /** USAGE_LEDGER */
+    ledger: boolean;
+    flushIntervalMs: number;
+    batchSize: number;
+    /** USAGE_BUFFER_MAX */
+    maxPending: number;
+    /** USAGE_RETENTION and USAGE_PRUNE_BATCH (modelgate-init prune-usage). */
+    retentionMs: number;
+    pruneBatch: number;
+  };
   pod: string;
 }
 
@@ -138,6 +149,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
     logLevel: e.LOG_LEVEL,
     shutdown: { delayMs: e.SHUTDOWN_DELAY, timeoutMs: e.SHUTDOWN_TIMEOUT },
     adminToken: e.ADMIN_TOKEN,
+    usage: {
+      ledger: e.USAGE_LEDGER === 'on',
+      flushIntervalMs: e.USAGE_FLUSH_INTERVAL,
+      batchSize: e.USAGE_BATCH_SIZE,
+      maxPending: e.USAGE_BUFFER_MAX,
+      retentionMs: e.USAGE_RETENTION,
+      pruneBatch: e.USAGE_PRUNE_BATCH,
+    },
     pod: e.HOSTNAME ?? 'local',
   };
   if (config.database.poolMin > config.database.poolMax) {

@@ -34,6 +34,8 @@ const duration = z.string().transform((raw, ctx) => {
   return ms;
 });
 
+const positiveDuration = duration.refine((ms) => ms > 0, { message: 'must be longer than 0' });
+
 const size = z.string().transform((raw, ctx) => {
   const bytes = parseSize(raw);
   if (bytes === undefined) {
@@ -336,6 +338,54 @@ export const variables = {
     usedBy: ['app'],
     doc: 'Upper bound for draining in-flight requests and streams after SIGTERM; then the process exits.',
     schema: duration,
+  }),
+  USAGE_LEDGER: spec({
+    type: 'enum',
+    expected: 'on or off',
+    default: 'on',
+    usedBy: ['app'],
+    doc: 'Whether every chat completion and embedding is recorded in the usage ledger (the usage_records table). Off: nothing is written; tokens are still counted (metrics, limits) and GET /usage answers from the rows already there.',
+    schema: oneOf(['on', 'off'] as const),
+  }),
+  USAGE_FLUSH_INTERVAL: spec({
+    type: 'duration',
+    expected: 'a duration such as 1s, 500ms',
+    default: '1s',
+    usedBy: ['app'],
+    doc: 'The longest a usage record waits in memory before its batch is written (a full batch of USAGE_BATCH_SIZE is written at once).',
+    schema: positiveDuration,
+  }),
+  USAGE_BATCH_SIZE: spec({
+    type: 'integer',
+    expected: 'an integer from 1 to 4000',
+    default: '500',
+    usedBy: ['app'],
+    doc: 'Usage records written per INSERT.',
+    schema: integer(1, 4000),
+  }),
+  USAGE_BUFFER_MAX: spec({
+    type: 'integer',
+    expected: 'an integer from 1 to 10000000',
+    default: '100000',
+    usedBy: ['app'],
+    doc: 'Usage records held in memory while they cannot be written (before the database first answers, during an outage), about 1 KiB each; each one beyond is dropped and counted in modelgate_buffer_dropped_total{buffer="usage"}.',
+    schema: integer(1, 10_000_000),
+  }),
+  USAGE_RETENTION: spec({
+    type: 'duration',
+    expected: 'a duration such as 90d, 400d',
+    default: '90d',
+    usedBy: ['init'],
+    doc: '`modelgate-init prune-usage` (the retention CronJob) deletes usage records older than this.',
+    schema: positiveDuration,
+  }),
+  USAGE_PRUNE_BATCH: spec({
+    type: 'integer',
+    expected: 'an integer from 100 to 100000',
+    default: '5000',
+    usedBy: ['init'],
+    doc: '`modelgate-init prune-usage`: rows deleted per statement (each DELETE holds its locks for one batch only).',
+    schema: integer(100, 100_000),
   }),
   ADMIN_TOKEN: spec({
     type: 'string',

@@ -56,7 +56,7 @@ export class KnexUsageStore implements UsageStore {
   async insert(entries: readonly LedgerEntry[]): Promise<number> {
     if (entries.length === 0) return 0;
     const column = <T>(pick: (entry: LedgerEntry) => T): T[] => entries.map(pick);
-    const result = await this.db.raw<{ rowCount: number }>(INSERT, [
+    const columns = [
       column((e) => e.id),
       column((e) => e.requestId),
       column((e) => e.keyId),
@@ -72,7 +72,9 @@ export class KnexUsageStore implements UsageStore {
       column((e) => int4(e.durationMs)),
       column((e) => (e.ttftMs === null ? null : int4(e.ttftMs))),
       column((e) => e.at),
-    ]);
+    ];
+    // Each binding is an array (node-postgres sends it as a PostgreSQL array); knex's types know only scalars.
+    const result = await this.db.raw<{ rowCount: number }>(INSERT, columns as unknown as Knex.RawBinding[]);
     return result.rowCount;
   }
 

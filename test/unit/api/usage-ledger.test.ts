@@ -49,7 +49,10 @@ function setup(options: { batchSize?: number; maxPending?: number; stopTimeoutMs
   });
   const metric = async (name: string) =>
     (await registry.getSingleMetric(name)!.get()).values
-      .filter((v) => v.metricName === undefined || v.metricName === name || v.metricName === `${name}_count`)
+      .filter((v) => {
+        const metricName = (v as { metricName?: string }).metricName;
+        return metricName === undefined || metricName === name || metricName === `${name}_count`;
+      })
       .map((v) => ({ labels: v.labels, value: v.value }));
   return { store, health, ledger, metric };
 }
