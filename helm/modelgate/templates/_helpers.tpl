@@ -272,6 +272,14 @@ argocd.argoproj.io/sync-wave: "-1"
   value: {{ .Values.config.shutdownDelay | quote }}
 - name: SHUTDOWN_TIMEOUT
   value: {{ .Values.config.shutdownTimeout | quote }}
+- name: USAGE_LEDGER
+  value: {{ .Values.config.usage.ledger | quote }}
+- name: USAGE_FLUSH_INTERVAL
+  value: {{ .Values.config.usage.flushInterval | quote }}
+- name: USAGE_BATCH_SIZE
+  value: {{ .Values.config.usage.batchSize | quote }}
+- name: USAGE_BUFFER_MAX
+  value: {{ .Values.config.usage.bufferMax | quote }}
 {{- with .Values.extraEnv }}
 {{ toYaml . }}
 {{- end }}
