@@ -4,7 +4,9 @@ import type { Registry } from 'prom-client';
 import type { Config } from '../../core/config';
 import { componentLogger, type Logger } from '../../core/logger';
 import type { Catalog } from '../catalog/catalog';
-import { adminRoutes } from './admin/admin-routes';
+import { createDatabaseHealth, reportPoolFailures, type DatabaseHealth } from '../database-health';
+import { createMetrics } from '../metrics';
+import { adminRoutes, requireAdmin } from './admin/admin-routes';
 import { AdminService } from './admin/admin-service';
 import { KnexUserStore } from './admin/user-store-knex';
 import { chatCompletionRoutes } from './chat-completions/chat-completion-routes';
@@ -27,6 +29,9 @@ import { requireApiKey } from './principal';
 import { loadRouting, RoutingConfigError } from './routing/load-routing';
 import type { RoutingOutcome } from './routing/outcome';
 import { createRoutingService, type Admission, type RoutingView } from './routing/routing-service';
+import type { CompletionListener } from './usage/completion-record';
+import { createUsage, KEEP_ANSWER_BYTES } from './usage/create-usage';
+import { adminUsageRoutes, usageRoutes } from './usage/usage-routes';
 
 /** Timings with production defaults; tests shorten them. */
 export interface ApiTuning {
@@ -67,6 +72,10 @@ export interface ApiDeps {
   admit?: Admission;
   /** Every admitted request's outcome (upstream, usage, timings) once its answer is complete. */
   onOutcome?: (outcome: RoutingOutcome) => void;
+  /** Told about every finished chat completion and embedding besides the usage ledger (per-key limits). */
+  completionListeners?: readonly CompletionListener[];
+  /** The process' database outage detector; the API makes its own when none is given. */
+  health?: DatabaseHealth;
 }
 
 export interface ApiModule {
@@ -84,6 +93,7 @@ export interface ApiState {
   revocationListener: 'connected' | 'disconnected';
   keyCache: { enabled: boolean; entries: number };
   pendingLastUse: number;
+  usageLedger: { pending: number; dropped: number } | 'off';
   routing: RoutingView;
 }
 
@@ -113,6 +123,23 @@ export function createApiRouter(deps: ApiDeps): ApiModule {
   const env = deps.env ?? process.env;
   const loaded = loadRouting(config, env);
   if (!loaded.ok) throw new RoutingConfigError(loaded.problems);
+  const ownHealth = deps.health === undefined;
+  const health =
+    deps.health ??
+    createDatabaseHealth({
+      probe: () => db.raw('select 1'),
+      logger: componentLogger(deps.logger, 'database'),
+      metrics: createMetrics(deps.registry),
+    });
+  if (ownHealth) reportPoolFailures(db, health);
+  const usage = createUsage({
+    config,
+    db,
+    logger,
+    registry: deps.registry,
+    health,
+    listeners: deps.completionListeners,
+  });
   const routing = createRoutingService({
     initial: loaded.routing,
     file: config.routing.file,
@@ -120,7 +147,11 @@ export function createApiRouter(deps: ApiDeps): ApiModule {
     logger,
     registry: deps.registry,
     admit: deps.admit,
-    onOutcome: deps.onOutcome,
+    onOutcome: (outcome) => {
+      usage.onOutcome(outcome);
+      deps.onOutcome?.(outcome);
+    },
+    usage: { keepBytes: KEEP_ANSWER_BYTES },
     pollIntervalMs: tuning.routingPollMs,
   });
   const completions = new ChatCompletionService({ models, defaultModel: config.defaultModel });
@@ -138,10 +169,14 @@ export function createApiRouter(deps: ApiDeps): ApiModule {
   router.use(chatCompletionRoutes(completions, routing, auth));
   router.use(embeddingRoutes(models, routing, auth));
   router.use(chatRoutes(new ChatService(new KnexChatStore(db)), auth));
+  router.use(usageRoutes(usage.service, auth));
+  router.use(adminUsageRoutes(usage.service, requireAdmin(config.adminToken)));
 
   return {
     router,
     async start() {
+      if (ownHealth) health.start();
+      usage.start();
       routing.start();
       lastUse.start();
       await listener.start();
@@ -150,12 +185,18 @@ export function createApiRouter(deps: ApiDeps): ApiModule {
       await listener.close();
       await lastUse.stop();
       routing.close();
+      // After the HTTP drain: every answered request has its record; write them before the pool closes.
+      await usage.close();
+      if (ownHealth) health.stop();
     },
     describe() {
       return {
         revocationListener: listener.connected ? 'connected' : 'disconnected',
         keyCache: { enabled: cache.isEnabled, entries: cache.size },
         pendingLastUse: lastUse.pendingCount,
+        usageLedger: usage.ledger
+          ? { pending: usage.ledger.pendingCount, dropped: usage.ledger.droppedCount }
+          : 'off',
         routing: routing.view(),
       };
     },

@@ -18,6 +18,7 @@ import { embeddingBody, embeddingListSchema, embeddingOperations } from './embed
 import { createKeyBody, keyOperations, keySchemas } from './keys/key-routes';
 import { modelOperations, modelSchemas } from './models/model-routes';
 import { operation, type Operation } from './operations';
+import { adminUsageOperations, usageOperations, usageSchemas } from './usage/usage-routes';
 
 /**
  * The OpenAPI 3.1 document of the API, served at /api/v1/openapi.json: assembled from the route table (the
@@ -45,6 +46,7 @@ const features: readonly (readonly [string, readonly Operation[]])[] = [
   ['keys', Object.values(keyOperations)],
   ['admin', Object.values(adminOperations)],
   ['chat history', Object.values(chatOperations)],
+  ['usage', [...Object.values(usageOperations), ...Object.values(adminUsageOperations)]],
 ];
 export const apiOperations: readonly Operation[] = features.flatMap(([, ops]) => ops);
 const tagOf = new Map(features.flatMap(([tag, ops]) => ops.map((op) => [op, tag] as const)));
@@ -75,6 +77,8 @@ const responseComponents = () => ({
   ChatList: chatSchemas().chatList,
   Message: chatSchemas().message,
   MessageList: chatSchemas().messageList,
+  Usage: usageSchemas().ownUsage,
+  AdminUsage: usageSchemas().adminUsage,
 });
 
 /** Error statuses every route can answer: a malformed path encoding or an unreadable body, and a failure. */

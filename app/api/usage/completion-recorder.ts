@@ -1,4 +1,5 @@
 import type { Logger } from '../../../core/logger';
+import type { KeptAnswer } from '../routing/outcome';
 import type { CompletionListener, CompletionRecord } from './completion-record';
 import type { TokenCounter } from './token-counter';
 import type { UsageMetrics } from './usage-metrics';
@@ -12,8 +13,7 @@ import {
   type ReportedTokens,
 } from './usage-texts';
 
-/** The answer's bytes as the gateway kept them for an estimate: a JSON body, or a stream's data payloads. */
-export type KeptAnswer = { kind: 'json'; chunks: Buffer[] } | { kind: 'sse'; events: Buffer[] };
+export type { KeptAnswer };
 
 /** One finished chat completion or embedding, as routing reports it. */
 export interface FinishedCall {
