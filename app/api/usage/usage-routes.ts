@@ -4,7 +4,7 @@ import { lazily, mount, operation } from '../operations';
 import { principal } from '../principal';
 import { listBody, pageOf, pageQuery, timestamp } from '../schemas';
 import type { DailyUsage, GroupedUsage, UsageTotals } from './usage-store';
-import { DEFAULT_RANGE_DAYS, MAX_RANGE_DAYS, type UsageService } from './usage-service';
+import { DEFAULT_RANGE_DAYS, type UsageService } from './usage-service';
 
 const day = (description: string) =>
   z.iso
@@ -13,9 +13,7 @@ const day = (description: string) =>
     .optional();
 
 const range = {
-  from: day(
-    `First day; ${DEFAULT_RANGE_DAYS} days before \`to\` by default, at most ${MAX_RANGE_DAYS} days in all`,
-  ),
+  from: day(`First day; ${DEFAULT_RANGE_DAYS} days before \`to\` by default; after \`to\`: an empty range`),
   to: day('Last day; today by default'),
   model: z.string().min(1).max(512).meta({ description: 'Only this public model name.' }).optional(),
   key_id: z.uuid().meta({ description: 'Only this API key.' }).optional(),
@@ -23,7 +21,7 @@ const range = {
 };
 
 export const ownUsageQuery = z.strictObject(range);
-export const adminUsageQuery = pageQuery.extend(range);
+export const adminUsageQuery = z.strictObject({ ...pageQuery.shape, ...range });
 
 /** What the usage routes answer. */
 export const usageSchemas = lazily(() => {
