@@ -43,6 +43,11 @@ export interface Config {
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   shutdown: { delayMs: number; timeoutMs: number };
   adminToken: string | undefined;
+  limits: {
+    onStoreError: 'open' | 'closed';
+    policyCacheTtlMs: number;
+    defaultCompletionTokens: number;
+  };
   pod: string;
 }
 
@@ -135,6 +140,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
     logLevel: e.LOG_LEVEL,
     shutdown: { delayMs: e.SHUTDOWN_DELAY, timeoutMs: e.SHUTDOWN_TIMEOUT },
     adminToken: e.ADMIN_TOKEN,
+    limits: {
+      onStoreError: e.LIMITS_ON_STORE_ERROR,
+      policyCacheTtlMs: e.LIMITS_POLICY_CACHE_TTL,
+      defaultCompletionTokens: e.LIMITS_DEFAULT_COMPLETION_TOKENS,
+    },
     pod: e.HOSTNAME ?? 'local',
   };
   if (config.database.poolMin > config.database.poolMax) {

@@ -223,6 +223,7 @@ export class LeaseLimiter {
     for (const need of needs) {
       const bucket = key.bucket(need.dimension);
       if (bucket.spendable(now) < need.amount && now < bucket.exhaustedUntil) {
+        this.releaseOthers(key, need.dimension, now);
         return {
           ok: false,
           refusedBy: need.dimension,
@@ -353,6 +354,22 @@ export class LeaseLimiter {
     if (dimension !== 'budget') return this.options.windowMs;
     const date = new Date(now);
     return Date.UTC(date.getUTCFullYear(), date.getUTCMonth() + 1, 1) - now;
+  }
+
+  /**
+   * A key refused here for one limit cannot spend what it holds of the others until that limit has room again:
+   * those go back to the store at once, for replicas that can use them (else two replicas could each hold the last
+   * permits of a different limit until the idle return). What it holds of the refusing limit stays: less than this
+   * request needs, it may still fit a smaller one here.
+   */
+  private releaseOthers(key: KeyState, refusedBy: Dimension, now: number): void {
+    const back: Adjustment[] = [];
+    for (const [dimension, bucket] of key.buckets) {
+      if (dimension === refusedBy || bucket.available <= 0 || !bucket.valid(now)) continue;
+      back.push({ dimension, windowEnd: bucket.windowEnd, delta: -bucket.available });
+      bucket.available = 0;
+    }
+    if (back.length > 0) void this.adjust(key.id, back);
   }
 
   private sweep(): void {

@@ -96,6 +96,21 @@ describe('LeaseLimiter', () => {
     expect(store.taken('key', 'tokens')).toBe(1_000);
   });
 
+  it('gives back what it holds of the other limits when one refuses, so none is stranded on a refusing replica', async () => {
+    const { limiters, store } = setup(2);
+    const [a, b] = limiters as [LeaseLimiter, LeaseLimiter];
+    const needs = (tokens: number): Need[] => [
+      { dimension: 'requests', amount: 1, limit: 10 },
+      { dimension: 'tokens', amount: tokens, limit: 1_000 },
+    ];
+    expect((await a.acquire('key', needs(990))).ok).toBe(true);
+    expect(await b.acquire('key', needs(20))).toMatchObject({ ok: false, refusedBy: 'tokens' });
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(store.taken('key', 'requests')).toBe(1);
+    // B keeps the 10 tokens it got (fewer than its request needed): a smaller request still fits there.
+    expect((await b.acquire('key', needs(10))).ok).toBe(true);
+  });
+
   it('refunds unused tokens to this process and charges tokens used beyond the reservation', async () => {
     const { limiter, store } = setup();
     const need: Need[] = [{ dimension: 'tokens', amount: 600, limit: 1_000 }];
