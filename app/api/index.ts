@@ -19,12 +19,15 @@ import { keyRoutes } from './keys/key-routes';
 import { KeyService } from './keys/key-service';
 import { KnexKeyStore } from './keys/key-store-knex';
 import { LastUseRecorder } from './keys/last-use-recorder';
+import { limitsAdmission } from './limits/admission';
+import { createLimits, type LimitsTuning } from './limits/create-limits';
+import { limitRoutes } from './limits/limit-routes';
 import { RevocationListener } from './keys/revocation-listener';
 import { ModelService } from './models/model-service';
 import { modelRoutes } from './models/model-routes';
 import { openApiDocument, openApiOperation } from './openapi';
 import { mount } from './operations';
-import { requireApiKey } from './principal';
+import { principal, requireApiKey } from './principal';
 
 /** Timings with production defaults; tests shorten them. */
 export interface ApiTuning {
@@ -56,6 +59,7 @@ export interface ApiDeps {
   catalog: Catalog;
   registry: Registry;
   tuning?: Partial<ApiTuning>;
+  limitsTuning?: Partial<LimitsTuning>;
 }
 
 export interface ApiModule {
@@ -112,6 +116,13 @@ export function createApiRouter(deps: ApiDeps): ApiModule {
     modelField: config.upstream.modelField,
   });
   const auth = requireApiKey(keys);
+  const limits = createLimits({
+    config,
+    db,
+    logger: componentLogger(deps.logger, 'limits'),
+    registry: deps.registry,
+    tuning: deps.limitsTuning,
+  });
 
   const router = Router();
   let openApiJson: Buffer | undefined;
@@ -121,19 +132,22 @@ export function createApiRouter(deps: ApiDeps): ApiModule {
   });
   router.use(adminRoutes(new AdminService(new KnexUserStore(db)), config.adminToken));
   router.use(keyRoutes(keys, auth));
-  router.use(modelRoutes(models, auth));
-  router.use(chatCompletionRoutes(completions, upstream, auth));
+  router.use(modelRoutes(models, auth, (res) => limits.service.modelFilter(principal(res))));
+  router.use(chatCompletionRoutes(completions, upstream, auth, limitsAdmission(limits.service)));
+  router.use(limitRoutes(limits.service, auth, config.adminToken));
   router.use(chatRoutes(new ChatService(new KnexChatStore(db)), auth));
 
   return {
     router,
     async start() {
       lastUse.start();
+      limits.start();
       await listener.start();
     },
     async close() {
       await listener.close();
       await lastUse.stop();
+      await limits.close();
       upstream.close();
     },
     describe() {

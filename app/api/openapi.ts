@@ -15,6 +15,7 @@ import {
   updateChatBody,
 } from './chat-history/chat-routes';
 import { createKeyBody, keyOperations, keySchemas } from './keys/key-routes';
+import { limitOperations, limitPolicyBody, limitSchemas } from './limits/limit-routes';
 import { modelOperations, modelSchemas } from './models/model-routes';
 import { operation, type Operation } from './operations';
 
@@ -42,6 +43,7 @@ const features: readonly (readonly [string, readonly Operation[]])[] = [
   ['chat completions', Object.values(chatCompletionOperations)],
   ['keys', Object.values(keyOperations)],
   ['admin', Object.values(adminOperations)],
+  ['limits', Object.values(limitOperations)],
   ['chat history', Object.values(chatOperations)],
 ];
 export const apiOperations: readonly Operation[] = features.flatMap(([, ops]) => ops);
@@ -55,6 +57,7 @@ const requestComponents = {
   CreateChat: createChatBody,
   UpdateChat: updateChatBody,
   CreateMessage: createMessageBody,
+  LimitPolicy: limitPolicyBody,
 };
 const responseComponents = () => ({
   Error: errorBodySchema(),
@@ -71,6 +74,8 @@ const responseComponents = () => ({
   ChatList: chatSchemas().chatList,
   Message: chatSchemas().message,
   MessageList: chatSchemas().messageList,
+  UserLimits: limitSchemas().userLimits,
+  KeyLimits: limitSchemas().keyLimits,
 });
 
 /** Error statuses every route can answer: a malformed path encoding or an unreadable body, and a failure. */

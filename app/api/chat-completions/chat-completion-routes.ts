@@ -1,6 +1,8 @@
 import { Router, type RequestHandler } from 'express';
 import * as z from 'zod';
+import type { Admission } from '../limits/admission';
 import { lazily, mount, operation } from '../operations';
+import { principal } from '../principal';
 import type { ChatCompletionService } from './chat-completion-service';
 import type { UpstreamProxy } from './upstream-proxy';
 
@@ -37,11 +39,12 @@ export const chatCompletionOperations = {
         eventStream: true,
       },
     },
-    errors: [401, 404, 429, 502, 503, 504],
+    errors: [401, 403, 404, 429, 502, 503, 504],
     errorNotes: {
-      429: 'Rate limited by the upstream.',
+      403: "model_not_allowed: the model is outside the key's allowed models.",
+      429: "The key's requests or tokens per minute (rate_limit_exceeded) or monthly token budget (insufficient_quota), with Retry-After; or rate limited by the upstream.",
       502: 'Upstream unreachable or failed.',
-      503: 'No upstream configured, or the catalog is not loaded.',
+      503: "No upstream configured, the catalog is not loaded, or the key's limits could not be checked (LIMITS_ON_STORE_ERROR=closed).",
       504: 'Upstream did not answer within UPSTREAM_TIMEOUT.',
     },
   }),
@@ -52,6 +55,7 @@ export function chatCompletionRoutes(
   service: ChatCompletionService,
   upstream: UpstreamProxy,
   auth: RequestHandler,
+  admit: Admission,
 ): Router {
   const router = Router();
   const configured: RequestHandler = (_req, _res, next) => {
@@ -65,6 +69,7 @@ export function chatCompletionRoutes(
     [auth, configured],
     async ({ body }, req, res) => {
       const model = service.resolveModel(body.model);
+      await admit({ caller: principal(res), endpoint: 'chat', model, body, requestId: req.id }, res);
       await upstream.forward({
         body: service.upstreamBody(body, model),
         stream: body.stream === true,

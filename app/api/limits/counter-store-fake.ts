@@ -1,4 +1,4 @@
-import type { Adjustment, CounterStore, Dimension, Take, TakeResult } from './counter-store';
+import type { Adjustment, CounterStore, Dimension, StoredWindow, Take, TakeResult } from './counter-store';
 
 interface Window {
   end: number;
@@ -56,6 +56,16 @@ export class FakeCounterStore implements CounterStore {
       if (window && window.end === adjustment.windowEnd)
         window.taken = Math.max(0, window.taken + adjustment.delta);
     }
+  }
+
+  async read(keyId: string): Promise<{ now: number; windows: StoredWindow[] }> {
+    if (this.failing) throw this.failing;
+    const windows: StoredWindow[] = [];
+    for (const [id, window] of this.windows) {
+      const [key, dimension] = id.split('/') as [string, Dimension];
+      if (key === keyId) windows.push({ dimension, taken: window.taken, windowEnd: window.end });
+    }
+    return { now: this.now(), windows };
   }
 
   taken(keyId: string, dimension: Dimension): number {

@@ -1,9 +1,22 @@
 import type { Knex } from 'knex';
-import type { Adjustment, CounterStore, Dimension, Grant, Take, TakeResult } from './counter-store';
+import type {
+  Adjustment,
+  CounterStore,
+  Dimension,
+  Grant,
+  StoredWindow,
+  Take,
+  TakeResult,
+} from './counter-store';
 
 export interface KnexCounterStoreOptions {
   /** Length of a requests or tokens window (60 000 in production). */
   windowMs: number;
+  /**
+   * A statement not answered within this is cancelled and fails (a database that accepts connections but does not
+   * answer, e.g. a lock): the request is then decided by LIMITS_ON_STORE_ERROR instead of waiting. Unset: no bound.
+   */
+  statementTimeoutMs?: number;
 }
 
 const TABLE: Record<Dimension, 'limit_windows' | 'limit_budgets'> = {
@@ -102,7 +115,7 @@ export class KnexCounterStore implements CounterStore {
           ...(table === 'limit_windows' ? [this.options.windowMs] : []),
           keyId,
         ];
-        return this.db.raw<{ rows: GrantRow[] }>(this.sql[table].take, bindings);
+        return this.bounded(this.db.raw<{ rows: GrantRow[] }>(this.sql[table].take, bindings));
       }),
     );
     const rows = results.flatMap((result) => result.rows);
@@ -116,19 +129,50 @@ export class KnexCounterStore implements CounterStore {
     return { now: rows.length > 0 ? Number(rows[0]!.now) : Date.now(), grants };
   }
 
+  async read(keyId: string): Promise<{ now: number; windows: StoredWindow[] }> {
+    const { rows } = await this.bounded(
+      this.db.raw<{ rows: { dimension: Dimension; taken: string; window_end: string; now: string }[] }>(
+        READ_SQL,
+        [keyId, keyId],
+      ),
+    );
+    return {
+      now: rows.length > 0 ? Number(rows[0]!.now) : Date.now(),
+      windows: rows.map((row) => ({
+        dimension: row.dimension,
+        taken: Number(row.taken),
+        windowEnd: Number(row.window_end),
+      })),
+    };
+  }
+
+  private bounded<T>(query: Knex.Raw<T>): Knex.Raw<T> {
+    const ms = this.options.statementTimeoutMs;
+    return ms === undefined ? query : query.timeout(ms, { cancel: true });
+  }
+
   async adjust(keyId: string, adjustments: readonly Adjustment[]): Promise<void> {
     await Promise.all(
       byTable(adjustments).map(([table, group]) =>
-        this.db.raw(this.sql[table].adjust, [
-          group.map((a) => a.dimension),
-          group.map((a) => a.windowEnd),
-          group.map((a) => Math.trunc(a.delta)),
-          keyId,
-        ]),
+        this.bounded(
+          this.db.raw(this.sql[table].adjust, [
+            group.map((a) => a.dimension),
+            group.map((a) => a.windowEnd),
+            group.map((a) => Math.trunc(a.delta)),
+            keyId,
+          ]),
+        ),
       ),
     );
   }
 }
+
+const READ_SQL = `
+  SELECT dimension, taken, ${epochMs('window_end')} AS window_end, ${epochMs('clock_timestamp()')} AS now
+    FROM limit_windows WHERE key_id = ?::uuid
+  UNION ALL
+  SELECT dimension, taken, ${epochMs('window_end')}, ${epochMs('clock_timestamp()')}
+    FROM limit_budgets WHERE key_id = ?::uuid`;
 
 function byTable<T extends { dimension: Dimension }>(items: readonly T[]): [keyof typeof WINDOW, T[]][] {
   const groups = new Map<keyof typeof WINDOW, T[]>();

@@ -43,4 +43,13 @@ export interface Adjustment {
 export interface CounterStore {
   take(keyId: string, takes: readonly Take[]): Promise<TakeResult>;
   adjust(keyId: string, adjustments: readonly Adjustment[]): Promise<void>;
+  /** The key's windows as the store holds them (ended ones included), without taking anything. */
+  read(keyId: string): Promise<{ now: number; windows: StoredWindow[] }>;
+}
+
+export interface StoredWindow {
+  dimension: Dimension;
+  /** Handed out in the window, including what replicas hold unspent. */
+  taken: number;
+  windowEnd: number;
 }

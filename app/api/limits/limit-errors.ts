@@ -1,4 +1,4 @@
-import { ApiError, ServiceUnavailableError } from '../errors';
+import { ApiError, ServiceUnavailableError } from '../../http/errors';
 
 /** 403: the key may not use this model. The request was not sent upstream. */
 export class ModelNotAllowedError extends ApiError {
@@ -22,6 +22,7 @@ export class RateLimitError extends ApiError {
     readonly retryAfter: number,
   ) {
     super(message, { code });
+    this.headers = { 'Retry-After': String(retryAfter) };
   }
 }
 

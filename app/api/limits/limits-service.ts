@@ -2,7 +2,7 @@ import type { Response } from 'express';
 import type { Logger } from '../../../core/logger';
 import type { Principal } from '../keys/key-service';
 import type { CompletionListener, CompletionRecord } from '../usage/completion-record';
-import type { Dimension } from './counter-store';
+import type { CounterStore, Dimension } from './counter-store';
 import { estimateTokens, type TokenEstimate } from './estimate';
 import type { LeaseLimiter, LimitState, Need, Reservation } from './lease-limiter';
 import { limitsUnavailable, ModelNotAllowedError, RateLimitError } from './limit-errors';
@@ -29,6 +29,7 @@ export interface AdmissionInput {
 export interface LimitsServiceOptions {
   policies: PolicyCache;
   store: PolicyStore;
+  counters: Pick<CounterStore, 'read'>;
   limiter: LeaseLimiter;
   onStoreError: StoreErrorPolicy;
   defaultCompletionTokens: number;
@@ -47,7 +48,18 @@ export interface KeyLimitsView {
   key: LimitPolicy;
   user: LimitPolicy;
   effective: EffectivePolicy;
-  windows: LimitState[];
+  windows: WindowView[];
+}
+
+/** One limit's current window as the shared count holds it. */
+export interface WindowView {
+  dimension: Dimension;
+  limit: number;
+  /** Handed out in the window; it includes permits replicas hold unspent, so it may run ahead of the requests. */
+  used: number;
+  remaining: number;
+  /** Null for a per-minute window not running (the next request starts one). */
+  resetsAt: Date | null;
 }
 
 interface Pending {
@@ -103,14 +115,14 @@ export class LimitsService implements CompletionListener {
       return;
     }
     setRateLimitHeaders(res, decision.states);
-    if (!decision.ok) this.refuse(decision.refusedBy, decision.retryAfterMs, estimate, decision.states, res);
+    if (!decision.ok) this.refuse(decision.refusedBy, decision.retryAfterMs, estimate, decision.states);
     this.remember(input.requestId, { reservation: decision.reservation, estimate, at: this.now() });
   }
 
-  /** Whether the caller may use a model: what GET /v1/models lists. */
-  async modelFilter(caller: Principal): Promise<(model: string) => boolean> {
+  /** Whether the caller may use a model (what GET /v1/models lists); undefined when every model is allowed. */
+  async modelFilter(caller: Principal): Promise<((model: string) => boolean) | undefined> {
     const policy = await this.policyOf(caller);
-    return policy ? policy.allows : () => true;
+    return policy && policy.allowedModels !== null ? policy.allows : undefined;
   }
 
   /** Settles a completion's reservation with what it really used: a refund, or a charge for what it used beyond. */
@@ -143,14 +155,18 @@ export class LimitsService implements CompletionListener {
     if (!own) return undefined;
     const user = (await this.options.store.getUser(own.userId)) ?? { ...UNSET_POLICY };
     const effective = effectivePolicy({ keyId, userId: own.userId }, user, own.policy);
-    return {
-      keyId,
-      userId: own.userId,
-      key: own.policy,
-      user,
-      effective,
-      windows: this.options.limiter.states(keyId, limitsOf(effective)),
-    };
+    const stored = await this.options.counters.read(keyId);
+    const windows = limitsOf(effective).map(({ dimension, limit }): WindowView => {
+      const window = stored.windows.find((w) => w.dimension === dimension && w.windowEnd > stored.now);
+      const used = window?.taken ?? 0;
+      const resetsAt = window
+        ? new Date(window.windowEnd)
+        : dimension === 'budget'
+          ? nextMonth(stored.now)
+          : null;
+      return { dimension, limit, used, remaining: Math.max(0, limit - used), resetsAt };
+    });
+    return { keyId, userId: own.userId, key: own.policy, user, effective, windows };
   }
 
   getUserLimits(userId: string): Promise<LimitPolicy | undefined> {
@@ -213,11 +229,9 @@ export class LimitsService implements CompletionListener {
     retryAfterMs: number,
     estimate: TokenEstimate,
     states: readonly LimitState[],
-    res: Response,
   ): never {
     const state = states.find((s) => s.dimension === dimension)!;
     const retry = retryAfterSeconds(retryAfterMs);
-    res.setHeader('Retry-After', String(retry));
     if (dimension === 'budget') {
       this.options.metrics.refused.inc({ reason: 'quota' });
       const resets = new Date(this.now() + state.resetMs).toISOString();
@@ -279,6 +293,11 @@ function limitsOf(policy: EffectivePolicy): { dimension: Dimension; limit: numbe
     dimension,
     limit,
   }));
+}
+
+function nextMonth(now: number): Date {
+  const date = new Date(now);
+  return new Date(Date.UTC(date.getUTCFullYear(), date.getUTCMonth() + 1, 1));
 }
 
 function describe(estimate: TokenEstimate): string {
