@@ -9,7 +9,7 @@ import { UNSET_POLICY, type LimitPolicy } from '../../../../app/api/limits/polic
 import { PolicyCache } from '../../../../app/api/limits/policy-cache';
 import { FakePolicyStore } from '../../../../app/api/limits/policy-store-fake';
 import type { CompletionRecord } from '../../../../app/api/usage/completion-record';
-import { ApiError } from '../../../../app/api/errors';
+import { ApiError } from '../../../../app/http/errors';
 
 const WINDOW = 60_000;
 const caller = { keyId: 'key-1', userId: 'user-1' };
@@ -38,7 +38,7 @@ function setup(onStoreError: StoreErrorPolicy = 'open') {
     onStoreError,
     defaultCompletionTokens: 100,
     metrics,
-    logger: createLogger({ level: 'silent' }),
+    logger: createLogger({ component: 'limits-test', level: 'silent' }),
     now,
   });
   let n = 0;
@@ -97,7 +97,7 @@ describe('LimitsService', () => {
     const refused = await admit();
     expect(refused.ok).toBe(false);
     expect(refused.error?.status).toBe(429);
-    expect(refused.headers['retry-after']).toMatch(/^\d+$/);
+    expect(refused.error?.headers['Retry-After']).toMatch(/^\d+$/);
     // Each of the five used 10 tokens: 950 of the 1000 are free again, room for four more estimates of 200.
     for (const a of admitted) service.onCompletion(record(a.requestId, 4, 6));
     expect(service.pendingCount).toBe(0);
