@@ -17,7 +17,7 @@ const count = (max: number, description: string) =>
  */
 export const limitPolicyBody = z.strictObject({
   allowed_models: z
-    .array(safeText(512).pipe(z.string().min(1, { message: 'must not be empty' })))
+    .array(safeText(512).min(1, { message: 'must not be empty' }))
     .max(1_000)
     .nullable()
     .optional()
