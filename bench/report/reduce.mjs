@@ -16,6 +16,7 @@ export const RESULT_NAMES = [
   'soak',
   'startup',
   'api',
+  'limiter',
   'machine',
 ];
 export const DESIGNS = ['modelgate', 'naive', 'pid-mod-4', 'floor'];
@@ -262,6 +263,32 @@ export function reduceApi(api) {
 }
 
 /**
+ * bench/limiter.mjs's medians per mechanism, replica count and scenario, and whether every exact run admitted no more
+ * than the limit (the requirement) and exactly it (what leases can fall short of).
+ * @param {any} limiter
+ */
+export function reduceLimiter(limiter) {
+  /** @type {any[]} */
+  const summary = limiter.summary;
+  const limit = limiter.settings.exactLimit;
+  const cell = (
+    /** @type {string} */ mechanism,
+    /** @type {number} */ replicas,
+    /** @type {string} */ scenario,
+  ) => summary.find((r) => r.mechanism === mechanism && r.replicas === replicas && r.scenario === scenario);
+  const exact = summary.filter((r) => r.scenario === 'exact');
+  return {
+    ...limiter,
+    cell,
+    neverOver: exact.every((r) => r.admitted.every((/** @type {number} */ n) => n <= limit)),
+    /** Exact runs that ended before the limit was reached (a mechanism too slow to get there in the run). */
+    unreached: exact
+      .filter((r) => r.admitted.some((/** @type {number} */ n) => n < limit))
+      .map((r) => r.mechanism),
+  };
+}
+
+/**
  * Every figure the report shows, from the results files.
  * @param {Record<string, any>} results as readResults returns them
  */
@@ -278,6 +305,7 @@ export function reduceResults(results) {
     soak: results.soak && reduceSoak(results.soak),
     startup: results.startup && reduceStartup(results.startup),
     api: results.api && reduceApi(results.api),
+    limiter: results.limiter && reduceLimiter(results.limiter),
   };
 }
 

@@ -73,6 +73,7 @@ describe('bench report: rendering the figures', () => {
       'Soak',
       'Start-up',
       'API throughput',
+      'Limits',
     ])
       expect(page).toContain(`\n## ${title}\n`);
     expect(page).not.toContain('Not run');
