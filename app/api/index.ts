@@ -20,12 +20,15 @@ import { keyRoutes } from './keys/key-routes';
 import { KeyService } from './keys/key-service';
 import { KnexKeyStore } from './keys/key-store-knex';
 import { LastUseRecorder } from './keys/last-use-recorder';
+import { limitsAdmission } from './limits/admission';
+import { createLimits, type LimitsTuning } from './limits/create-limits';
+import { limitRoutes } from './limits/limit-routes';
 import { RevocationListener } from './keys/revocation-listener';
 import { ModelService } from './models/model-service';
 import { modelRoutes } from './models/model-routes';
 import { openApiDocument, openApiOperation } from './openapi';
 import { mount } from './operations';
-import { requireApiKey } from './principal';
+import { principal, requireApiKey } from './principal';
 import { loadRouting, RoutingConfigError } from './routing/load-routing';
 import type { RoutingOutcome } from './routing/outcome';
 import { createRoutingService, type Admission, type RoutingView } from './routing/routing-service';
@@ -68,7 +71,10 @@ export interface ApiDeps {
   tuning?: Partial<ApiTuning>;
   /** Where the routing file's key variables are looked up; the process environment by default. */
   env?: NodeJS.ProcessEnv;
-  /** Asked before a chat completion or an embedding is sent upstream; throws an ApiError to refuse it. */
+  /**
+   * Asked before a chat completion or an embedding is sent upstream, ahead of the key's limits (which are always
+   * asked); throws an ApiError to refuse it.
+   */
   admit?: Admission;
   /** Every admitted request's outcome (upstream, usage, timings) once its answer is complete. */
   onOutcome?: (outcome: RoutingOutcome) => void;
@@ -76,6 +82,7 @@ export interface ApiDeps {
   completionListeners?: readonly CompletionListener[];
   /** The process' database outage detector; the API makes its own when none is given. */
   health?: DatabaseHealth;
+  limitsTuning?: Partial<LimitsTuning>;
 }
 
 export interface ApiModule {
@@ -132,21 +139,37 @@ export function createApiRouter(deps: ApiDeps): ApiModule {
       metrics: createMetrics(deps.registry),
     });
   if (ownHealth) reportPoolFailures(db, health);
+  const limits = createLimits({
+    config,
+    db,
+    logger: componentLogger(deps.logger, 'limits'),
+    registry: deps.registry,
+    tuning: deps.limitsTuning,
+  });
   const usage = createUsage({
     config,
     db,
     logger,
     registry: deps.registry,
     health,
-    listeners: deps.completionListeners,
+    // The limits settle each reservation made on an estimate with the record's real count.
+    listeners: [limits.service, ...(deps.completionListeners ?? [])],
   });
+  const limitsAdmit = limitsAdmission(limits.service);
+  const extraAdmit = deps.admit;
   const routing = createRoutingService({
     initial: loaded.routing,
     file: config.routing.file,
     env,
     logger,
     registry: deps.registry,
-    admit: deps.admit,
+    // The key's policy is asked last, so a request another admission refuses has reserved nothing.
+    admit: extraAdmit
+      ? async (request, res) => {
+          await extraAdmit(request, res);
+          await limitsAdmit(request, res);
+        }
+      : limitsAdmit,
     onOutcome: (outcome) => {
       usage.onOutcome(outcome);
       deps.onOutcome?.(outcome);
@@ -165,9 +188,10 @@ export function createApiRouter(deps: ApiDeps): ApiModule {
   });
   router.use(adminRoutes(new AdminService(new KnexUserStore(db)), config.adminToken));
   router.use(keyRoutes(keys, auth));
-  router.use(modelRoutes(models, auth));
+  router.use(modelRoutes(models, auth, (res) => limits.service.modelFilter(principal(res))));
   router.use(chatCompletionRoutes(completions, routing, auth));
   router.use(embeddingRoutes(models, routing, auth));
+  router.use(limitRoutes(limits.service, auth, config.adminToken));
   router.use(chatRoutes(new ChatService(new KnexChatStore(db)), auth));
   router.use(usageRoutes(usage.service, auth));
   router.use(adminUsageRoutes(usage.service, requireAdmin(config.adminToken)));
@@ -179,14 +203,17 @@ export function createApiRouter(deps: ApiDeps): ApiModule {
       usage.start();
       routing.start();
       lastUse.start();
+      limits.start();
       await listener.start();
     },
     async close() {
       await listener.close();
       await lastUse.stop();
       routing.close();
-      // After the HTTP drain: every answered request has its record; write them before the pool closes.
+      // After the HTTP drain: every answered request has its record (settling its limits); write them before the
+      // pool closes, then give back the permits this process holds.
       await usage.close();
+      await limits.close();
       if (ownHealth) health.stop();
     },
     describe() {

@@ -16,6 +16,7 @@ import {
 } from './chat-history/chat-routes';
 import { embeddingBody, embeddingListSchema, embeddingOperations } from './embeddings/embedding-routes';
 import { createKeyBody, keyOperations, keySchemas } from './keys/key-routes';
+import { limitOperations, limitPolicyBody, limitSchemas } from './limits/limit-routes';
 import { modelOperations, modelSchemas } from './models/model-routes';
 import { operation, type Operation } from './operations';
 import { adminUsageOperations, usageOperations, usageSchemas } from './usage/usage-routes';
@@ -45,6 +46,7 @@ const features: readonly (readonly [string, readonly Operation[]])[] = [
   ['embeddings', Object.values(embeddingOperations)],
   ['keys', Object.values(keyOperations)],
   ['admin', Object.values(adminOperations)],
+  ['limits', Object.values(limitOperations)],
   ['chat history', Object.values(chatOperations)],
   ['usage', [...Object.values(usageOperations), ...Object.values(adminUsageOperations)]],
 ];
@@ -60,6 +62,7 @@ const requestComponents = {
   CreateChat: createChatBody,
   UpdateChat: updateChatBody,
   CreateMessage: createMessageBody,
+  LimitPolicy: limitPolicyBody,
 };
 const responseComponents = () => ({
   Error: errorBodySchema(),
@@ -79,6 +82,8 @@ const responseComponents = () => ({
   MessageList: chatSchemas().messageList,
   Usage: usageSchemas().ownUsage,
   AdminUsage: usageSchemas().adminUsage,
+  UserLimits: limitSchemas().userLimits,
+  KeyLimits: limitSchemas().keyLimits,
 });
 
 /** Error statuses every route can answer: a malformed path encoding or an unreadable body, and a failure. */

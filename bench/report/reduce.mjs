@@ -18,6 +18,7 @@ export const RESULT_NAMES = [
   'api',
   'failover',
   'rewrite',
+  'limiter',
   'machine',
 ];
 export const DESIGNS = ['modelgate', 'naive', 'pid-mod-4', 'floor'];
@@ -277,6 +278,32 @@ export function reduceFailover(failover) {
 }
 
 /**
+ * bench/limiter.mjs's medians per mechanism, replica count and scenario, and whether every exact run admitted no more
+ * than the limit (the requirement) and exactly it (what leases can fall short of).
+ * @param {any} limiter
+ */
+export function reduceLimiter(limiter) {
+  /** @type {any[]} */
+  const summary = limiter.summary;
+  const limit = limiter.settings.exactLimit;
+  const cell = (
+    /** @type {string} */ mechanism,
+    /** @type {number} */ replicas,
+    /** @type {string} */ scenario,
+  ) => summary.find((r) => r.mechanism === mechanism && r.replicas === replicas && r.scenario === scenario);
+  const exact = summary.filter((r) => r.scenario === 'exact');
+  return {
+    ...limiter,
+    cell,
+    neverOver: exact.every((r) => r.admitted.every((/** @type {number} */ n) => n <= limit)),
+    /** Exact runs that ended before the limit was reached (a mechanism too slow to get there in the run). */
+    unreached: exact
+      .filter((r) => r.admitted.some((/** @type {number} */ n) => n < limit))
+      .map((r) => r.mechanism),
+  };
+}
+
+/**
  * Every figure the report shows, from the results files.
  * @param {Record<string, any>} results as readResults returns them
  */
@@ -295,6 +322,7 @@ export function reduceResults(results) {
     api: results.api && reduceApi(results.api),
     failover: results.failover && reduceFailover(results.failover),
     rewrite: results.rewrite,
+    limiter: results.limiter && reduceLimiter(results.limiter),
   };
 }
 

@@ -56,6 +56,11 @@ export interface Config {
     retentionMs: number;
     pruneBatch: number;
   };
+  limits: {
+    onStoreError: 'open' | 'closed';
+    policyCacheTtlMs: number;
+    defaultCompletionTokens: number;
+  };
   pod: string;
 }
 
@@ -156,6 +161,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
       maxPending: e.USAGE_BUFFER_MAX,
       retentionMs: e.USAGE_RETENTION,
       pruneBatch: e.USAGE_PRUNE_BATCH,
+    },
+    limits: {
+      onStoreError: e.LIMITS_ON_STORE_ERROR,
+      policyCacheTtlMs: e.LIMITS_POLICY_CACHE_TTL,
+      defaultCompletionTokens: e.LIMITS_DEFAULT_COMPLETION_TOKENS,
     },
     pod: e.HOSTNAME ?? 'local',
   };

@@ -84,6 +84,7 @@ describe('bench report: rendering the figures', () => {
       'API throughput',
       'Failover',
       'Model-name rewrite',
+      'Limits',
     ])
       expect(page).toContain(`\n## ${title}\n`);
     expect(page).not.toContain('Not run');

@@ -268,6 +268,12 @@ argocd.argoproj.io/sync-wave: "-1"
       optional: true
 - name: BODY_LIMIT
   value: {{ .Values.config.bodyLimit | quote }}
+- name: LIMITS_ON_STORE_ERROR
+  value: {{ .Values.config.limits.onStoreError | quote }}
+- name: LIMITS_POLICY_CACHE_TTL
+  value: {{ .Values.config.limits.policyCacheTtl | quote }}
+- name: LIMITS_DEFAULT_COMPLETION_TOKENS
+  value: {{ .Values.config.limits.defaultCompletionTokens | quote }}
 - name: SHUTDOWN_DELAY
   value: {{ .Values.config.shutdownDelay | quote }}
 - name: SHUTDOWN_TIMEOUT
