@@ -1,6 +1,7 @@
 import { startAppBinary, modelsFile, type AppBinary } from '../../support/app/app-binary';
 import { createTestDatabase, type TestDatabase } from '../../support/database';
 import { UpstreamServer } from '../../support/api/upstream-server';
+import { eventually } from '../../support/wait';
 
 const ADMIN_TOKEN = 'limits-admin-token-0123456789abcdef0123456';
 const MODEL = 'mistral-31-24b';
@@ -115,18 +116,40 @@ describe('limits held by three modelgate-app processes on one PostgreSQL', () =>
     expect(no.headers.get('x-ratelimit-remaining-requests')).toBe('0');
   });
 
-  it('admit requests up to 12 000 tokens per minute on their estimate, across the three', async () => {
-    const { key } = await limitedKey({ tokens_per_minute: 12_000 });
-    const fit = Math.floor(12_000 / ESTIMATE);
+  it('admit requests up to 1 200 tokens per minute across the three, settled with the real counts', async () => {
+    const limit = 1_200;
+    const { key } = await limitedKey({ tokens_per_minute: limit });
+    const before = upstream.requests.length;
     const replies = await load(apps, key, 600, 30);
-    const accepted = replies.filter((r) => r.status === 200).length;
-    expect(accepted).toBeLessThanOrEqual(fit);
-    expect(accepted).toBeGreaterThanOrEqual(fit - 3);
-    const no = replies.find((r) => r.status === 429)!;
+    const accepted = replies.filter((r) => r.status === 200);
+    const refused = replies.filter((r) => r.status === 429);
+    expect(accepted.length + refused.length).toBe(600);
+    expect(upstream.requests.length - before).toBe(accepted.length);
+    // What the upstream reported (3 tokens per answer) is what is charged: never over the limit together, and far
+    // more requests than the estimate alone would let through (each reservation is refunded down to its real count).
+    const used = accepted.reduce((n, r) => n + (r.body.usage.total_tokens as number), 0);
+    expect(used).toBe(accepted.length * 3);
+    expect(used).toBeLessThanOrEqual(limit);
+    expect(accepted.length).toBeGreaterThan(Math.floor(limit / ESTIMATE));
+    const no = refused[0]!;
     expect(no.body.error.code).toBe('rate_limit_exceeded');
     expect(no.body.error.message).toContain(`needs an estimated ${ESTIMATE}`);
-    expect(no.headers.get('x-ratelimit-limit-tokens')).toBe('12000');
+    expect(no.headers.get('x-ratelimit-limit-tokens')).toBe(String(limit));
     expect(no.headers.get('retry-after')).toMatch(/^\d+$/);
+    // Once the replicas have given back the permits they held unspent (after 1 s idle), the shared count holds
+    // exactly the tokens the upstream reported.
+    const window = await eventually(
+      async () => {
+        const own = await call(apps[1]!.url, 'GET', '/v1/limits', key);
+        const tokens = own.body.windows.find((w: { limit: string }) => w.limit === 'tokens_per_minute');
+        expect(tokens.used).toBeLessThanOrEqual(limit);
+        return tokens.used === used ? tokens : undefined;
+      },
+      10_000,
+      'the tokens window to hold the real counts',
+      200,
+    );
+    expect(window).toMatchObject({ max: limit, used, remaining: limit - used });
   });
 
   it('refuse 50 concurrent requests past a monthly budget with insufficient_quota', async () => {
@@ -152,7 +175,7 @@ describe('limits held by three modelgate-app processes on one PostgreSQL', () =>
     expect(window.used).toBeLessThanOrEqual(budget);
   });
 
-  it('answer 403 model_not_allowed outside the allowed models and list only those', async () => {
+  it('answer 403 model_not_allowed outside the allowed models (chat and embeddings) and list only those', async () => {
     const { key } = await limitedKey({ allowed_models: ['mistral-*', 'meta/llama:8b'] });
     const models = await call(apps[1]!.url, 'GET', '/v1/models', key);
     expect(models.status).toBe(200);
@@ -170,6 +193,19 @@ describe('limits held by three modelgate-app processes on one PostgreSQL', () =>
     expect(upstream.requests.length).toBe(before);
     expect((await call(apps[2]!.url, 'GET', '/v1/models/llama%203.3%2070b', key)).status).toBe(403);
     expect((await call(apps[2]!.url, 'POST', '/v1/chat/completions', key, completion)).status).toBe(200);
+    // Embeddings are admitted by the same policy.
+    const embedding = { model: 'text-embedding', input: 'hello limits' };
+    const outside = await call(apps[0]!.url, 'POST', '/v1/embeddings', key, embedding);
+    expect(outside.status).toBe(403);
+    expect(outside.body.error).toMatchObject({ code: 'model_not_allowed', param: 'model' });
+    expect(upstream.requests.length).toBe(before + 1);
+    const counted = await limitedKey({ requests_per_minute: 1 });
+    const first = await call(apps[0]!.url, 'POST', '/v1/embeddings', counted.key, embedding);
+    expect(first.status).toBe(200);
+    expect(first.headers.get('x-ratelimit-limit-requests')).toBe('1');
+    const second = await call(apps[1]!.url, 'POST', '/v1/embeddings', counted.key, embedding);
+    expect(second.status).toBe(429);
+    expect(second.body.error.code).toBe('rate_limit_exceeded');
   });
 
   it('admit unchecked (open, counted) or refuse with 503 (closed) while the limit store does not answer', async () => {
