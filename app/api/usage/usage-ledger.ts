@@ -35,6 +35,8 @@ export class UsageLedger implements CompletionListener {
   private readonly buffer: WriteBuffer<LedgerEntry>;
   private readonly now: () => number;
   private early = false;
+  /** Records still pending when `stop` ended: lost with the process, so dropped too. */
+  private lostAtStop = 0;
 
   constructor(private readonly options: UsageLedgerOptions) {
     this.now = options.now ?? Date.now;
@@ -75,8 +77,9 @@ export class UsageLedger implements CompletionListener {
     return this.buffer.size;
   }
 
+  /** Records dropped: beyond USAGE_BUFFER_MAX during an outage, and those still pending when `stop` ended. */
   get droppedCount(): number {
-    return this.buffer.droppedCount;
+    return this.buffer.droppedCount + this.lostAtStop;
   }
 
   start(): void {
@@ -89,7 +92,8 @@ export class UsageLedger implements CompletionListener {
 
   /**
    * Stops the timer and writes everything pending, for at most `stopTimeoutMs` (records the last responses make
-   * meanwhile are written too). Records still pending then are logged as lost, by count.
+   * meanwhile are written too). Records still pending then (the database is down or too slow) are lost with the
+   * process: logged by count and counted as dropped (droppedCount, modelgate_buffer_dropped_total{buffer="usage"}).
    */
   async stop(): Promise<void> {
     let timer: NodeJS.Timeout | undefined;
@@ -114,6 +118,11 @@ export class UsageLedger implements CompletionListener {
         );
     } finally {
       clearTimeout(timer);
+    }
+    const lost = this.buffer.size - this.lostAtStop;
+    if (lost > 0) {
+      this.lostAtStop += lost;
+      this.options.metrics?.bufferDropped.inc({ buffer: 'usage' }, lost);
     }
   }
 }

@@ -135,14 +135,43 @@ describe('usage ledger', () => {
     expect(store.rows.size).toBe(6);
   });
 
-  it('stop gives up after its bound when the database does not answer', async () => {
-    const { store, ledger } = setup({ stopTimeoutMs: 50 });
+  it('stop gives up after its bound when the database does not answer, counting what is left as dropped', async () => {
+    const { store, ledger, metric } = setup({ stopTimeoutMs: 50 });
+    ledger.onCompletion(record());
     ledger.onCompletion(record());
     store.gate = new Promise(() => undefined);
     const started = Date.now();
     await ledger.stop();
     expect(Date.now() - started).toBeLessThan(5_000);
     expect(store.rows.size).toBe(0);
+    expect(ledger.droppedCount).toBe(2);
+    expect(await metric('modelgate_buffer_dropped_total')).toEqual([
+      { labels: { buffer: 'usage' }, value: 2 },
+    ]);
+  });
+
+  it('stop during an outage counts every record it could not write as dropped, besides those beyond the bound', async () => {
+    const { store, ledger, health, metric } = setup({ maxPending: 3 });
+    ledger.start();
+    health.down();
+    for (let i = 0; i < 5; i++) ledger.onCompletion(record());
+    await ledger.stop();
+    expect(store.rows.size).toBe(0);
+    // Every record made is written or counted: 2 beyond USAGE_BUFFER_MAX, 3 pending at the end.
+    expect(ledger.droppedCount).toBe(5);
+    expect(await metric('modelgate_buffer_dropped_total')).toEqual([
+      { labels: { buffer: 'usage' }, value: 5 },
+    ]);
+  });
+
+  it('a stop that wrote everything counts nothing as dropped', async () => {
+    const { ledger, metric } = setup();
+    ledger.onCompletion(record());
+    await ledger.stop();
+    expect(ledger.droppedCount).toBe(0);
+    expect(await metric('modelgate_buffer_dropped_total')).toEqual([
+      { labels: { buffer: 'usage' }, value: 0 },
+    ]);
   });
 
   it('the same record written twice (a commit acknowledged too late) is one row', async () => {
