@@ -1,6 +1,6 @@
 import { UsageError } from './errors';
 
-export const COMMANDS = ['all', 'migrate', 'models', 'refresh', 'wait', 'status'] as const;
+export const COMMANDS = ['all', 'migrate', 'models', 'refresh', 'wait', 'status', 'prune-usage'] as const;
 export type Command = (typeof COMMANDS)[number];
 
 export interface Invocation {
@@ -30,6 +30,7 @@ Commands:
   refresh   check the model source and update the ConfigMap (CronJob), never the local file
   wait      wait until the schema is current and the ConfigMap holds a valid artifact, then write MODELS_FILE
   status    print the schema state and the artifact state of each sink as JSON
+  prune-usage  delete usage records older than USAGE_RETENTION, in batches (CronJob)
 
 Run modelgate-init <command> --help for details. Configuration comes from environment variables (README).
 
@@ -76,6 +77,12 @@ Prints JSON to stdout: the schema state and the artifact state of each sink: fre
 not marked stale), stale (not fresh, checked within MODELS_MAX_STALE: still a last-known-good), expired (checked
 longer ago than MODELS_MAX_STALE), missing, invalid or error.
 Writes nothing. Exits 0 when it could print the report.
+`,
+  'prune-usage': `Usage: modelgate-init prune-usage
+
+For the retention CronJob: deletes usage records older than USAGE_RETENTION from the usage ledger, USAGE_PRUNE_BATCH
+rows per statement, oldest first, until none is left. Waits for the database (DB_WAIT_TIMEOUT) on the dedicated
+connection (MIGRATION_DATABASE_URL). Newer rows are never touched. Writes no init report.
 `,
 };
 

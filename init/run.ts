@@ -7,6 +7,7 @@ import { runMigrate } from './commands/migrate';
 import { runModels } from './commands/models';
 import { runWait } from './commands/wait';
 import { runStatus } from './commands/status';
+import { runPruneUsage } from './commands/prune-usage';
 
 async function dispatch(ctx: RunContext, invocation: Invocation): Promise<void> {
   switch (invocation.command) {
@@ -22,6 +23,9 @@ async function dispatch(ctx: RunContext, invocation: Invocation): Promise<void> 
       return runWait(ctx);
     case 'status':
       return runStatus(ctx);
+    case 'prune-usage':
+      await runPruneUsage(ctx);
+      return;
   }
 }
 
@@ -50,7 +54,9 @@ export async function runInit(invocation: Invocation, deps: InitDeps): Promise<n
   const summary = report.finish(exitCode, error);
   if (exitCode === ExitCode.ok) deps.logger.info({ summary }, `modelgate-init ${command} done`);
   else deps.logger.error({ summary }, `modelgate-init ${command} failed: ${error}`);
-  // `status` only looks: the report of the last real run stays in place for the app's metrics.
-  if (command !== 'status') await writeReport(deps.config.models.file, summary, deps.logger);
+  // `status` only looks, and `prune-usage` is no start-up step: the report of the pod's last init run stays in place
+  // for the app's metrics.
+  if (command !== 'status' && command !== 'prune-usage')
+    await writeReport(deps.config.models.file, summary, deps.logger);
   return exitCode;
 }

@@ -6,7 +6,7 @@ import { componentLogger, type Logger } from '../../core/logger';
 import type { Catalog } from '../catalog/catalog';
 import { createDatabaseHealth, reportPoolFailures, type DatabaseHealth } from '../database-health';
 import { createMetrics } from '../metrics';
-import { adminRoutes } from './admin/admin-routes';
+import { adminRoutes, requireAdmin } from './admin/admin-routes';
 import { AdminService } from './admin/admin-service';
 import { KnexUserStore } from './admin/user-store-knex';
 import { chatCompletionRoutes } from './chat-completions/chat-completion-routes';
@@ -20,16 +20,22 @@ import { keyRoutes } from './keys/key-routes';
 import { KeyService } from './keys/key-service';
 import { KnexKeyStore } from './keys/key-store-knex';
 import { LastUseRecorder } from './keys/last-use-recorder';
+import { limitsAdmission } from './limits/admission';
+import { createLimits, type LimitsTuning } from './limits/create-limits';
+import { limitRoutes } from './limits/limit-routes';
 import { RevocationListener } from './keys/revocation-listener';
 import { ModelService } from './models/model-service';
 import { modelRoutes } from './models/model-routes';
 import { openApiDocument, openApiOperation } from './openapi';
 import { mount } from './operations';
-import { requireApiKey } from './principal';
+import { principal, requireApiKey } from './principal';
 import { requireDatabase } from './require-database';
 import { loadRouting, RoutingConfigError } from './routing/load-routing';
 import type { RoutingOutcome } from './routing/outcome';
 import { createRoutingService, type Admission, type RoutingView } from './routing/routing-service';
+import type { CompletionListener } from './usage/completion-record';
+import { createUsage, KEEP_ANSWER_BYTES } from './usage/create-usage';
+import { adminUsageRoutes, usageRoutes } from './usage/usage-routes';
 
 /** Timings with production defaults; tests shorten them. */
 export interface ApiTuning {
@@ -68,10 +74,16 @@ export interface ApiDeps {
   tuning?: Partial<ApiTuning>;
   /** Where the routing file's key variables are looked up; the process environment by default. */
   env?: NodeJS.ProcessEnv;
-  /** Asked before a chat completion or an embedding is sent upstream; throws an ApiError to refuse it. */
+  /**
+   * Asked before a chat completion or an embedding is sent upstream, ahead of the key's limits (which are always
+   * asked); throws an ApiError to refuse it.
+   */
   admit?: Admission;
   /** Every admitted request's outcome (upstream, usage, timings) once its answer is complete. */
   onOutcome?: (outcome: RoutingOutcome) => void;
+  /** Told about every finished chat completion and embedding besides the usage ledger (per-key limits). */
+  completionListeners?: readonly CompletionListener[];
+  limitsTuning?: Partial<LimitsTuning>;
 }
 
 export interface ApiModule {
@@ -91,11 +103,12 @@ export interface ApiState {
   keyCache: { enabled: boolean; entries: number };
   pendingLastUse: number;
   droppedLastUse: number;
+  usageLedger: { pending: number; dropped: number } | 'off';
   routing: RoutingView;
 }
 
 /** Routes that cannot do anything without the database: 503 database_unavailable at once during an outage. */
-const DATABASE_ROUTES = ['/chat-history', '/auth/keys', '/admin'];
+const DATABASE_ROUTES = ['/chat-history', '/auth/keys', '/admin', '/usage', '/limits'];
 
 /** Builds the OpenAI-compatible API (keys, models, chat completions, chat storage, admin) without listening. */
 export function createApiRouter(deps: ApiDeps): ApiModule {
@@ -149,14 +162,42 @@ export function createApiRouter(deps: ApiDeps): ApiModule {
   const env = deps.env ?? process.env;
   const loaded = loadRouting(config, env);
   if (!loaded.ok) throw new RoutingConfigError(loaded.problems);
+  const limits = createLimits({
+    config,
+    db,
+    logger: componentLogger(deps.logger, 'limits'),
+    registry: deps.registry,
+    tuning: deps.limitsTuning,
+  });
+  const usage = createUsage({
+    config,
+    db,
+    logger,
+    registry: deps.registry,
+    health,
+    // The limits settle each reservation made on an estimate with the record's real count.
+    listeners: [limits.service, ...(deps.completionListeners ?? [])],
+  });
+  const limitsAdmit = limitsAdmission(limits.service);
+  const extraAdmit = deps.admit;
   const routing = createRoutingService({
     initial: loaded.routing,
     file: config.routing.file,
     env,
     logger,
     registry: deps.registry,
-    admit: deps.admit,
-    onOutcome: deps.onOutcome,
+    // The key's policy is asked last, so a request another admission refuses has reserved nothing.
+    admit: extraAdmit
+      ? async (request, res) => {
+          await extraAdmit(request, res);
+          await limitsAdmit(request, res);
+        }
+      : limitsAdmit,
+    onOutcome: (outcome) => {
+      usage.onOutcome(outcome);
+      deps.onOutcome?.(outcome);
+    },
+    usage: { keepBytes: KEEP_ANSWER_BYTES },
     pollIntervalMs: tuning.routingPollMs,
   });
   const completions = new ChatCompletionService({ models, defaultModel: config.defaultModel });
@@ -171,24 +212,33 @@ export function createApiRouter(deps: ApiDeps): ApiModule {
   router.use(DATABASE_ROUTES, requireDatabase(health));
   router.use(adminRoutes(new AdminService(new KnexUserStore(db)), config.adminToken));
   router.use(keyRoutes(keys, auth));
-  router.use(modelRoutes(models, auth));
+  router.use(modelRoutes(models, auth, (res) => limits.service.modelFilter(principal(res))));
   router.use(chatCompletionRoutes(completions, routing, auth));
   router.use(embeddingRoutes(models, routing, auth));
+  router.use(limitRoutes(limits.service, auth, config.adminToken));
   router.use(chatRoutes(new ChatService(new KnexChatStore(db)), auth));
+  router.use(usageRoutes(usage.service, auth));
+  router.use(adminUsageRoutes(usage.service, requireAdmin(config.adminToken)));
 
   return {
     router,
     async start() {
       if (ownHealth) health.start();
+      usage.start();
       routing.start();
       lastUse.start();
+      limits.start();
       await listener.start();
     },
     async close() {
       await listener.close();
       await lastUse.stop();
-      if (ownHealth) health.stop();
       routing.close();
+      // After the HTTP drain: every answered request has its record (settling its limits); write them before the
+      // pool closes, then give back the permits this process holds.
+      await usage.close();
+      await limits.close();
+      if (ownHealth) health.stop();
     },
     describe() {
       return {
@@ -196,6 +246,9 @@ export function createApiRouter(deps: ApiDeps): ApiModule {
         keyCache: { enabled: cache.isTrusted, entries: cache.size },
         pendingLastUse: lastUse.pendingCount,
         droppedLastUse: lastUse.droppedCount,
+        usageLedger: usage.ledger
+          ? { pending: usage.ledger.pendingCount, dropped: usage.ledger.droppedCount }
+          : 'off',
         routing: routing.view(),
       };
     },

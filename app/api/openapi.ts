@@ -16,8 +16,10 @@ import {
 } from './chat-history/chat-routes';
 import { embeddingBody, embeddingListSchema, embeddingOperations } from './embeddings/embedding-routes';
 import { createKeyBody, keyOperations, keySchemas } from './keys/key-routes';
+import { limitOperations, limitPolicyBody, limitSchemas } from './limits/limit-routes';
 import { modelOperations, modelSchemas } from './models/model-routes';
 import { operation, type Operation } from './operations';
+import { adminUsageOperations, usageOperations, usageSchemas } from './usage/usage-routes';
 
 /**
  * The OpenAPI 3.1 document of the API, served at /api/v1/openapi.json: assembled from the route table (the
@@ -44,7 +46,9 @@ const features: readonly (readonly [string, readonly Operation[]])[] = [
   ['embeddings', Object.values(embeddingOperations)],
   ['keys', Object.values(keyOperations)],
   ['admin', Object.values(adminOperations)],
+  ['limits', Object.values(limitOperations)],
   ['chat history', Object.values(chatOperations)],
+  ['usage', [...Object.values(usageOperations), ...Object.values(adminUsageOperations)]],
 ];
 export const apiOperations: readonly Operation[] = features.flatMap(([, ops]) => ops);
 const tagOf = new Map(features.flatMap(([tag, ops]) => ops.map((op) => [op, tag] as const)));
@@ -58,6 +62,7 @@ const requestComponents = {
   CreateChat: createChatBody,
   UpdateChat: updateChatBody,
   CreateMessage: createMessageBody,
+  LimitPolicy: limitPolicyBody,
 };
 const responseComponents = () => ({
   Error: errorBodySchema(),
@@ -75,6 +80,10 @@ const responseComponents = () => ({
   ChatList: chatSchemas().chatList,
   Message: chatSchemas().message,
   MessageList: chatSchemas().messageList,
+  Usage: usageSchemas().ownUsage,
+  AdminUsage: usageSchemas().adminUsage,
+  UserLimits: limitSchemas().userLimits,
+  KeyLimits: limitSchemas().keyLimits,
 });
 
 /** Error statuses every route can answer: a malformed path encoding or an unreadable body, and a failure. */

@@ -718,6 +718,68 @@ function rewriteSection(rewrite) {
   ].join('\n');
 }
 
+const MECHANISMS = {
+  'pg-atomic': 'PostgreSQL count per request',
+  'pg-lease': 'PostgreSQL leases (modelgate)',
+  'redis-lua': 'Redis Lua script per request',
+};
+
+/** @param {any} l */
+export function limiterSection(l) {
+  const { settings } = l;
+  const rows = [];
+  for (const replicas of settings.replicaCounts)
+    for (const mechanism of l.mechanisms) {
+      const throughput = l.cell(mechanism, replicas, 'throughput');
+      const exact = l.cell(mechanism, replicas, 'exact');
+      if (!throughput || !exact) continue;
+      rows.push([
+        `${MECHANISMS[/** @type {keyof typeof MECHANISMS} */ (mechanism)] ?? mechanism}`,
+        replicas,
+        throughput.admittedPerSecond,
+        `${round(throughput.latencyP50Us / 1000, 3)} ms`,
+        `${round(throughput.latencyP99Us / 1000, 1)} ms`,
+        throughput.roundTripsPerDecision,
+        throughput.machineCpuUsPerDecision,
+        exact.admitted.join(', '),
+      ]);
+    }
+  const idle = settings.replicaCounts
+    .map((/** @type {number} */ n) => l.cell('pg-lease', n, 'idle'))
+    .filter(Boolean)
+    .map((/** @type {any} */ r) => `${r.replicas} replicas: ${r.heldAtStop.join(', ')}`);
+  return [
+    `\`npm run bench:limiter\`: 3 and 10 replica processes admit requests of one key (1 request and ${settings.tokensPerRequest} tokens each, ` +
+      `${settings.concurrency} in flight per replica) against one PostgreSQL (and one Redis), each mechanism in turn, ${settings.rounds} rounds of ` +
+      `${round(settings.durationMs / 1000, 1)} s (medians over the rounds). *Throughput*: limits never reached; decisions per second of all replicas, ` +
+      'latency of one decision, round trips and machine CPU (the database or Redis included) per decision. *Exact*: a limit of ' +
+      `${settings.exactLimit} requests and ${settings.exactLimit * settings.tokensPerRequest} tokens in the window, every replica at full speed: ` +
+      'how many the replicas admitted together, per round. ' +
+      `Measured on ${l.machine.cpus} × ${l.machine.cpuModel} with a 1-minute load average of ${l.machine.loadAverage[0]} at the start and ${l.machineAtEnd.loadAverage[0]} at the end ` +
+      '(the replicas, the database and the load share those cores), so absolute rates are noisy; compare the mechanisms, which ran interleaved.',
+    '',
+    table(
+      [
+        'mechanism',
+        'replicas',
+        'decisions/s',
+        'p50',
+        'p99',
+        'round trips/decision',
+        'machine CPU µs/decision',
+        `admitted of ${settings.exactLimit}`,
+      ],
+      rows,
+    ),
+    '',
+    `No mechanism admitted more than the limit in any run: ${l.neverOver ? 'met' : '**not met**'}.` +
+      (l.unreached.length > 0
+        ? ` ${[...new Set(l.unreached)].map((/** @type {string} */ m) => MECHANISMS[/** @type {keyof typeof MECHANISMS} */ (m)] ?? m).join(', ')} did not reach the limit within the run: it decided too slowly.`
+        : ''),
+    `Permits leases held unspent when a moderate load stopped (what other replicas could not have had until they went back, after 1 s idle): ${idle.join('; ')}.`,
+  ].join('\n');
+}
+
 /** docs/benchmarks.md. @param {Figures} f */
 export function benchmarksPage(f) {
   const sections = [
@@ -750,6 +812,7 @@ export function benchmarksPage(f) {
     ['Chat completions through the gateway, beside floors and peers', f.proxy, proxySection],
     ['Failover', f.failover, failoverSection],
     ['Model-name rewrite', f.rewrite, rewriteSection],
+    ['Limits', f.limiter, limiterSection],
   ];
   for (const [title, data, section] of parts)
     sections.push('', `## ${title}`, '', data ? section(data) : 'Not run (no `bench/results/` file).');

@@ -19,6 +19,7 @@ export const RESULT_NAMES = [
   'proxy',
   'failover',
   'rewrite',
+  'limiter',
   'machine',
   // written by the e2e suite (test/e2e/harness/figures.ts), not by bench/run.mjs: real-node figures
   'e2e-node',
@@ -496,6 +497,32 @@ export function reduceFailover(failover) {
 }
 
 /**
+ * bench/limiter.mjs's medians per mechanism, replica count and scenario, and whether every exact run admitted no more
+ * than the limit (the requirement) and exactly it (what leases can fall short of).
+ * @param {any} limiter
+ */
+export function reduceLimiter(limiter) {
+  /** @type {any[]} */
+  const summary = limiter.summary;
+  const limit = limiter.settings.exactLimit;
+  const cell = (
+    /** @type {string} */ mechanism,
+    /** @type {number} */ replicas,
+    /** @type {string} */ scenario,
+  ) => summary.find((r) => r.mechanism === mechanism && r.replicas === replicas && r.scenario === scenario);
+  const exact = summary.filter((r) => r.scenario === 'exact');
+  return {
+    ...limiter,
+    cell,
+    neverOver: exact.every((r) => r.admitted.every((/** @type {number} */ n) => n <= limit)),
+    /** Exact runs that ended before the limit was reached (a mechanism too slow to get there in the run). */
+    unreached: exact
+      .filter((r) => r.admitted.some((/** @type {number} */ n) => n < limit))
+      .map((r) => r.mechanism),
+  };
+}
+
+/**
  * Every figure the report shows, from the results files.
  * @param {Record<string, any>} results as readResults returns them
  */
@@ -516,6 +543,7 @@ export function reduceResults(results) {
     proxy: results.proxy ? reduceProxy(results.proxy) : undefined,
     failover: results.failover && reduceFailover(results.failover),
     rewrite: results.rewrite,
+    limiter: results.limiter && reduceLimiter(results.limiter),
   };
 }
 

@@ -47,6 +47,19 @@ export interface AppConfig {
   logLevel: LogLevel;
   shutdown: { delayMs: number; timeoutMs: number };
   adminToken: string | undefined;
+  usage: {
+    /** USAGE_LEDGER */
+    ledger: boolean;
+    flushIntervalMs: number;
+    batchSize: number;
+    /** USAGE_BUFFER_MAX */
+    maxPending: number;
+  };
+  limits: {
+    onStoreError: 'open' | 'closed';
+    policyCacheTtlMs: number;
+    defaultCompletionTokens: number;
+  };
   pod: string;
 }
 
@@ -78,6 +91,11 @@ export interface InitConfig {
     waitTimeoutMs: number;
   };
   logLevel: LogLevel;
+  usage: {
+    /** USAGE_RETENTION and USAGE_PRUNE_BATCH (modelgate-init prune-usage). */
+    retentionMs: number;
+    pruneBatch: number;
+  };
   pod: string;
 }
 
@@ -164,6 +182,17 @@ function appConfig(e: EnvOf<'app'>): AppConfig {
     logLevel: e.LOG_LEVEL,
     shutdown: { delayMs: e.SHUTDOWN_DELAY, timeoutMs: e.SHUTDOWN_TIMEOUT },
     adminToken: e.ADMIN_TOKEN,
+    usage: {
+      ledger: e.USAGE_LEDGER === 'on',
+      flushIntervalMs: e.USAGE_FLUSH_INTERVAL,
+      batchSize: e.USAGE_BATCH_SIZE,
+      maxPending: e.USAGE_BUFFER_MAX,
+    },
+    limits: {
+      onStoreError: e.LIMITS_ON_STORE_ERROR,
+      policyCacheTtlMs: e.LIMITS_POLICY_CACHE_TTL,
+      defaultCompletionTokens: e.LIMITS_DEFAULT_COMPLETION_TOKENS,
+    },
     pod: e.HOSTNAME ?? 'local',
   };
   if (config.database.poolMin > config.database.poolMax) {
@@ -201,6 +230,7 @@ function initConfig(e: EnvOf<'init'>): InitConfig {
       lockTimeoutMs: e.MODELS_LOCK_TIMEOUT,
       waitTimeoutMs: e.WAIT_TIMEOUT,
     },
+    usage: { retentionMs: e.USAGE_RETENTION, pruneBatch: e.USAGE_PRUNE_BATCH },
     logLevel: e.LOG_LEVEL,
     pod: e.HOSTNAME ?? 'local',
   };

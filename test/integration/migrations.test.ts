@@ -138,6 +138,129 @@ const cases: Record<string, Case> = {
       expect(await tables(db)).toEqual(['api_keys', 'chats', 'messages', 'users']);
     },
   },
+  '20261202114838_create_limits.js': {
+    before: async (db) => {
+      const userId = await seedUser(db, 'limited');
+      await db('api_keys').insert({
+        user_id: userId,
+        prefix: 'limits000001',
+        secret_sha256: Buffer.alloc(32),
+      });
+    },
+    after: async (db) => {
+      expect(await tables(db)).toEqual(
+        expect.arrayContaining(['key_limits', 'limit_budgets', 'limit_windows', 'user_limits']),
+      );
+      const [key] = await db('api_keys').where({ prefix: 'limits000001' });
+      await db('user_limits').insert({
+        user_id: key.user_id,
+        allowed_models: ['gpt-*'],
+        requests_per_minute: 60,
+      });
+      await db('key_limits').insert({ key_id: key.id, tokens_per_minute: 1000 });
+      const [merged] = await db('key_limits as kl')
+        .join('api_keys as k', 'k.id', 'kl.key_id')
+        .join('user_limits as ul', 'ul.user_id', 'k.user_id')
+        .select(
+          'ul.allowed_models',
+          'ul.requests_per_minute',
+          'kl.tokens_per_minute',
+          'kl.monthly_token_budget',
+        );
+      expect(merged).toEqual({
+        allowed_models: ['gpt-*'],
+        requests_per_minute: 60,
+        tokens_per_minute: '1000',
+        monthly_token_budget: null,
+      });
+      await expect(
+        db('key_limits').where({ key_id: key.id }).update({ requests_per_minute: -1 }),
+      ).rejects.toThrow(/key_limits_non_negative/);
+      const window = {
+        key_id: key.id,
+        window_start: new Date(),
+        window_end: new Date(),
+        taken: 1,
+        last_grant: 1,
+        lim: 5,
+      };
+      await db('limit_windows').insert({ ...window, dimension: 'requests' });
+      await db('limit_budgets').insert({ ...window, dimension: 'budget' });
+      await expect(db('limit_windows').insert({ ...window, dimension: 'budget' })).rejects.toThrow(/check/);
+      const persistence = await db('pg_class')
+        .whereIn('relname', ['limit_windows', 'limit_budgets'])
+        .orderBy('relname')
+        .select('relname', 'relpersistence');
+      expect(persistence).toEqual([
+        { relname: 'limit_budgets', relpersistence: 'p' },
+        { relname: 'limit_windows', relpersistence: 'u' },
+      ]);
+      // Revoked keys keep their rows; a deleted key (its user deleted) takes its limits and counters along.
+      const otherUser = await seedUser(db);
+      const [other] = await db('api_keys')
+        .insert({ user_id: otherUser, prefix: 'limits000002', secret_sha256: Buffer.alloc(32) })
+        .returning('id');
+      await db('key_limits').insert({ key_id: other.id, requests_per_minute: 1 });
+      await db('limit_windows').insert({ ...window, key_id: other.id, dimension: 'tokens' });
+      await db('users').where({ id: otherUser }).delete();
+      expect(await db('key_limits').where({ key_id: other.id })).toHaveLength(0);
+      expect(await db('limit_windows').where({ key_id: other.id })).toHaveLength(0);
+    },
+    down: async (db) => {
+      expect(await tables(db)).toEqual(['api_keys', 'chats', 'messages', 'users']);
+      expect(await db('api_keys').where({ prefix: 'limits000001' })).toHaveLength(1);
+      expect(await db('users').where({ name: 'limited' })).toHaveLength(1);
+    },
+  },
+  '20261202115435_create_usage_records.js': {
+    before: async (db) => {
+      await seedUser(db, 'has-usage-later');
+    },
+    after: async (db) => {
+      const row = {
+        id: '01890000-0000-7000-8000-000000000001',
+        request_id: 'req-1',
+        key_id: '00000000-0000-4000-8000-000000000001',
+        user_id: '00000000-0000-4000-8000-0000000000aa',
+        kind: 'chat',
+        model: 'm',
+        status: 200,
+        prompt_tokens: 3,
+        completion_tokens: 5,
+        estimated: false,
+        duration_ms: 10,
+        created_at: new Date(),
+      };
+      // No foreign keys: a record outlives its key and user (neither exists here).
+      await db('usage_records').insert(row);
+      await expect(db('usage_records').insert(row)).rejects.toThrow(/usage_records_pkey/);
+      await expect(
+        db('usage_records').insert({ ...row, id: '01890000-0000-7000-8000-000000000002', kind: 'image' }),
+      ).rejects.toThrow(/usage_records_kind_check/);
+      await expect(
+        db('usage_records').insert({ ...row, id: '01890000-0000-7000-8000-000000000003', prompt_tokens: -1 }),
+      ).rejects.toThrow(/usage_records_tokens_check/);
+      expect(await indexes(db, 'usage_records')).toEqual([
+        'usage_records_created_idx',
+        'usage_records_key_created_idx',
+        'usage_records_pkey',
+        'usage_records_user_created_idx',
+      ]);
+    },
+    down: async (db) => {
+      expect(await tables(db)).toEqual([
+        'api_keys',
+        'chats',
+        'key_limits',
+        'limit_budgets',
+        'limit_windows',
+        'messages',
+        'user_limits',
+        'users',
+      ]);
+      expect(await db('users').where({ name: 'has-usage-later' })).toHaveLength(1);
+    },
+  },
 };
 
 describe('migrations on real PostgreSQL', () => {
@@ -171,9 +294,19 @@ describe('migrations on real PostgreSQL', () => {
     const db = testDb.db;
     await db.migrate.rollback(config, true);
     for (const table of await tables(db)) await db.schema.dropTable(table).catch(() => undefined);
-    await db.raw('DROP TABLE IF EXISTS messages, chats, api_keys, users CASCADE');
+    await db.raw('DROP TABLE IF EXISTS usage_records, messages, chats, api_keys, users CASCADE');
     await db.migrate.latest(config);
-    expect(await tables(db)).toEqual(['api_keys', 'chats', 'messages', 'users']);
+    expect(await tables(db)).toEqual([
+      'api_keys',
+      'chats',
+      'key_limits',
+      'limit_budgets',
+      'limit_windows',
+      'messages',
+      'usage_records',
+      'user_limits',
+      'users',
+    ]);
     expect(await schemaState(db)).toMatchObject({
       compatible: true,
       latestApplied: REQUIRED_MIGRATION,

@@ -242,6 +242,7 @@ describe('bench report: rendering the figures', () => {
       'Chat completions through the gateway, beside floors and peers',
       'Failover',
       'Model-name rewrite',
+      'Limits',
     ])
       expect(page).toContain(`\n## ${title}\n`);
     expect(page).not.toContain('Not run');
@@ -293,6 +294,10 @@ describe('bench report: rendering the figures', () => {
       start: { ...other.machine.start, cpus: 16, cpuModel: 'Test CPU 9000', loadAverage: [0.5, 0.4, 0.3] },
     };
     other.failover = { ...other.failover, cpus: 16 };
+    other.limiter = {
+      ...other.limiter,
+      machine: { ...other.limiter.machine, cpus: 16, cpuModel: 'Test CPU 9000' },
+    };
     const f = reduceResults(other);
     const page = benchmarksPage(f);
     expect(page).toContain('- 16 × Test CPU 9000,');

@@ -53,6 +53,15 @@ const everyVariableValid: Record<VariableName, string> = {
   SHUTDOWN_DELAY: '0s',
   SHUTDOWN_TIMEOUT: '1s',
   ADMIN_TOKEN: 'a'.repeat(32),
+  LIMITS_ON_STORE_ERROR: 'closed',
+  LIMITS_POLICY_CACHE_TTL: '5s',
+  LIMITS_DEFAULT_COMPLETION_TOKENS: '256',
+  USAGE_LEDGER: 'off',
+  USAGE_FLUSH_INTERVAL: '2s',
+  USAGE_BATCH_SIZE: '100',
+  USAGE_BUFFER_MAX: '1000',
+  USAGE_RETENTION: '30d',
+  USAGE_PRUNE_BATCH: '1000',
   HOSTNAME: 'pod-1',
 };
 

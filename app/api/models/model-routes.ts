@@ -1,8 +1,12 @@
-import { Router, type RequestHandler } from 'express';
+import { Router, type RequestHandler, type Response } from 'express';
 import * as z from 'zod';
 import { modelTypes, type ArtifactModel } from '../../../core/artifact/schema';
 import { lazily, mount, operation } from '../operations';
+import { ModelNotAllowedError } from '../limits/limit-errors';
 import type { ModelService } from './model-service';
+
+/** Which models the caller's key may use (its policy's allowed models); undefined: every model. */
+export type ModelAccess = (res: Response) => Promise<((model: string) => boolean) | undefined>;
 
 /** What the model routes answer; the presenters below are typed by them. */
 export const modelSchemas = lazily(() => {
@@ -38,7 +42,7 @@ export const modelOperations = {
     operationId: 'listModels',
     method: 'get',
     path: '/models',
-    summary: 'Models of the loaded catalog.',
+    summary: 'Models of the loaded catalog the key may use (its allowed models).',
     security: 'apiKey',
     responses: { 200: { description: 'Models.', schema: () => modelSchemas().modelList } },
     errors: [401, 503],
@@ -51,18 +55,31 @@ export const modelOperations = {
     security: 'apiKey',
     params: z.strictObject({ id: z.string().meta({ description: 'Model name or upstream id.' }) }),
     responses: { 200: { description: 'The model.', schema: () => modelSchemas().model } },
-    errors: [401, 404, 503],
+    errors: [401, 403, 404, 503],
+    errorNotes: { 403: "model_not_allowed: the model is outside the key's allowed models." },
   }),
 };
 
-/** GET /models and GET /models/{id}; ids may contain slashes (encoded or not), spaces and colons. */
-export function modelRoutes(models: ModelService, auth: RequestHandler): Router {
+/**
+ * GET /models and GET /models/{id}; ids may contain slashes (encoded or not), spaces and colons. A key limited to
+ * some models lists only those and gets 403 model_not_allowed for the others.
+ */
+export function modelRoutes(models: ModelService, auth: RequestHandler, access: ModelAccess): Router {
   const router = Router();
 
   // The list changes only when the catalog is swapped: serialise it once per snapshot.
   const listBodies = new WeakMap<object, Buffer>();
-  mount(router, modelOperations.listModels, [auth], (_input, _req, res) => {
+  mount(router, modelOperations.listModels, [auth], async (_input, _req, res) => {
+    const allows = await access(res);
     const snapshot = models.snapshot();
+    if (allows) {
+      const list: ModelListJson = {
+        object: 'list',
+        data: snapshot.artifact.models.filter((m) => allows(m.id)).map(modelJson),
+      };
+      res.json(list);
+      return;
+    }
     let body = listBodies.get(snapshot);
     if (body === undefined) {
       const list: ModelListJson = { object: 'list', data: snapshot.artifact.models.map(modelJson) };
@@ -72,8 +89,11 @@ export function modelRoutes(models: ModelService, auth: RequestHandler): Router 
     res.type('application/json').send(body);
   });
 
-  mount(router, modelOperations.getModel, [auth], ({ params }, _req, res) => {
-    res.json(modelJson(models.resolve(params.id, null)));
+  mount(router, modelOperations.getModel, [auth], async ({ params }, _req, res) => {
+    const model = models.resolve(params.id, null);
+    const allows = await access(res);
+    if (allows && !allows(model.id)) throw new ModelNotAllowedError(model.id);
+    res.json(modelJson(model));
   });
 
   return router;

@@ -4,6 +4,7 @@ import type { Response } from 'express';
 import type { Logger } from '../../../core/logger';
 import type { Committed } from './failover';
 import { JsonModelRewriter } from './json-rewriter';
+import type { KeptAnswer } from './outcome';
 import { streamBroken } from './routing-errors';
 import { SseModelRewriter } from './sse-rewriter';
 
@@ -16,6 +17,8 @@ export const UPSTREAM_MODEL_HEADER = 'x-modelgate-upstream-model';
 export interface Delivery {
   result: 'ok' | 'broken' | 'aborted';
   usage: Record<string, unknown> | null;
+  /** What was kept of the answer for a token estimate (DeliverOptions.keepBytes). */
+  answer: KeptAnswer | null;
   /** When the first data event of a stream went out (ms since epoch). */
   firstTokenAt: number | null;
   endedAt: number;
@@ -24,6 +27,13 @@ export interface Delivery {
 export interface DeliverDeps {
   logger: Logger;
   now: () => number;
+}
+
+export interface DeliverOptions {
+  /** Leave out a stream's usage chunk: the gateway asked for it, the client did not. */
+  dropUsageEvent?: boolean;
+  /** Keep the answer's bytes, up to this many, for a token estimate should the upstream report no usage. */
+  keepBytes?: number;
 }
 
 /** Header values allow visible latin-1; a model name with anything else is sent percent-encoded. */
@@ -40,6 +50,15 @@ function decoderFor(encoding: string | undefined): Transform | null | undefined 
   return null;
 }
 
+function keptAnswer(rewriter: SseModelRewriter | JsonModelRewriter | undefined): KeptAnswer | null {
+  if (rewriter instanceof SseModelRewriter) {
+    const events = rewriter.keptEvents();
+    return events ? { kind: 'sse', events } : null;
+  }
+  const chunks = rewriter?.keptChunks();
+  return chunks ? { kind: 'json', chunks } : null;
+}
+
 /**
  * Passes a committed upstream answer to the client: status and headers, then the body through the model-name
  * rewriter (SSE or JSON), with backpressure from end to end. An upstream that breaks off midway ends a stream
@@ -51,6 +70,7 @@ export function deliver(
   clientModel: string,
   res: Response,
   deps: DeliverDeps,
+  options: DeliverOptions = {},
 ): Promise<Delivery> {
   const { response, request, upstream } = committed;
   const contentType = String(response.headers['content-type'] ?? '');
@@ -60,8 +80,13 @@ export function deliver(
   let firstTokenAt: number | null = null;
   let rewriter: SseModelRewriter | JsonModelRewriter | undefined;
   if (decoder !== null && isSse)
-    rewriter = new SseModelRewriter({ model: clientModel, onFirstEvent: () => (firstTokenAt = deps.now()) });
-  else if (decoder !== null && isJson) rewriter = new JsonModelRewriter(clientModel);
+    rewriter = new SseModelRewriter({
+      model: clientModel,
+      onFirstEvent: () => (firstTokenAt = deps.now()),
+      dropUsageEvent: options.dropUsageEvent,
+      keepBytes: options.keepBytes,
+    });
+  else if (decoder !== null && isJson) rewriter = new JsonModelRewriter(clientModel, options.keepBytes);
 
   res.status(response.statusCode ?? 200);
   for (const [name, value] of Object.entries(response.headers))
@@ -109,6 +134,7 @@ export function deliver(
       resolve({
         result: broken ? 'broken' : finished ? 'ok' : 'aborted',
         usage: rewriter?.usage() ?? null,
+        answer: keptAnswer(rewriter),
         firstTokenAt,
         endedAt: deps.now(),
       });

@@ -8,8 +8,14 @@ import { JsonModelEditor } from './json-model-editor';
 export class JsonModelRewriter extends Transform {
   private readonly editor: JsonModelEditor;
   private out: Buffer[] = [];
+  private readonly kept: Buffer[] = [];
+  private keptBytes = 0;
 
-  constructor(model: string) {
+  /** `keepBytes`: the body is kept for a token estimate while it is at most this long (0: never). */
+  constructor(
+    model: string,
+    private readonly keepBytes = 0,
+  ) {
     super();
     this.editor = new JsonModelEditor(Buffer.from(JSON.stringify(model)), (bytes) => this.out.push(bytes));
   }
@@ -18,7 +24,17 @@ export class JsonModelRewriter extends Transform {
     return this.editor.usage();
   }
 
+  /** The body as it came, for an estimate; null when it was longer than `keepBytes` (or nothing was kept). */
+  keptChunks(): Buffer[] | null {
+    return this.keepBytes > 0 && this.keptBytes <= this.keepBytes ? this.kept : null;
+  }
+
   override _transform(chunk: Buffer, _encoding: BufferEncoding, done: TransformCallback): void {
+    if (this.keepBytes > 0 && this.keptBytes <= this.keepBytes) {
+      this.keptBytes += chunk.length;
+      if (this.keptBytes <= this.keepBytes) this.kept.push(chunk);
+      else this.kept.length = 0;
+    }
     this.editor.write(chunk);
     const out = this.out;
     this.out = [];

@@ -1,6 +1,9 @@
 import type { Principal } from '../keys/key-service';
 import type { Endpoint } from './upstream';
 
+/** The answer's bytes as the gateway kept them for a token estimate: a JSON body, or a stream's data payloads. */
+export type KeptAnswer = { kind: 'json'; chunks: Buffer[] } | { kind: 'sse'; events: Buffer[] };
+
 /**
  * What became of one admitted request, handed to whoever asked for outcomes (a usage ledger, limits settling what
  * they reserved) once the answer is complete, failed, or the client left.
@@ -28,6 +31,10 @@ export interface RoutingOutcome {
   reason: string | null;
   /** The upstream's `usage` object as it reported it (the last one of a stream); null when it sent none. */
   usage: Record<string, unknown> | null;
+  /** The body sent upstream (its prompt is counted when there is no usage). */
+  body: Record<string, unknown>;
+  /** What was kept of the answer for a token estimate; null when nothing was (see RoutingServiceOptions.usage). */
+  answer: KeptAnswer | null;
   /** Requests sent upstream, and targets moved past before the one that served. */
   attempts: number;
   failovers: number;

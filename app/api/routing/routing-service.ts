@@ -11,6 +11,7 @@ import { breakerStates } from './breaker';
 import { failover } from './failover';
 import { checkModelType } from './model-types';
 import type { RoutingOutcome } from './outcome';
+import { askForStreamUsage } from '../usage/stream-usage';
 import { notConfigured } from './routing-errors';
 import { createRoutingMetrics, recordBreakerState, type RoutingMetrics } from './routing-metrics';
 import type { LoadedRouting } from './routing-source';
@@ -36,6 +37,11 @@ export interface RoutingServiceOptions {
   admit?: Admission;
   /** Every admitted request's outcome, once its answer is complete (or failed, or the client left). */
   onOutcome?: (outcome: RoutingOutcome) => void;
+  /**
+   * Tokens are counted (the usage ledger): chat streams ask the upstream for usage, and chat answers are kept up
+   * to `keepBytes` so that an upstream reporting none can be counted with a tokenizer.
+   */
+  usage?: { keepBytes: number };
   now?: () => number;
   random?: () => number;
   send?: SendAttempt;
@@ -132,6 +138,8 @@ export function createRoutingService(options: RoutingServiceOptions): RoutingSer
       model: request.model.id,
       stream: request.stream,
     };
+    const counting = options.usage !== undefined && request.endpoint === 'chat';
+    const dropUsageEvent = counting && request.stream && !askForStreamUsage(request.body).clientAsked;
     const startedAt = now();
     const result = await failover(
       snapshot,
@@ -149,6 +157,8 @@ export function createRoutingService(options: RoutingServiceOptions): RoutingSer
         result: error === 'client_gone' ? 'aborted' : 'failed',
         reason: error === 'client_gone' ? 'client_gone' : error.code,
         usage: null,
+        body: request.body,
+        answer: null,
         attempts: result.attempts,
         failovers: result.failovers,
         timeToFirstByteMs: null,
@@ -160,7 +170,13 @@ export function createRoutingService(options: RoutingServiceOptions): RoutingSer
       throw error;
     }
     const committed = result;
-    const delivery = await deliver(committed, request.model.id, res, { logger, now });
+    const delivery = await deliver(
+      committed,
+      request.model.id,
+      res,
+      { logger, now },
+      { dropUsageEvent, keepBytes: counting ? options.usage!.keepBytes : 0 },
+    );
     const labels = { upstream: committed.upstream.name, model: request.model.id };
     const status = committed.response.statusCode ?? 200;
     metrics.duration.observe(
@@ -186,6 +202,8 @@ export function createRoutingService(options: RoutingServiceOptions): RoutingSer
             ? 'upstream_stream_broken'
             : 'client_gone',
       usage: delivery.usage,
+      body: request.body,
+      answer: delivery.answer,
       attempts: committed.attempts,
       failovers: committed.failovers,
       timeToFirstByteMs: committed.headersAt - startedAt,

@@ -15,10 +15,27 @@ export interface SseRewriterOptions {
   model: string;
   /** Called once, when the first data event (other than [DONE]) goes out: the time to first token. */
   onFirstEvent?: () => void;
+  /**
+   * The gateway asked the upstream for usage (stream_options.include_usage) and the client did not: the event that
+   * carries it with no choices is not passed on, so the client gets the stream it asked for.
+   */
+  dropUsageEvent?: boolean;
+  /** Data payloads kept for a token estimate, up to this many bytes in all (0: none). */
+  keepBytes?: number;
 }
 
 function startsWith(line: Buffer, prefix: Buffer): boolean {
   return line.length >= prefix.length && line.compare(prefix, 0, prefix.length, 0, prefix.length) === 0;
+}
+
+/** Whether an event's JSON has an empty `choices` (the usage chunk); parsed only for the one event with usage. */
+function hasNoChoices(payload: Buffer): boolean {
+  try {
+    const choices = (JSON.parse(payload.toString('utf8')) as { choices?: unknown }).choices;
+    return Array.isArray(choices) && choices.length === 0;
+  } catch {
+    return false;
+  }
 }
 
 /**
@@ -39,6 +56,10 @@ export class SseModelRewriter extends Transform {
   private sawEvent = false;
   private lastUsage: Record<string, unknown> | undefined;
   private dataEvents = 0;
+  private dropEvent = false;
+  private readonly kept: Buffer[] = [];
+  private keptBytes = 0;
+  private keptAll = true;
 
   constructor(private readonly options: SseRewriterOptions) {
     super();
@@ -50,6 +71,11 @@ export class SseModelRewriter extends Transform {
   /** The last `usage` object an event carried (streams report it in their last chunk, when asked to). */
   usage(): Record<string, unknown> | undefined {
     return this.lastUsage;
+  }
+
+  /** The data payloads kept for an estimate; null when they were more than `keepBytes` (or none were kept). */
+  keptEvents(): Buffer[] | null {
+    return this.keptAll && (this.options.keepBytes ?? 0) > 0 ? this.kept : null;
   }
 
   /** Data events passed on, [DONE] excluded. */
@@ -120,11 +146,17 @@ export class SseModelRewriter extends Transform {
 
   /** Writes out the event read so far (fields first, then its data), and the blank line that ends it. */
   private dispatch(): void {
+    const mark = this.out.length;
     for (const field of this.fields) this.out.push(field, LF);
     this.fields = [];
     if (this.data.length === 1) this.editData(this.data[0]!);
     else if (this.data.length > 1) this.editMultiLineData(this.data);
     this.data = [];
+    if (this.dropEvent) {
+      this.dropEvent = false;
+      this.out.length = mark;
+      return;
+    }
     this.out.push(LF);
   }
 
@@ -156,13 +188,33 @@ export class SseModelRewriter extends Transform {
     this.editor.reset();
     this.editor.write(payload);
     const usage = this.editor.usage();
-    if (usage) this.lastUsage = usage;
     if (payload.length === 6 && payload.toString('latin1') === '[DONE]') return;
+    if (usage) {
+      this.lastUsage = usage;
+      if (this.options.dropUsageEvent && hasNoChoices(payload)) {
+        this.dropEvent = true;
+        return;
+      }
+    }
+    this.keep(payload);
     this.dataEvents += 1;
     if (!this.sawEvent) {
       this.sawEvent = true;
       this.options.onFirstEvent?.();
     }
+  }
+
+  private keep(payload: Buffer): void {
+    const limit = this.options.keepBytes ?? 0;
+    if (limit === 0 || !this.keptAll) return;
+    this.keptBytes += payload.length;
+    if (this.keptBytes > limit) {
+      this.keptAll = false;
+      this.kept.length = 0;
+      return;
+    }
+    // A copy: the payload is a view of the chunk, which would otherwise be held whole.
+    this.kept.push(Buffer.from(payload));
   }
 
   /** An oversized line: what is held goes out as it came, and so does everything after it. */

@@ -287,10 +287,24 @@ argocd.argoproj.io/sync-wave: "-1"
       optional: true
 - name: BODY_LIMIT
   value: {{ .Values.config.bodyLimit | quote }}
+- name: LIMITS_ON_STORE_ERROR
+  value: {{ .Values.config.limits.onStoreError | quote }}
+- name: LIMITS_POLICY_CACHE_TTL
+  value: {{ .Values.config.limits.policyCacheTtl | quote }}
+- name: LIMITS_DEFAULT_COMPLETION_TOKENS
+  value: {{ .Values.config.limits.defaultCompletionTokens | quote }}
 - name: SHUTDOWN_DELAY
   value: {{ .Values.config.shutdownDelay | quote }}
 - name: SHUTDOWN_TIMEOUT
   value: {{ .Values.config.shutdownTimeout | quote }}
+- name: USAGE_LEDGER
+  value: {{ .Values.config.usage.ledger | quote }}
+- name: USAGE_FLUSH_INTERVAL
+  value: {{ .Values.config.usage.flushInterval | quote }}
+- name: USAGE_BATCH_SIZE
+  value: {{ .Values.config.usage.batchSize | quote }}
+- name: USAGE_BUFFER_MAX
+  value: {{ .Values.config.usage.bufferMax | quote }}
 {{- with .Values.extraEnv }}
 {{ toYaml . }}
 {{- end }}

@@ -121,12 +121,18 @@ describe('routing hooks: admission before forwarding, an outcome per admitted re
       result: 'ok',
       reason: null,
       usage: { prompt_tokens: 1, completion_tokens: 2, total_tokens: 3 },
+      body: { model: 'mistral-31-24b', messages: hi },
+      answer: { kind: 'json', chunks: expect.any(Array) },
       attempts: 1,
       failovers: 0,
       timeToFirstByteMs: expect.any(Number),
       timeToFirstTokenMs: null,
       durationMs: expect.any(Number),
     });
+    // The answer is kept for a token estimate, should the upstream report no usage.
+    expect(Buffer.concat(outcome.answer!.kind === 'json' ? outcome.answer!.chunks : []).toString()).toContain(
+      '"choices"',
+    );
     expect(outcome.durationMs).toBeGreaterThanOrEqual(outcome.timeToFirstByteMs!);
   });
 

@@ -196,8 +196,9 @@ describe('property: the published OpenAPI document and the server agree', () => 
       if (p.in !== 'query') continue;
       const validate = ajv.compile(p.schema);
       for (const bad of [...BAD_QUERY, String(Number(p.schema.maximum ?? 0) + 1)]) {
-        const parsed = /^\d+$/.test(bad) ? Number(bad) : bad;
-        if (validate(parsed)) continue;
+        // A query value is text: broken only when no reading of it fits, as a string (`?model=1` names a model)
+        // nor, for digits, as the number an integer parameter parses it to.
+        if (validate(bad) || (/^\d+$/.test(bad) && validate(Number(bad)))) continue;
         out.push({ param: p.name, apply: (v) => ({ ...v, query: { ...v.query, [p.name]: bad } }) });
       }
     }

@@ -138,8 +138,23 @@ describeWithTools('helm chart helm/modelgate', ['helm'], ({ helm: helmPath }) =>
       expect(one(objects, 'Deployment').spec).toMatchObject({ replicas: 2 });
     });
 
+    it('cleans up usage with a CronJob that has no Kubernetes rights and only the database', () => {
+      const cron = one(objects, 'CronJob', 'mg-modelgate-prune-usage');
+      expect(cron.spec).toMatchObject({ concurrencyPolicy: 'Forbid', schedule: '23 3 * * *' });
+      const [template] = podTemplates([cron]);
+      const [container] = template!.spec.containers;
+      expect([container!.command, container!.args]).toEqual([['modelgate-init'], ['prune-usage']]);
+      expect(template!.spec.serviceAccountName).toBe(identityOf(objects).unprivilegedServiceAccount);
+      expect(template!.spec.automountServiceAccountToken).toBe(false);
+      expect(template!.spec.volumes?.map((v) => Object.keys(v).sort())).toEqual([['emptyDir', 'name']]);
+      const env = envOf(objects, container!);
+      expect([env.get('USAGE_RETENTION'), env.get('USAGE_PRUNE_BATCH'), env.get('MODEL_SOURCE_URL')]).toEqual(
+        ['90d', '5000', undefined],
+      );
+    });
+
     it('refreshes with a CronJob that never overlaps', () => {
-      const cron = one(objects, 'CronJob');
+      const cron = one(objects, 'CronJob', 'mg-modelgate-refresh');
       expect(cron.spec).toMatchObject({ concurrencyPolicy: 'Forbid' });
       const [container] = podTemplates([cron])[0]!.spec.containers;
       expect([container!.command, container!.args]).toEqual([['modelgate-init'], ['refresh']]);

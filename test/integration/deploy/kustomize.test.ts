@@ -34,6 +34,7 @@ describeWithTools('kustomize base k8s/', ['kustomize'], ({ kustomize }) => {
       'ConfigMap/modelgate-env-<hash>',
       'ConfigMap/modelgate-models',
       'ConfigMap/modelgate-routing',
+      'CronJob/modelgate-prune-usage',
       'CronJob/modelgate-refresh',
       'Deployment/modelgate',
       'HorizontalPodAutoscaler/modelgate',
@@ -74,8 +75,25 @@ describeWithTools('kustomize base k8s/', ['kustomize'], ({ kustomize }) => {
     expect(probeProblems(appPod(objects), objects, 'modelgate')).toEqual([]);
     expect(artifactProblems(appPod(objects), objects, 'modelgate')).toEqual([]);
     const invocations = initInvocations(objects);
-    expect(invocations).toEqual([['all'], ['refresh']]);
+    expect(invocations).toEqual([['all'], ['prune-usage'], ['refresh']]);
     for (const args of invocations) expect((await runInitCli([...args, '--help'])).code).toBe(0);
+  });
+
+  it('cleans up usage with a CronJob that has no Kubernetes rights and only the database', () => {
+    const cron = one(objects, 'CronJob', 'modelgate-prune-usage');
+    expect(cron.spec).toMatchObject({ concurrencyPolicy: 'Forbid' });
+    const [template] = podTemplates([cron]);
+    expect(template!.spec.serviceAccountName).toBe(identityOf(objects).unprivilegedServiceAccount);
+    expect(template!.spec.volumes?.map((v) => Object.keys(v).sort())).toEqual([['emptyDir', 'name']]);
+    const env = resolveEnv(template!.spec.containers[0]!, {
+      objects,
+      namespace: 'modelgate',
+      podName: 'check',
+      podSpec: template!.spec,
+      placeholders: true,
+    });
+    expect(env.get('USAGE_RETENTION')).toBe('90d');
+    expect(env.get('USAGE_PRUNE_BATCH')).toBe('5000');
   });
 
   it('leaves replicas to the HPA and never overlaps refreshes', () => {
@@ -83,7 +101,7 @@ describeWithTools('kustomize base k8s/', ['kustomize'], ({ kustomize }) => {
     expect(one(objects, 'HorizontalPodAutoscaler').spec).toMatchObject({
       scaleTargetRef: { kind: 'Deployment', name: 'modelgate' },
     });
-    expect(one(objects, 'CronJob').spec).toMatchObject({ concurrencyPolicy: 'Forbid' });
+    expect(one(objects, 'CronJob', 'modelgate-refresh').spec).toMatchObject({ concurrencyPolicy: 'Forbid' });
   });
 
   it('mounts an example routing file the app accepts, under a fixed name so changes hot-reload instead of rolling', () => {
@@ -143,7 +161,7 @@ describeWithTools('kustomize base k8s/', ['kustomize'], ({ kustomize }) => {
       expect(env.get('MODELS_CONFIGMAP')).toBe('gateway/modelgate-models');
       expect(env.get('MODEL_SOURCE_URL')).toBe('https://models.internal/active_models.json');
       expect(configMapProblems(built, identityOf(built), 'gateway')).toEqual([]);
-      expect(podTemplates(built)).toHaveLength(2);
+      expect(podTemplates(built)).toHaveLength(3);
     } finally {
       rmSync(overlay, { recursive: true, force: true });
     }

@@ -3,7 +3,7 @@
 // volumes and probes (test/support/deploy/kubelet.ts plays the kubelet, probes.ts beside it its prober). The Kubernetes API is a
 // real kube-apiserver + etcd (the k8s harness' supervisor), so the init ServiceAccount's RBAC, the bound token and
 // the ConfigMap sink are the real thing; PostgreSQL is the test database; the model source is a local HTTP server.
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
@@ -89,6 +89,24 @@ const appJson = (port: number, pathName: string) =>
 /** Polls every 200 ms: each check of a rehearsal pod is a real HTTP round trip. */
 const until = <T>(check: () => Promise<T | undefined>, timeoutMs: number, what: string) =>
   eventually(check, timeoutMs, what, 200);
+
+/** A usage ledger row as the app writes it. */
+function usageRow(at: Date) {
+  return {
+    id: randomUUID(),
+    request_id: 'rehearsal',
+    key_id: randomUUID(),
+    user_id: randomUUID(),
+    kind: 'chat',
+    model: 'm',
+    status: 200,
+    prompt_tokens: 1,
+    completion_tokens: 1,
+    estimated: false,
+    duration_ms: 1,
+    created_at: at,
+  };
+}
 
 describeWithTools(
   'pod rehearsal of the chart and the kustomize base',
@@ -191,9 +209,44 @@ describeWithTools(
       return { app, appContainer, probes, port: app.ports.get(appContainer.ports![0]!.containerPort)! };
     }
 
+    /** The CronJob whose pod runs `modelgate-init <command>`. */
+    function cronJobRunning(objects: K8sObject[], command: string): K8sObject {
+      const found = podTemplates(objects).filter(
+        (t) => t.owner.kind === 'CronJob' && t.spec.containers[0]?.args?.[0] === command,
+      );
+      if (found.length !== 1)
+        throw new Error(`expected one CronJob running ${command}, found ${found.length}`);
+      return found[0]!.owner;
+    }
+
+    /** The usage retention CronJob's pod, as rendered: no token, only the database; old rows go, recent ones stay. */
+    async function expectUsagePruned(db: TestDatabase, ns: string, objects: K8sObject[]): Promise<void> {
+      const oldRow = usageRow(new Date(Date.now() - 91 * 86_400_000));
+      const recentRow = usageRow(new Date());
+      await db.db('usage_records').insert([oldRow, recentRow]);
+      const prune = cronJobRunning(objects, 'prune-usage');
+      const pruner = pod(
+        ns,
+        `CronJob/${prune.metadata.name}`,
+        `${prune.metadata.name}-29000000-fghij`,
+        objects,
+      );
+      await pruner.prepareVolumes();
+      const pruneContainer = pruner.template.spec.containers[0]!;
+      const pruned = await pruner.run(pruneContainer, 60_000);
+      expect({ code: pruned.code, output: pruned.code === 0 ? '' : pruned.output }).toEqual({
+        code: 0,
+        output: '',
+      });
+      expect((await pruner.processFor(pruneContainer)).env.KUBECONFIG).toBeUndefined();
+      expect((await db.db('usage_records').select('id')).map((r: { id: string }) => r.id)).toEqual([
+        recentRow.id,
+      ]);
+    }
+
     /** The CronJob's pod: `modelgate-init refresh`, with its own volumes and token. */
     async function runRefresh(ns: string, objects: K8sObject[]): Promise<void> {
-      const cron = one(objects, 'CronJob');
+      const cron = cronJobRunning(objects, 'refresh');
       const refresh = pod(
         ns,
         `CronJob/${cron.metadata.name}`,
@@ -300,6 +353,8 @@ describeWithTools(
       await runRefresh(ns, objects);
       await expectHotReload(app, port, probes, status.models.sha256);
 
+      await expectUsagePruned(db, ns, objects);
+
       // The metrics the PrometheusRule and the dashboard query are exported by the running app.
       const monitoring = await helmTemplate(helm, { valuesFiles: [scenarioFile('monitoring')] });
       const queried = new Set<string>();
@@ -384,6 +439,8 @@ describeWithTools(
       source.serve({ models: [...fixture.models, extraModel] });
       await runRefresh(ns, objects);
       await expectHotReload(app, port, probes, status.models.sha256);
+
+      await expectUsagePruned(db, ns, objects);
     });
 
     it.each([
@@ -538,6 +595,8 @@ describeWithTools(
       source.serve({ models: [...fixture.models, extraModel] });
       await runRefresh(ns, objects);
       await expectHotReload(app, port, probes, status.models.sha256);
+
+      await expectUsagePruned(db, ns, objects);
     });
   },
 );

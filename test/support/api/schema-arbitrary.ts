@@ -67,6 +67,10 @@ const anyCodePoint = fc
 function stringArbitrary(schema: JsonSchema): fc.Arbitrary<string> {
   if (schema.format === 'uuid') return fc.uuid();
   if (schema.format === 'date-time') return fc.date({ noInvalidDate: true }).map((d) => d.toISOString());
+  if (schema.format === 'date')
+    return fc
+      .date({ noInvalidDate: true, min: new Date('2000-01-01'), max: new Date('2099-12-31') })
+      .map((d) => d.toISOString().slice(0, 10));
   if (schema.format !== undefined) throw new Error(`string format ${String(schema.format)}`);
   const minLength = Number(schema.minLength ?? 0);
   const maxLength = Math.min(Number(schema.maxLength ?? Infinity), Math.max(minLength, MAX_GENERATED_LENGTH));
@@ -111,6 +115,8 @@ export function arbitraryFor(
   components: Record<string, JsonSchema>,
 ): fc.Arbitrary<unknown> {
   if (schema.$ref) return arbitraryFor(resolve(schema, components), components);
+  // `{}` accepts anything (an array of unknown items, as a pass-through field is).
+  if (Object.keys(schema).length === 0) return fc.jsonValue({ maxDepth: 1 });
   const unknown = Object.keys(schema).filter((k) => !KNOWN.has(k));
   if (unknown.length > 0) throw new Error(`no generator for keyword(s) ${unknown.join(', ')}`);
   if ('const' in schema) return fc.constant(schema.const);
