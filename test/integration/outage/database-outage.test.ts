@@ -211,6 +211,17 @@ describe('a 20 s database outage under steady completion load', () => {
         'last_used_at written',
       );
       expect(row.last_used_at).toBeInstanceOf(Date);
+      // The usage ledger lost nothing: one record per request the upstream saw, those made during the outage held
+      // in memory and written once the database was back.
+      const recorded = async () => Number((await db('usage_records').count({ n: '*' }))[0]!.n);
+      await eventually(
+        async () => ((await recorded()) === upstream.requests.length ? true : undefined),
+        15_000,
+        'one usage record per upstream request',
+      );
+      expect(await recorded()).toBe(upstream.requests.length);
+      const metrics = await call(app.url, 'GET', '/metrics');
+      expect(metrics.body).not.toMatch(/^modelgate_buffer_dropped_total\{buffer="usage"\} [1-9]/m);
     } finally {
       await db.destroy();
     }
