@@ -65,6 +65,38 @@ describe('modelgate-init models, refresh, all (real HTTP servers, real processes
     const text = kube.get(NS, NAME)?.data?.[CONFIGMAP_KEY];
     return text ? (JSON.parse(text) as ReturnType<typeof readArtifact>) : undefined;
   };
+  /**
+   * Calls `then` once `count` runs wait for the models lock's holder (its shared form requested, not granted:
+   * pg_locks). Having read the cache is not enough: under load a run can read it, then reach the lock only after
+   * the holder released it, and that run is a later pod that asks the source itself.
+   */
+  const onceWaitingOnTheLock = (count: number, then: () => void) => {
+    const client = new pg.Client({ connectionString: testDb.url });
+    const waiting = async () => {
+      const { rows } = await client.query<{ n: number }>(
+        `SELECT count(*)::int AS n FROM pg_locks
+          WHERE locktype = 'advisory' AND mode = 'ShareLock' AND NOT granted
+            AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
+            AND ((classid::bigint << 32) | objid::bigint) = $1::bigint`,
+        [LOCK_KEYS.models],
+      );
+      return rows[0]!.n;
+    };
+    const poll = async () => {
+      await client.connect();
+      while ((await waiting()) < count) await new Promise((resolve) => setTimeout(resolve, 50));
+    };
+    // Answering anyway when the query fails lets the test fail on what the runs did instead of hanging.
+    void poll()
+      .catch(() => undefined)
+      .finally(() => {
+        then();
+        void client.end().catch(() => undefined);
+      });
+  };
+  // The source answers only once the other runs wait for the holder: MODELS_FALLBACK_AFTER (3 s) would let the
+  // holder fall back before 16 processes have started on a loaded machine, and the next run ask again.
+  const patient = { MODEL_SOURCE_TIMEOUT: '60s', MODELS_FALLBACK_AFTER: '60s' };
 
   it('fetches the messy source, writes the ConfigMap, the file and the report, keeping big stakes exact', async () => {
     const result = await runInit(['models'], withConfigMap());
@@ -133,18 +165,11 @@ describe('modelgate-init models, refresh, all (real HTTP servers, real processes
   it('16 concurrent runs over a stale cache: exactly one request reaches the source, all get its result', async () => {
     const stale = artifactFrom('minimal.json', { url: source.url, ageMs: HOUR, etag: '"v1"' });
     kube.put(NS, NAME, { [CONFIGMAP_KEY]: serializeArtifact(stale) });
-    // The source answers once all 16 have read the cache, so the others are waiting on the one asking.
-    const readsBefore = kube.requests.filter((r) => r.method === 'GET').length;
+    // The source answers once the 15 others wait for the one asking.
     const answer = json(fixture('updated.json'), { etag: '"v2"' });
-    source.setHandler((...request) => {
-      const poll = setInterval(() => {
-        if (kube.requests.filter((r) => r.method === 'GET').length - readsBefore < 16) return;
-        clearInterval(poll);
-        answer(...request);
-      }, 50);
-    });
+    source.setHandler((...request) => onceWaitingOnTheLock(15, () => answer(...request)));
     // One kubeconfig for all: writing it again while a started process reads it would hand that one a torn file.
-    const env = withConfigMap();
+    const env = { ...withConfigMap(), ...patient };
     const files = Array.from({ length: 16 }, (_, i) => path.join(dir, `pod-${i}`, 'models.json'));
     const runs = await Promise.all(
       files.map((podFile, i) => runInit(['models'], { ...env, MODELS_FILE: podFile, HOSTNAME: `pod-${i}` })),
@@ -155,12 +180,11 @@ describe('modelgate-init models, refresh, all (real HTTP servers, real processes
     const origins = runs.map((run) => summaryOf(run).artifact.origin).sort();
     expect(origins).toEqual(['fetched', ...Array(15).fill('reused')]);
     // Those that waited for the fetch read its result together instead of taking the lock in turn (which would put
-    // their reads one after the other; before the shared wait, all 16 took it). A waiter whose re-read fails takes
-    // it to read again: a few, never most.
+    // their reads one after the other; before the shared wait, all 16 took it).
     const logged = (run: (typeof runs)[number], msg: string) =>
       run.lines.some((l) => l.msg === msg && l.lock === 'models');
-    expect(runs.filter((run) => logged(run, 'the lock holder has finished')).length).toBeGreaterThan(0);
-    expect(runs.filter((run) => logged(run, 'advisory lock acquired')).length).toBeLessThanOrEqual(3);
+    expect(runs.filter((run) => logged(run, 'the lock holder has finished'))).toHaveLength(15);
+    expect(runs.filter((run) => logged(run, 'advisory lock acquired'))).toHaveLength(1);
     const published = configMapArtifact()!;
     expect(published.models).toHaveLength(3);
     for (const podFile of files) expect(readArtifact(podFile)).toEqual(published);
@@ -169,21 +193,15 @@ describe('modelgate-init models, refresh, all (real HTTP servers, real processes
   it('16 concurrent runs over a stale cache and a failing source: one request, all fall back to last-known-good', async () => {
     const stale = artifactFrom('minimal.json', { url: source.url, ageMs: HOUR, etag: '"v1"' });
     kube.put(NS, NAME, { [CONFIGMAP_KEY]: serializeArtifact(stale) });
-    // A slow failure, as from a source that hangs: it answers only once all 16 pods have read the cache (so all
-    // of them are queued on the models lock behind the one asking), then fails.
-    const readsOfTheCache = () => kube.requests.filter((r) => r.method === 'GET').length;
-    source.setHandler((_req, res) => {
-      const fail = () => {
+    // A slow failure, as from a source that hangs: it answers only once the 15 others wait for the one asking,
+    // then fails.
+    source.setHandler((_req, res) =>
+      onceWaitingOnTheLock(15, () => {
         res.writeHead(500, { 'content-type': 'application/json' });
         res.end('{"error":"down"}');
-      };
-      const poll = setInterval(() => {
-        if (readsOfTheCache() < 16) return;
-        clearInterval(poll);
-        setTimeout(fail, 500);
-      }, 50);
-    });
-    const env = withConfigMap();
+      }),
+    );
+    const env = { ...withConfigMap(), ...patient };
     const files = Array.from({ length: 16 }, (_, i) => path.join(dir, `pod-${i}`, 'models.json'));
     const runs = await Promise.all(
       files.map((podFile, i) =>
@@ -199,6 +217,10 @@ describe('modelgate-init models, refresh, all (real HTTP servers, real processes
     // Without sharing the failure, each waiting pod would ask again in turn, paying the whole timeout each.
     expect(source.requests).toHaveLength(1);
     expect(runs.map((run) => summaryOf(run).artifact.origin)).toEqual(Array(16).fill('last-known-good'));
+    const waited = runs.filter((run) =>
+      run.lines.some((l) => l.msg === 'the lock holder has finished' && l.lock === 'models'),
+    );
+    expect(waited).toHaveLength(15);
     for (const podFile of files)
       expect(readArtifact(podFile)).toMatchObject({ sha256: stale.sha256, stale: true });
     expect(configMapArtifact()).toEqual(stale);
