@@ -20,7 +20,7 @@ console.log(JSON.stringify({
   uid: process.getuid(), gid: process.getgid(), capEff: status.CapEff, noNewPrivs: status.NoNewPrivs,
   seccomp: status.Seccomp, rootWrite, tmpWrite,
   token: fs.existsSync('/var/run/secrets/kubernetes.io/serviceaccount/token'),
-  tokenEnv: Object.keys(process.env).filter((k) => /KUBECONFIG|TOKEN/.test(k) && k !== 'ADMIN_TOKEN'),
+  tokenEnv: Object.keys(process.env).filter((k) => /^KUBECONFIG$|(^|_)TOKEN(_FILE)?$/.test(k) && k !== 'ADMIN_TOKEN'),
 }));
 `;
 

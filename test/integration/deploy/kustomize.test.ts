@@ -197,7 +197,7 @@ describeWithTools('kustomize base k8s/', ['kustomize'], ({ kustomize }) => {
       });
       const pod = appPod(built);
       expect(resolveEnv(pod.spec.initContainers![0]!, ctx(pod.spec)).get('MODEL_SOURCE_URL')).toBe(secretUrl);
-      const cron = one(built, 'CronJob') as K8sObject & {
+      const cron = one(built, 'CronJob', 'modelgate-refresh') as K8sObject & {
         spec: { jobTemplate: { spec: { template: { spec: typeof pod.spec } } } };
       };
       const cronPod = cron.spec.jobTemplate.spec.template.spec;
