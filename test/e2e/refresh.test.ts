@@ -95,10 +95,23 @@ describeE2E(
       expect(summary).toMatchObject({ failed: 0 });
       expect(summary.ok).toBeGreaterThan(100);
 
-      // The Job that did it was made by the CronJob controller.
-      const jobs = (await batch().listNamespacedJob({ namespace: s.namespace })).items;
-      const byCron = jobs.filter((j) => j.metadata?.ownerReferences?.some((o) => o.kind === 'CronJob'));
-      expect(byCron.some((j) => (j.status?.succeeded ?? 0) >= 1)).toBe(true);
+      // The Job that did it was made by the refresh CronJob's controller. The Job controller counts the pod as
+      // succeeded only after it exits, which can come after the ConfigMap write and the reloads: wait for it.
+      const succeededByCron = await until(
+        'a Job of the refresh CronJob to have succeeded',
+        async () => {
+          const jobs = (await batch().listNamespacedJob({ namespace: s.namespace })).items;
+          const done = jobs.filter(
+            (j) =>
+              j.metadata?.ownerReferences?.some((o) => o.kind === 'CronJob' && o.name.endsWith('-refresh')) &&
+              (j.status?.succeeded ?? 0) >= 1,
+          );
+          return done.length > 0 ? done.length : undefined;
+        },
+        60_000,
+        500,
+      );
+      expect(succeededByCron).toBeGreaterThanOrEqual(1);
 
       const lastReload = Math.max(...reloadedAt.values());
       recordFigure('refresh', {
