@@ -144,7 +144,8 @@ function checkContents() {
     );
   expectOnly('/app', ['THIRD-PARTY-NOTICES.txt', 'core', 'dist', 'package.json']);
   expectOnly('/app/dist', ['bin', 'docs']);
-  expectOnly('/app/dist/bin', ['launch.js', ...bins.flatMap(binFiles)]);
+  // modelgate-tokenizer.js: the usage ledger's tokenizer worker thread, started by the app at its first estimate.
+  expectOnly('/app/dist/bin', ['launch.js', 'modelgate-tokenizer.js', ...bins.flatMap(binFiles)]);
   // The API reference's browser files, sent by /docs (app/docs/docs-routes.ts; copied by scripts/build/bundle.mjs).
   expectOnly('/app/dist/docs', [
     'swagger-ui-bundle.js.gz',
