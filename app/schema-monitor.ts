@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import { describeDatabase } from '../core/db/connection';
+import { describeDatabase } from '../core/db/describe';
 import { schemaState as readSchemaState, type SchemaState } from '../core/db/migrations';
 import type { Logger } from '../core/logger';
 import type { Metrics } from './metrics';

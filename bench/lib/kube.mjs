@@ -33,7 +33,7 @@ export async function startCluster() {
   if (missing) throw new Error(`the storm needs a real kube-apiserver for the ConfigMap cache: ${missing}`);
   const supervisor = spawn(
     process.execPath,
-    [path.join(repoRoot, 'test', 'k8s', 'harness', 'apiserver-supervisor.mjs'), String(process.pid)],
+    [path.join(repoRoot, 'test', 'support', 'k8s', 'apiserver-supervisor.mjs'), String(process.pid)],
     { stdio: ['ignore', 'pipe', 'inherit'] },
   );
   /** @type {{ kubeconfig: string, server: string }} */

@@ -120,16 +120,6 @@ export function createDatabase(options: ConnectionOptions): Knex {
   });
 }
 
-/** `host:port/database` of a connection string, for log lines: never the user or password. */
-export function describeDatabase(url: string): string {
-  try {
-    const parsed = new URL(url);
-    return `${parsed.hostname}:${parsed.port || '5432'}${parsed.pathname}`;
-  } catch {
-    return 'an unparsable DATABASE_URL';
-  }
-}
-
 export interface ProbeConnection {
   /** One `SELECT 1` on the probe's own connection, (re)connecting first when needed. */
   probe(): Promise<void>;

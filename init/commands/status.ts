@@ -35,7 +35,7 @@ async function sinkStatus(sink: ArtifactSink, ctx: RunContext) {
 /** Prints the schema state and each sink's artifact state as one JSON document; writes nothing. */
 export async function runStatus(ctx: RunContext): Promise<void> {
   const { config } = ctx;
-  const db = initKnex(config.database.url, ctx.logger);
+  const db = await initKnex(config.database.url, ctx.logger);
   let schema: unknown;
   try {
     schema = await schemaState(db, REQUIRED_MIGRATION);

@@ -14,7 +14,7 @@ export async function runWait(ctx: RunContext): Promise<void> {
   const configMap = await ctx.configMapSink();
   const file = ctx.fileSink();
   const source = configMap ?? file;
-  const db = initKnex(config.database.url, ctx.logger);
+  const db = await initKnex(config.database.url, ctx.logger);
   const deadline = deps.clock.now() + config.models.waitTimeoutMs;
   let missing: string[] = [];
   try {

@@ -85,7 +85,7 @@ export async function clearKnexLock(client: pg.Client, logger: Logger): Promise<
 
 async function applyPending(options: MigrateOptions): Promise<AppliedMigration[]> {
   const { logger, clock } = options;
-  const db = initKnex(options.url, logger, { poolMax: 2, checkClient: true });
+  const db = await initKnex(options.url, logger, { poolMax: 2, checkClient: true });
   const applied: AppliedMigration[] = [];
   let started = 0;
   const nameOf = (migrations: unknown[]) =>

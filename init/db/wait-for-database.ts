@@ -1,6 +1,6 @@
 import pg from 'pg';
 import type { Logger } from '../../core/logger';
-import { describeDatabase } from '../../core/db/connection';
+import { describeDatabase } from '../../core/db/describe';
 import { backoffDelay, type Clock } from '../backoff';
 import { InitError } from '../errors';
 

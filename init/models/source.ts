@@ -1,6 +1,6 @@
 import fs from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
-import axios, { AxiosError, type AxiosResponse } from 'axios';
+import type { AxiosError, AxiosResponse } from 'axios';
 import { redactSourceUrl } from '../../core/artifact/source-url';
 import type { Logger } from '../../core/logger';
 import { backoffDelay, parseRetryAfter, type Clock } from '../backoff';
@@ -102,6 +102,9 @@ async function fetchHttpOnce(
   options: SourceOptions,
   limit: AttemptLimit,
 ): Promise<SourceResponse> {
+  // Loaded by the first request, not at start: an init container that reuses the cached artifact never fetches, and
+  // axios (with form-data and its MIME table) is a good part of what an init start would otherwise load.
+  const { default: axios } = await import('axios');
   const controller = new AbortController();
   // axios' own timeout is an idle timeout; this bounds the whole exchange (a body that trickles forever).
   const timer = setTimeout(() => controller.abort(), limit.ms);
@@ -128,7 +131,7 @@ async function fetchHttpOnce(
       transitional: { clarifyTimeoutError: true, silentJSONParsing: true, forcedJSONParsing: false },
     });
   } catch (error) {
-    if (error instanceof AxiosError) throw describeNetworkError(error, options, limit);
+    if (axios.isAxiosError(error)) throw describeNetworkError(error, options, limit);
     throw new SourceError((error as Error).message, true);
   } finally {
     clearTimeout(timer);

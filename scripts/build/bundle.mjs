@@ -244,6 +244,12 @@ for (const { name, entry, train } of executables) {
     plugins: [axiosWithoutWebGlobals],
     logLevel: 'warning',
   });
+  // launch.js reads the bundle as latin1, which is only the same text for ASCII.
+  const nonAscii = fs.readFileSync(bundle).findIndex((byte) => byte > 0x7f);
+  if (nonAscii >= 0)
+    throw new Error(
+      `${path.relative(root, bundle)} holds a non-ASCII byte at offset ${nonAscii}; launch.js reads bundles as latin1, so keep esbuild's charset at ascii`,
+    );
   const bin = path.join(outDir, `${name}.js`);
   fs.writeFileSync(bin, launcher(name), { mode: 0o755 });
   const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'modelgate-build-'));
