@@ -32,7 +32,7 @@ export const API_PREFIXES = ['/api/v1', '/v1'] as const;
 
 /**
  * Builds the express app without listening: the one HTTP stack of production, every test and every benchmark.
- * Request ids, route capture and the access log come first; the 405, 404 and error handler last.
+ * Request ids, route capture and the access log come first, then the API; the 405, 404 and error handler last.
  */
 export function createApp(deps: AppDeps): Express {
   const { config, logger, registry } = deps;
@@ -44,13 +44,15 @@ export function createApp(deps: AppDeps): Express {
   app.use(captureRouteTemplate());
   app.use(observeRequests({ logger, metrics }));
   app.use(answerOptions(app));
-  app.use(homeRouter({ version: packageVersion(), api: deps.api !== undefined }));
-  app.use(probeRouter(deps.probes, registry));
+  // The API before the home page, probes and docs: nearly every request is an API request, and each router it
+  // passes on its way costs it (their paths never overlap).
   if (deps.api) {
-    app.use(docsRouter({ assetDir: deps.docsAssetDir }));
     const json = express.json({ limit: config.http.bodyLimit });
     for (const prefix of API_PREFIXES) app.use(prefix, json, deps.api.router);
   }
+  app.use(homeRouter({ version: packageVersion(), api: deps.api !== undefined }));
+  app.use(probeRouter(deps.probes, registry));
+  if (deps.api) app.use(docsRouter({ assetDir: deps.docsAssetDir }));
   app.use(methodNotAllowed(app));
   app.use(notFound());
   app.use(errorHandler({ logger, bodyLimit: config.http.bodyLimit }));

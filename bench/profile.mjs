@@ -1,9 +1,10 @@
 // @ts-check
 // Profiles modelgate-app (the build, run as in production) with V8's --cpu-prof and summarises the profile by
 // function and module (bench/lib/cpuprofile.mjs):
-//   node bench/profile.mjs proxy [plain|stream ...] [--target express]
-//                                   chat completions under load (50 connections), one process per mode; --target
-//                                   profiles a floor (express, node-http) the same way, for comparison
+//   node bench/profile.mjs proxy [plain|stream ...] [--target express|node-http|modelgate-no-limits]
+//                                   chat completions under load (50 connections), one process per mode, every
+//                                   feature on; --target profiles a floor (express, node-http) the same way, or
+//                                   modelgate with limits and the usage ledger off, for comparison
 //   node bench/profile.mjs startup                    process start until /readyz answers 200
 //   node bench/profile.mjs summary <file.cpuprofile> [--top N]
 // Profiles and their summaries go to bench/results/profiles/. BENCH_PROFILE_SECONDS sets the load's length (20 s).
@@ -47,7 +48,10 @@ function keep(file, name, title, untilMicros = Infinity) {
   return summary;
 }
 
-/** @param {('plain' | 'stream')[]} modes @param {'modelgate' | 'express' | 'node-http'} targetName */
+/**
+ * @param {('plain' | 'stream')[]} modes
+ * @param {'modelgate' | 'modelgate-no-limits' | 'express' | 'node-http'} targetName
+ */
 async function profileProxy(modes, targetName) {
   const pg = await startPostgres();
   const source = await startModelSource({ delayMs: 0 });
@@ -58,8 +62,15 @@ async function profileProxy(modes, targetName) {
       const profileDir = path.join(dir, `cpu-${mode}`);
       const nodeArgs = ['--cpu-prof', `--cpu-prof-dir=${profileDir}`];
       const app =
-        targetName === 'modelgate'
-          ? await startModelgate({ pg, source, upstreamBase: upstream.base, dir, nodeArgs })
+        targetName === 'modelgate' || targetName === 'modelgate-no-limits'
+          ? await startModelgate({
+              pg,
+              source,
+              upstreamBase: upstream.base,
+              dir,
+              nodeArgs,
+              features: targetName === 'modelgate' ? 'all' : 'no-limits',
+            })
           : await startFloor(targetName, upstream.base, dir, nodeArgs);
       const load = (/** @type {number} */ seconds) =>
         startLoad({
@@ -82,7 +93,7 @@ async function profileProxy(modes, targetName) {
       const summary = keep(
         newestProfile(profileDir),
         `${prefix}-${mode}`,
-        `${targetName === 'modelgate' ? 'modelgate-app' : `the ${targetName} floor`}, POST /v1/chat/completions ${mode}, 50 connections, ${SECONDS} s after a 3 s warm-up (the whole process life is profiled: start-up and warm-up are a small part)`,
+        `${targetName === 'modelgate' ? 'modelgate-app, every feature on' : targetName === 'modelgate-no-limits' ? 'modelgate-app, limits and usage ledger off' : `the ${targetName} floor`}, POST /v1/chat/completions ${mode}, 50 connections, ${SECONDS} s after a 3 s warm-up (the whole process life is profiled: start-up and warm-up are a small part)`,
       );
       process.stdout.write(`${summary}\n`);
     }
@@ -164,8 +175,8 @@ async function main() {
   if (command === 'proxy') {
     const targetAt = rest.indexOf('--target');
     const target = /** @type {any} */ (targetAt >= 0 ? rest[targetAt + 1] : 'modelgate');
-    if (!['modelgate', 'express', 'node-http'].includes(target))
-      throw new Error(`--target ${target}: choose modelgate, express or node-http`);
+    if (!['modelgate', 'modelgate-no-limits', 'express', 'node-http'].includes(target))
+      throw new Error(`--target ${target}: choose modelgate, modelgate-no-limits, express or node-http`);
     const named = rest.filter((a, i) => !a.startsWith('--') && (targetAt < 0 || i !== targetAt + 1));
     const modes = /** @type {('plain' | 'stream')[]} */ (named.length ? named : ['plain', 'stream']);
     await profileProxy(modes, target);

@@ -4,7 +4,9 @@
 // two peers (LiteLLM, Portkey) and the upstream directly (the ceiling), all in one run against one fast local
 // upstream. One process per target. Every target gets the same load (autocannon in this process) in interleaved
 // rounds, the order rotated each round, so drift in the machine's load hits every target alike; ratios against the
-// bare express proxy are taken round by round. 50 connections, then 1 connection for the added latency.
+// bare express proxy are taken round by round. 50 connections, then 1 connection for the added latency. modelgate runs
+// with every feature on, and the same build with limits and the usage ledger off beside it (modelgate-no-limits):
+// the difference, round by round, is what those two cost per request (issue 17), the database's CPU included.
 // BENCH_PROXY_TARGETS (e.g. express,modelgate), BENCH_PROXY_ROUNDS, BENCH_PROXY_SECONDS and
 // BENCH_PROXY_CONNECTIONS (e.g. 50 or 50,1) narrow a run while working on one part. BENCH_PROXY_BASELINE=<a copy
 // of another build's dist/> adds that build as target modelgate-baseline, in the same rounds: a change measured
@@ -48,12 +50,16 @@ const secondsFor = (/** @type {number} */ connections) =>
 
 /**
  * One load run against one target; latencies of 2xx answers are recorded to the microsecond (autocannon's own
- * histogram counts whole milliseconds, too coarse for a 0.5 ms goal).
+ * histogram counts whole milliseconds, too coarse for a 0.5 ms goal). `databasePid`: PostgreSQL's postmaster, whose
+ * CPU over the run (every backend's) is counted per request too: only modelgate uses it, one target at a time.
  * @param {Target} target @param {Mode} mode @param {number} connections @param {number} seconds
+ * @param {number | undefined} databasePid
  */
-async function measure(target, mode, connections, seconds) {
+async function measure(target, mode, connections, seconds, databasePid) {
   /** @type {number[]} */
   const latencies = [];
+  const databaseCpu = () => (databasePid === undefined ? 0 : treeCpuSeconds(databasePid));
+  const databaseBefore = databaseCpu();
   const cpuBefore = treeCpuSeconds(target.pid);
   const harnessBefore = process.cpuUsage();
   const { instance, done } = startLoad({
@@ -69,8 +75,12 @@ async function measure(target, mode, connections, seconds) {
     if (statusCode >= 200 && statusCode < 300) latencies.push(responseTime);
   });
   const result = await done;
-  const cpu = treeCpuSeconds(target.pid) - cpuBefore;
   const harness = process.cpuUsage(harnessBefore);
+  // What a request leaves to do after its answer (the usage ledger's next batch, limit permits given back when
+  // idle) is counted with it: the CPU is read once that has run.
+  if (target.settleMs) await sleep(target.settleMs);
+  const cpu = treeCpuSeconds(target.pid) - cpuBefore;
+  const database = databaseCpu() - databaseBefore;
   latencies.sort((a, b) => a - b);
   const requests = result.requests.total;
   const ok = latencies.length;
@@ -91,6 +101,12 @@ async function measure(target, mode, connections, seconds) {
     /** CPU the target's processes used per answered request (its share of the machine's work). */
     cpuMicrosPerRequest: ok ? Math.round((cpu * 1e6) / ok) : null,
     targetCpuSeconds: round(cpu, 2),
+    /**
+     * PostgreSQL's CPU per answered request over the same time (limits, the usage ledger; idle work for others);
+     * null when a backend exited meanwhile (its CPU time left the sum: the reading came out below zero).
+     */
+    databaseCpuMicrosPerRequest:
+      ok && databasePid !== undefined && database >= 0 ? Math.round((database * 1e6) / ok) : null,
     loadGeneratorCpuSeconds: round((harness.user + harness.system) / 1e6, 2),
   };
 }
@@ -134,14 +150,15 @@ export async function runProxy(context) {
       const seconds = secondsFor(connections);
       log(`${connections} connection(s): warm-up, then ${rounds} rounds of ${seconds} s per target and mode`);
       for (const mode of MODES)
-        for (const target of runnable(mode)) await measure(target, mode, connections, WARMUP_SECONDS);
+        for (const target of runnable(mode))
+          await measure(target, mode, connections, WARMUP_SECONDS, context.pg.pid);
       for (let r = 0; r < rounds; r++) {
         for (const mode of MODES) {
           for (const target of rotate(runnable(mode), r)) {
-            const m = await measure(target, mode, connections, seconds);
+            const m = await measure(target, mode, connections, seconds, context.pg.pid);
             runs.push({ target: target.name, mode, connections, round: r + 1, ...m });
             log(
-              `c=${connections} round ${r + 1} ${mode} ${target.name}: ${m.requestsPerSecond} req/s, p50 ${m.latencyMs.p50} ms, p99 ${m.latencyMs.p99} ms, ${m.cpuMicrosPerRequest} CPU-µs/req${m.errors + m.non2xx + m.timeouts ? `, errors ${m.errors} non-2xx ${m.non2xx} timeouts ${m.timeouts}` : ''}`,
+              `c=${connections} round ${r + 1} ${mode} ${target.name}: ${m.requestsPerSecond} req/s, p50 ${m.latencyMs.p50} ms, p99 ${m.latencyMs.p99} ms, ${m.cpuMicrosPerRequest} CPU-µs/req, database ${m.databaseCpuMicrosPerRequest} CPU-µs/req${m.errors + m.non2xx + m.timeouts ? `, errors ${m.errors} non-2xx ${m.non2xx} timeouts ${m.timeouts}` : ''}`,
             );
             await sleep(200);
           }
@@ -160,7 +177,8 @@ export async function runProxy(context) {
         upstreamChunks: Number(process.env.UPSTREAM_CHUNKS ?? 8),
         loadGenerator: 'autocannon in the harness process (same cores as every target)',
       },
-      features: describeFeatures(),
+      features: describeFeatures('all'),
+      featuresWithoutLimits: describeFeatures('no-limits'),
       targets: [
         ...targets.map((t) => ({
           name: t.name,
@@ -182,15 +200,26 @@ export async function runProxy(context) {
   }
 }
 
-/** modelgate against the bare express proxy and the upstream, as the report will judge it. @param {any} result */
+/**
+ * modelgate against the bare express proxy and the upstream, as the report will judge it, and what limits and the
+ * usage ledger cost it. @param {any} result
+ */
 function logGoals(result) {
-  const { goals } = reduceProxy(result);
+  const { goals, limitsCost } = reduceProxy(result);
   for (const mode of MODES) {
     const g = goals[mode];
     log(
       `modelgate ${mode}: ${g.throughputOfExpress ?? 'n/a'} of the bare express proxy's req/s, p99 ${g.p99OfExpress ?? 'n/a'}x its p99, p50 +${g.addedP50AtOneConnectionMs ?? 'n/a'} ms over the upstream at 1 connection`,
     );
   }
+  for (const row of limitsCost ?? [])
+    for (const mode of MODES) {
+      const c = row[mode];
+      if (c)
+        log(
+          `limits + usage ledger, ${mode} at ${row.connections} connection(s): p50 +${c.p50AddedMs} ms, +${c.cpuAddedMicros} CPU-µs/req in the app, +${c.databaseCpuAddedMicros} in PostgreSQL, req/s x${c.throughput}`,
+        );
+    }
 }
 
 /**

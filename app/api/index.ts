@@ -204,6 +204,9 @@ export function createApiRouter(deps: ApiDeps): ApiModule {
   const auth = requireApiKey(keys);
 
   const router = Router();
+  // Every request walks the routers in this order: the proxied endpoints, which carry nearly all the traffic, first.
+  router.use(chatCompletionRoutes(completions, routing, auth));
+  router.use(embeddingRoutes(models, routing, auth));
   let openApiJson: Buffer | undefined;
   mount(router, openApiOperation, [], (_input, _req, res) => {
     openApiJson ??= Buffer.from(JSON.stringify(openApiDocument()));
@@ -213,8 +216,6 @@ export function createApiRouter(deps: ApiDeps): ApiModule {
   router.use(adminRoutes(new AdminService(new KnexUserStore(db)), config.adminToken));
   router.use(keyRoutes(keys, auth));
   router.use(modelRoutes(models, auth, (res) => limits.service.modelFilter(principal(res))));
-  router.use(chatCompletionRoutes(completions, routing, auth));
-  router.use(embeddingRoutes(models, routing, auth));
   router.use(limitRoutes(limits.service, auth, config.adminToken));
   router.use(chatRoutes(new ChatService(new KnexChatStore(db)), auth));
   router.use(usageRoutes(usage.service, auth));

@@ -71,9 +71,9 @@ export async function startApp(options) {
 
 /**
  * Creates a user and its first API key through the admin API.
- * @param {string} base @returns {Promise<string>} the secret key
+ * @param {string} base @returns {Promise<{ key: string, keyId: string, userId: string }>} the secret key and ids
  */
-export async function createApiKey(base) {
+export async function createUserWithKey(base) {
   const response = await fetch(`${base}/api/v1/admin/users`, {
     method: 'POST',
     headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' },
@@ -81,8 +81,18 @@ export async function createApiKey(base) {
   });
   if (response.status !== 201)
     throw new Error(`creating an API key failed: ${response.status} ${await response.text()}`);
-  const body = /** @type {{ key: { key: string } }} */ (await response.json());
-  return body.key.key;
+  const body = /** @type {{ user: { id: string }, key: { id: string, key: string } }} */ (
+    await response.json()
+  );
+  return { key: body.key.key, keyId: body.key.id, userId: body.user.id };
+}
+
+/**
+ * Creates a user and its first API key through the admin API.
+ * @param {string} base @returns {Promise<string>} the secret key
+ */
+export async function createApiKey(base) {
+  return (await createUserWithKey(base)).key;
 }
 
 /** @param {string} base @returns {Promise<any>} the app's /status */

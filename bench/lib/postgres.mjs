@@ -6,7 +6,7 @@ import { startEmbeddedPostgres } from '../../test/support/embedded-postgres.mjs'
 import { log, scratchDir } from './common.mjs';
 
 /**
- * @typedef {{ adminUrl: string, createDatabase: (name: string) => Promise<string>,
+ * @typedef {{ adminUrl: string, pid: number | undefined, createDatabase: (name: string) => Promise<string>,
  *   query: (database: string, sql: string, params?: unknown[]) => Promise<any[]>, stop: () => Promise<void> }} BenchPostgres
  */
 
@@ -32,6 +32,8 @@ export async function startPostgres() {
 
   return {
     adminUrl: server.url,
+    /** The postmaster's: its process tree is every backend, for the CPU the database spends. */
+    pid: server.postmasterPid,
     async createDatabase(name) {
       if (!/^[a-z][a-z0-9_]*$/.test(name)) throw new Error(`bad database name ${name}`);
       await query('postgres', `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);

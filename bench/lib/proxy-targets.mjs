@@ -5,7 +5,7 @@
 // described by what the load generator sends it.
 import fs from 'node:fs';
 import path from 'node:path';
-import { ADMIN_TOKEN, createApiKey, preparePod, startApp } from './app-fixture.mjs';
+import { ADMIN_TOKEN, createUserWithKey, preparePod, startApp } from './app-fixture.mjs';
 import { log, now, repoRoot, sleep } from './common.mjs';
 import {
   LITELLM_VERSION,
@@ -43,9 +43,11 @@ export function requestBody(mode) {
 }
 
 /**
- * @typedef {'upstream' | 'node-http' | 'express' | 'modelgate' | 'modelgate-baseline' | 'litellm' | 'portkey'} TargetName
+ * @typedef {'upstream' | 'node-http' | 'express' | 'modelgate' | 'modelgate-no-limits' | 'modelgate-baseline'
+ *   | 'litellm' | 'portkey'} TargetName
  * @typedef {{ name: TargetName, label: string, url: string, headers: Record<string, string>, pid: number,
- *   output: () => string, stop: () => Promise<void>, notes: string[] }} Target
+ *   output: () => string, stop: () => Promise<void>, notes: string[], settleMs?: number }} Target
+ *   settleMs: how long the work a request leaves behind takes to be done after the load stops (counted with it)
  * @typedef {{ name: TargetName, label: string, error: string, notes: string[] }} FailedTarget
  */
 
@@ -55,6 +57,7 @@ export const LABELS = {
   'node-http': 'bare node:http proxy (floor)',
   express: 'bare express 5 proxy (floor, the reference)',
   modelgate: 'modelgate',
+  'modelgate-no-limits': 'modelgate, limits and usage ledger off (same build)',
   'modelgate-baseline': 'modelgate, baseline build (BENCH_PROXY_BASELINE)',
   litellm: `LiteLLM proxy ${LITELLM_VERSION}`,
   portkey: `Portkey gateway ${PORTKEY_VERSION}`,
@@ -169,26 +172,32 @@ export async function startFloor(name, upstreamBase, dir, nodeArgs = []) {
 
 /**
  * modelgate the production way: a database migrated and an artifact resolved by `modelgate-init all`, the built
- * modelgate-app as a process (LOG_LEVEL=info, its log lines to a file), a user and key made through the admin API.
- * `baseline` runs the copy of a build's dist/ named by BENCH_PROXY_BASELINE instead, as target modelgate-baseline.
+ * modelgate-app as a process (LOG_LEVEL=info, its log lines to a file), a user and key made through the admin API,
+ * every feature on (bench/lib/proxy-features.mjs). `features: 'no-limits'` runs the same build with limits and the
+ * usage ledger off, as target modelgate-no-limits; `baseline` runs the copy of a build's dist/ named by
+ * BENCH_PROXY_BASELINE instead, as target modelgate-baseline. Each has a database of its own.
  * @param {{ pg: import('./postgres.mjs').BenchPostgres, source: { url: string }, upstreamBase: string, dir: string,
- *   nodeArgs?: string[], env?: NodeJS.ProcessEnv, baseline?: string }} options
+ *   nodeArgs?: string[], env?: NodeJS.ProcessEnv, baseline?: string,
+ *   features?: import('./proxy-features.mjs').FeatureSet }} options
  * @returns {Promise<Target>}
  */
 export async function startModelgate(options) {
-  const name = options.baseline ? 'modelgate-baseline' : 'modelgate';
-  const pod = await preparePod(
-    options.pg,
-    options.source.url,
-    options.baseline ? 'bench_proxy_baseline' : 'bench_proxy',
-  );
+  const features = options.features ?? 'all';
+  /** @type {TargetName} */
+  const name = options.baseline
+    ? 'modelgate-baseline'
+    : features === 'all'
+      ? 'modelgate'
+      : 'modelgate-no-limits';
+  const pod = await preparePod(options.pg, options.source.url, `bench_${name.replaceAll('-', '_')}`);
   /** @type {Record<string, string | undefined>} */
   const env = {
-    UPSTREAM_URL: options.upstreamBase,
-    UPSTREAM_API_KEY: UPSTREAM_KEY,
     LOG_LEVEL: 'info',
     SHUTDOWN_DELAY: '0s',
-    ...featureEnv({ upstreamUrl: options.upstreamBase, dir: pod.podDir }),
+    ...featureEnv(
+      { upstreamUrl: options.upstreamBase, upstreamKey: UPSTREAM_KEY, dir: pod.podDir },
+      features,
+    ),
     ...options.env,
   };
   const app = await startApp({
@@ -200,9 +209,9 @@ export async function startModelgate(options) {
     logFile: path.join(options.dir, `${name}.log`),
     appBin: options.baseline && path.join(options.baseline, 'bin', 'modelgate-app.js'),
   });
-  const key = await createApiKey(app.base);
-  await configureFeatures({ base: app.base, adminToken: ADMIN_TOKEN, key });
-  const extra = Object.keys(env).filter((name) => !['UPSTREAM_URL', 'UPSTREAM_API_KEY'].includes(name));
+  const { key, keyId } = await createUserWithKey(app.base);
+  await configureFeatures({ base: app.base, adminToken: ADMIN_TOKEN, keyId }, features);
+  const shown = Object.keys(env).filter((name) => !name.endsWith('_API_KEY'));
   return {
     name,
     label: LABELS[name],
@@ -210,12 +219,14 @@ export async function startModelgate(options) {
     headers: { authorization: `Bearer ${key}` },
     pid: app.child.pid,
     output: app.child.output,
+    // The usage ledger writes its batch within USAGE_FLUSH_INTERVAL (1 s); idle limit permits go back after 1 s.
+    settleMs: 1_500,
     stop: async () => {
       await stopper(app.child)();
       fs.rmSync(pod.podDir, { recursive: true, force: true });
     },
     notes: [
-      `${options.baseline ? `${options.baseline}/bin/modelgate-app.js (BENCH_PROXY_BASELINE)` : 'dist/bin/modelgate-app.js (the build)'}, PostgreSQL migrated by modelgate-init all, ${extra.map((n) => `${n}=${env[n]}`).join(', ')}`,
+      `${options.baseline ? `${options.baseline}/bin/modelgate-app.js (BENCH_PROXY_BASELINE)` : 'dist/bin/modelgate-app.js (the build)'}, PostgreSQL migrated by modelgate-init all, ${shown.map((n) => `${n}=${n === 'ROUTING_FILE' ? 'routing.json' : env[n]}`).join(', ')}${features === 'all' ? '' : '; the key has no policy'}`,
     ],
   };
 }
@@ -324,6 +335,7 @@ export async function startTargets(names, context) {
     'node-http': () => startFloor('node-http', context.upstreamBase, context.dir),
     express: () => startFloor('express', context.upstreamBase, context.dir),
     modelgate: () => startModelgate(context),
+    'modelgate-no-limits': () => startModelgate({ ...context, features: 'no-limits' }),
     'modelgate-baseline': () => startModelgate({ ...context, baseline: process.env.BENCH_PROXY_BASELINE }),
     litellm: () => startLiteLLM(context.upstreamBase, context.dir),
     portkey: () => startPortkey(context.upstreamBase, context.dir),

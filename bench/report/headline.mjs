@@ -178,6 +178,20 @@ function proxyRows(proxy) {
       '',
       '',
     ];
+  const costAt = (/** @type {number} */ c) => proxy.limitsCost?.find((row) => row.connections === c);
+  /** A difference with its sign: +0.25, -7.06. @param {number | null | undefined} n @param {number} [digits] */
+  const signed = (n, digits = 0) => (typeof n === 'number' && n >= 0 ? `+${num(n, digits)}` : num(n, digits));
+  const [one, fifty] = [costAt(1), costAt(50)];
+  if (one || fifty)
+    rows.proxyLimitsCost = [
+      'Limits and the usage ledger per request, plain / streamed (against the same build with them off, same rounds): p50 added at 1 connection; CPU µs added at 50 connections, in the app and in PostgreSQL; req/s at 50 connections, on over off',
+      'reference',
+      `${signed(one?.plain?.p50AddedMs, 3)} / ${signed(one?.stream?.p50AddedMs, 3)} ms; ` +
+        `app ${signed(fifty?.plain?.cpuAddedMicros)} / ${signed(fifty?.stream?.cpuAddedMicros)} µs, PostgreSQL ${signed(fifty?.plain?.databaseCpuAddedMicros)} / ${signed(fifty?.stream?.databaseCpuAddedMicros)} µs; ` +
+        `${x(fifty?.plain?.throughput)} / ${x(fifty?.stream?.throughput)}`,
+      '',
+      '',
+    ];
   const peers = proxy.targets.filter((t) => t.peer);
   if (peers.length)
     rows.proxyPeers = [

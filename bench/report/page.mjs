@@ -568,12 +568,14 @@ function proxySection(proxy) {
     '- **Targets**, one process each: the upstream directly (the ceiling); a bare node:http proxy (`bench/proxy/floor-node-http.mjs`: read the body, forward with a ' +
       'keep-alive agent, pipe the answer back); a bare express 5 proxy (`bench/proxy/floor-express.mjs`: `express.json()`, the same forwarding), the reference of the ' +
       'goal; modelgate the production way (`dist/bin/modelgate-app.js`, PostgreSQL migrated and the artifact resolved by `modelgate-init all`, a user and API key made ' +
-      'through the admin API, `LOG_LEVEL=info` with its log lines going to a file); LiteLLM and Portkey, installed by the benchmark into `bench/.peers/`.',
+      'through the admin API, `LOG_LEVEL=info` with its log lines going to a file), every feature on, and the same build with limits and the usage ledger off ' +
+      '(its key has no policy, `USAGE_LEDGER=off`; routing and the rest as before), each with a database of its own; LiteLLM and Portkey, installed by the benchmark into `bench/.peers/`.',
     `- **Features of modelgate in this run**: ${proxy.features.map((x) => `${x.name} ${x.on ? 'on' : '**off**'} (${x.how})`).join('; ')}.`,
     `- **Load**: ${st.loadGenerator}. ${loads} per target and mode, after a ${st.warmupSeconds} s warm-up at each connection count; ` +
       'the targets take turns within each round, in an order rotated every round, so a change in the load on the machine reaches all of them alike. Latencies are recorded per ' +
       'answer to the microsecond; the tables give medians over the rounds, and each ratio is the median of the per-round ratios against the bare express proxy of the same round.',
-    '- **CPU per request**: the CPU time the target (with any worker processes it forked) used during the rounds divided by the requests it answered: what it costs, less sensitive than req/s to other work on the machine.',
+    '- **CPU per request**: the CPU time the target (with any worker processes it forked) used during the rounds divided by the requests it answered: what it costs, less sensitive than req/s to other work on the machine. ' +
+      "PostgreSQL's CPU over the same time (the postmaster and every backend) is counted per request too: only the modelgate targets use it, one at a time.",
     '- Before the rounds, each target gets one plain and one streamed request, checked as a client would (a `chat.completion` with a message; a stream of chunks ending in `data: [DONE]`, no error event). A mode that fails its check is reported failed, with the error, and not loaded.',
     '',
     '### 50 connections',
@@ -605,9 +607,12 @@ function proxySection(proxy) {
     `- At one connection, at most ${goalsSet.addedP50AtOneConnectionMs} ms p50 over the upstream directly: plain ${num(goals.plain.addedP50AtOneConnectionMs, 3)} ms (${yes(goals.plain.addedP50Met)}), streamed ${num(goals.stream.addedP50AtOneConnectionMs, 3)} ms (${yes(goals.stream.addedP50Met)}).`,
     `- The goals are meant with every feature on. ${
       proxy.featuresOff.length
-        ? `Not in this build yet, so not measured: ${proxy.featuresOff.join(', ')}.`
+        ? `Off in this run, so not measured: ${proxy.featuresOff.join(', ')}.`
         : 'All of them were on in this run.'
     }`,
+    ...(proxy.limitsCost
+      ? ['', '### What limits and the usage ledger cost', '', ...limitsCostLines(proxy)]
+      : []),
     ...(proxy.againstBaseline ? ['', '### Against the baseline build', '', ...baselineLines(proxy)] : []),
     ...(peers.length ? ['', '### Peers', '', ...peers] : []),
     '',
@@ -615,6 +620,36 @@ function proxySection(proxy) {
       '(`bench/results/profiles/`); `--target express` profiles the floor the same way. A change is measured against the build before it with ' +
       "`BENCH_PROXY_BASELINE=<a copy of that build's dist/>`: that build runs beside modelgate in the same rounds, and the report gives modelgate's figures over its, round by round.",
   ].join('\n');
+}
+
+/**
+ * modelgate with every feature on against the same build with limits and the usage ledger off, in the same rounds:
+ * what those two cost per request (issue 17).
+ * @param {NonNullable<Figures['proxy']>} proxy
+ */
+function limitsCostLines(proxy) {
+  const both = (/** @type {any} */ row, /** @type {string} */ field, /** @type {number} */ digits) =>
+    `${num(row.plain?.[field], digits)} / ${num(row.stream?.[field], digits)}`;
+  return [
+    "modelgate with every feature on against the same build with limits and the usage ledger off, loaded in the same rounds: per round the difference (or ratio) of the two, then the median over the rounds, plain / streamed. The limits are checked, counted and settled on every request (the key's policy: an allowed-models list, requests and tokens per minute, a monthly budget, none reached); the ledger writes one record per completion. CPU is the app process's and PostgreSQL's (every backend) per answered request.",
+    '',
+    table(
+      [
+        'connections',
+        'p50 added ms',
+        'app CPU µs added per request',
+        'PostgreSQL CPU µs added per request',
+        'req/s, on over off',
+      ],
+      (proxy.limitsCost ?? []).map((row) => [
+        row.connections,
+        both(row, 'p50AddedMs', 3),
+        both(row, 'cpuAddedMicros', 0),
+        both(row, 'databaseCpuAddedMicros', 0),
+        `${x(row.plain?.throughput)} / ${x(row.stream?.throughput)}`,
+      ]),
+    ),
+  ];
 }
 
 /**

@@ -278,14 +278,15 @@ export const PROXY_GOALS = {
 };
 export const PROXY_MODES = /** @type {const} */ (['plain', 'stream']);
 /**
- * The targets in the order the report lists them: the ceiling, the floors, modelgate (and another build of it when
- * BENCH_PROXY_BASELINE named one), the peers.
+ * The targets in the order the report lists them: the ceiling, the floors, modelgate (with every feature on, then the
+ * same build with limits and the usage ledger off, and another build when BENCH_PROXY_BASELINE named one), the peers.
  */
 export const PROXY_TARGETS = [
   'upstream',
   'node-http',
   'express',
   'modelgate',
+  'modelgate-no-limits',
   'modelgate-baseline',
   'litellm',
   'portkey',
@@ -313,6 +314,7 @@ function combineRounds(rounds) {
       p99: med((r) => r.latencyMs.p99),
     },
     cpuMicrosPerRequest: med((r) => r.cpuMicrosPerRequest),
+    databaseCpuMicrosPerRequest: med((r) => r.databaseCpuMicrosPerRequest),
     requests: sum((r) => r.requests),
     /** Failed answers: connection errors, non-2xx and timeouts. */
     errors: sum((r) => r.errors + r.non2xx + r.timeouts),
@@ -413,36 +415,54 @@ export function reduceProxy(proxy) {
   };
   const goals = { plain: goalsIn('plain'), stream: goalsIn('stream') };
   /**
-   * modelgate over the baseline build, round by round (both in the same rounds), when one ran: the median ratios
-   * of req/s and CPU per request, and of p50 at one connection. Null without a baseline.
-   * @param {string} mode @param {number} c
+   * modelgate against another target run in the same rounds (the same build with limits and the usage ledger off, or
+   * another build), round by round: the medians of the per-round ratios of req/s and CPU per request, of p50, and of
+   * the per-round differences in p50 and in CPU per request (the app's and PostgreSQL's). Null when it did not run.
+   * @param {string} other @param {string} mode @param {number} c
    */
-  const againstBaselineIn = (mode, c) => {
+  const pairedIn = (other, mode, c) => {
     const of = (/** @type {string} */ name) =>
       proxy.runs.filter(
         (/** @type {any} */ r) => r.target === name && r.mode === mode && r.connections === c,
       );
-    const baseline = of('modelgate-baseline');
+    const others = of(other);
     const pairs = of('modelgate')
-      .map((/** @type {any} */ m) => ({ m, b: baseline.find((/** @type {any} */ b) => b.round === m.round) }))
+      .map((/** @type {any} */ m) => ({ m, b: others.find((/** @type {any} */ b) => b.round === m.round) }))
       .filter((/** @type {any} */ p) => p.b && p.b.requestsPerSecond > 0 && p.b.cpuMicrosPerRequest > 0);
     if (pairs.length === 0) return null;
     const ratio = (/** @type {(r: any) => number} */ pick) =>
       round(median(pairs.map((/** @type {any} */ p) => pick(p.m) / pick(p.b))), 3);
+    const added = (/** @type {(r: any) => number | null | undefined} */ pick) => {
+      /** @type {number[]} */
+      const values = [];
+      for (const p of pairs) {
+        const [a, b] = [pick(p.m), pick(p.b)];
+        if (typeof a === 'number' && typeof b === 'number') values.push(a - b);
+      }
+      return values.length ? round(median(values), 3) : null;
+    };
     return {
       rounds: pairs.length,
       throughput: ratio((r) => r.requestsPerSecond),
       cpuPerRequest: ratio((r) => r.cpuMicrosPerRequest),
       p50: ratio((r) => r.latencyMs.p50),
+      p50AddedMs: added((r) => r.latencyMs.p50),
+      cpuAddedMicros: added((r) => r.cpuMicrosPerRequest),
+      databaseCpuAddedMicros: added((r) => r.databaseCpuMicrosPerRequest),
     };
   };
-  const againstBaseline = proxy.runs.some((/** @type {any} */ r) => r.target === 'modelgate-baseline')
-    ? connections.map((c) => ({
-        connections: c,
-        plain: againstBaselineIn('plain', c),
-        stream: againstBaselineIn('stream', c),
-      }))
-    : null;
+  /** @param {string} other */
+  const pairedWith = (other) =>
+    proxy.runs.some((/** @type {any} */ r) => r.target === other)
+      ? connections.map((c) => ({
+          connections: c,
+          plain: pairedIn(other, 'plain', c),
+          stream: pairedIn(other, 'stream', c),
+        }))
+      : null;
+  const againstBaseline = pairedWith('modelgate-baseline');
+  /** What limits and the usage ledger cost per request: modelgate over the same build with them off. */
+  const limitsCost = pairedWith('modelgate-no-limits');
   /** @param {(g: ReturnType<typeof goalsIn>) => boolean | null} pick met in both modes; missed in either; otherwise null (not measured) */
   const both = (pick) => {
     const values = PROXY_MODES.map((m) => pick(goals[m]));
@@ -458,6 +478,7 @@ export function reduceProxy(proxy) {
     at,
     goals,
     againstBaseline,
+    limitsCost,
     met: {
       throughput: both((g) => g.throughputMet),
       p99: both((g) => g.p99Met),

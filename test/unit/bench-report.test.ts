@@ -32,6 +32,20 @@ interface ProxyTarget {
   probes: Record<string, { ok: boolean; status?: number; error?: string; sample?: string }>;
 }
 const proxyOf = (r: ReturnType<typeof results>) => r.proxy as { runs: ProxyRun[]; targets: ProxyTarget[] };
+/** The fixture's results with another target run like modelgate in the same rounds, its figures changed by `change`. */
+function withModelgateLike(
+  name: string,
+  label: string,
+  change: (run: ProxyRun) => Partial<ProxyRun> & object,
+) {
+  const changed = results();
+  const proxy = proxyOf(changed);
+  const modelgate = proxy.targets.find((t) => t.name === 'modelgate')!;
+  proxy.targets.push({ ...modelgate, name, label });
+  const runs = proxy.runs.filter((r) => r.target === 'modelgate');
+  proxy.runs.push(...runs.map((r) => ({ ...r, ...change(r), target: name })));
+  return changed;
+}
 
 describe('bench report: reducing the results', () => {
   const f = reduceResults(results());
@@ -173,23 +187,17 @@ describe('bench report: reducing the results', () => {
 
   it('compares modelgate with a baseline build loaded in the same rounds, round by round', () => {
     expect(f.proxy!.againstBaseline).toBeNull();
-    const withBaseline = results();
-    const proxy = proxyOf(withBaseline);
-    const modelgate = proxy.targets.find((t) => t.name === 'modelgate')!;
-    const label = 'modelgate, baseline build (BENCH_PROXY_BASELINE)';
-    proxy.targets.push({ ...modelgate, name: 'modelgate-baseline', label });
-    const baselineRuns = proxy.runs
-      .filter((r) => r.target === 'modelgate')
-      .map((r) => ({
-        ...r,
-        target: 'modelgate-baseline',
+    const withBaseline = withModelgateLike(
+      'modelgate-baseline',
+      'modelgate, baseline build (BENCH_PROXY_BASELINE)',
+      (r) => ({
         requestsPerSecond: r.requestsPerSecond / 1.25,
         cpuMicrosPerRequest: r.cpuMicrosPerRequest * 1.1,
         latencyMs: { ...r.latencyMs, p50: r.latencyMs.p50 * 2 },
-      }));
-    proxy.runs.push(...baselineRuns);
+      }),
+    );
     const reduced = reduceResults(withBaseline);
-    expect(reduced.proxy!.againstBaseline).toEqual([
+    expect(reduced.proxy!.againstBaseline).toMatchObject([
       {
         connections: 50,
         plain: { rounds: 5, throughput: 1.25, cpuPerRequest: 0.909, p50: 0.5 },
@@ -205,6 +213,36 @@ describe('bench report: reducing the results', () => {
     expect(page).toContain('### Against the baseline build');
     expect(page).toContain('| 50 | 1.25x / 1.25x | 0.91x / 0.91x | 0.5x / 0.5x |');
     expect(page).toContain('| modelgate, baseline build (BENCH_PROXY_BASELINE) |');
+  });
+
+  it('gives what limits and the usage ledger cost: modelgate against the same build with them off, round by round', () => {
+    expect(f.proxy!.limitsCost).toBeNull();
+    const withOff = withModelgateLike(
+      'modelgate-no-limits',
+      'modelgate, limits and usage ledger off (same build)',
+      (r) => {
+        Object.assign(r, { databaseCpuMicrosPerRequest: 60 });
+        return {
+          requestsPerSecond: r.requestsPerSecond * 1.25,
+          cpuMicrosPerRequest: r.cpuMicrosPerRequest - 100,
+          databaseCpuMicrosPerRequest: 10,
+          latencyMs: { ...r.latencyMs, p50: r.latencyMs.p50 - 0.25 },
+        };
+      },
+    );
+    const reduced = reduceResults(withOff);
+    const cost = { throughput: 0.8, p50AddedMs: 0.25, cpuAddedMicros: 100, databaseCpuAddedMicros: 50 };
+    expect(reduced.proxy!.limitsCost).toMatchObject([
+      { connections: 50, plain: { rounds: 5, ...cost }, stream: { rounds: 5, ...cost } },
+      { connections: 1, plain: { rounds: 4, ...cost }, stream: { rounds: 4, ...cost } },
+    ]);
+    const page = benchmarksPage(reduced);
+    expect(page).toContain('### What limits and the usage ledger cost');
+    expect(page).toContain('| 1 | 0.25 / 0.25 | 100 / 100 | 50 / 50 | 0.8x / 0.8x |');
+    expect(page).toContain(
+      '| reference | +0.25 / +0.25 ms; app +100 / +100 µs, PostgreSQL +50 / +50 µs; 0.8x / 0.8x |',
+    );
+    expect(page).toContain('| modelgate, limits and usage ledger off (same build) |');
   });
 
   it('sums the failover cells against the 0-failure goal and keeps the time one failover adds', () => {
@@ -277,7 +315,7 @@ describe('bench report: rendering the figures', () => {
     expect(page).toContain(
       '- At one connection, at most 0.5 ms p50 over the upstream directly: plain 0.768 ms (**not met**), streamed 0.902 ms (**not met**).',
     );
-    expect(page).toContain('Not in this build yet, so not measured: routing, limits, usage ledger.');
+    expect(page).toContain('Off in this run, so not measured: routing, limits, usage ledger.');
     expect(page).toContain('Streamed requests failed its check: `HTTP 500:');
     expect(page).toContain('![chat completions at 50 connections](benchmarks/proxy-throughput.svg)');
     expect(page).toContain(

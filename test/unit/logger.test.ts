@@ -58,6 +58,36 @@ describe('logger', () => {
     expect(scrubSecrets('postgres://a:b@c/d')).toBe('postgres://a:[redacted]@c/d');
     expect(scrubSecrets('Authorization: Bearer abc.def')).toBe('Authorization: Bearer [redacted]');
     expect(scrubSecrets('no secrets here: postgres://host/db')).toBe('no secrets here: postgres://host/db');
+    expect(scrubSecrets('BEARER\tabc.def')).toBe('BEARER\t[redacted]');
+    expect(scrubSecrets(`id ${KEY}`)).toBe('id sk-ab12cd34.[redacted]');
+  });
+
+  it('scrubs secrets deep in arrays and objects, leaves the logged objects as they were', () => {
+    const out = capture();
+    const logger = createLogger({ component: 'app', destination: out.destination, secrets: [ADMIN] });
+    const line = { requestId: 'r-1', route: '/v1/chat/completions', status: 200, durationMs: 1.5 };
+    const nested = {
+      calls: [{ note: `sent ${ADMIN}` }, { note: 'fine' }],
+      at: new Date(0),
+      requestId: KEY,
+      key: 'top-level-key-value',
+      upstream: { config: { headers: { Authorization: 'opaque-credential' }, cookie: 'c=1' }, token: 't-1' },
+    };
+    logger.info(line, 'request');
+    logger.info(nested, 'nested');
+    const [plain, deep] = out.records();
+    expect(plain).toMatchObject(line);
+    expect(deep).toMatchObject({
+      calls: [{ note: 'sent [redacted]' }, { note: 'fine' }],
+      requestId: 'sk-ab12cd34.[redacted]',
+      key: '[redacted]',
+      upstream: {
+        config: { headers: { Authorization: '[redacted]' }, cookie: '[redacted]' },
+        token: '[redacted]',
+      },
+    });
+    expect(nested.calls[0]!.note).toBe(`sent ${ADMIN}`);
+    expect(nested.requestId).toBe(KEY);
   });
 });
 

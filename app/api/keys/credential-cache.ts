@@ -1,3 +1,4 @@
+import { timingSafeEqual } from 'node:crypto';
 import type { KeyCredential } from './key-store';
 
 export interface CredentialCacheOptions {
@@ -25,6 +26,8 @@ interface Entry {
   credential: KeyCredential;
   /** When the database last confirmed this credential (the start of the read). */
   verifiedAt: number;
+  /** The secret that matched `credential.secretSha256`, once one has: a repeat is compared, not hashed. */
+  matched?: Buffer;
 }
 
 /**
@@ -33,7 +36,8 @@ interface Entry {
  *   up), so a process that might miss a NOTIFY asks the database every time;
  * - `recall`: during a database outage, any credential confirmed within `outageTtlMs`, trusted or not.
  * Entries are kept while untrusted (an outage usually starts by losing the listener) and are brought up to date
- * in one query (`snapshot` then `applyCatchUp`) before the cache is trusted again.
+ * in one query (`snapshot` then `applyCatchUp`) before the cache is trusted again. An entry also remembers the
+ * secret that matched it, for as long as that entry lives (a new read, eviction or catch-up replaces it).
  */
 export class CredentialCache {
   private readonly entries = new Map<string, Entry>();
@@ -61,8 +65,27 @@ export class CredentialCache {
     return entry.credential;
   }
 
+  /** Whether `secret` already matched this cached credential (compared in constant time); false when not cached. */
+  matched(credential: KeyCredential, secret: string): boolean {
+    const entry = this.entries.get(credential.prefix);
+    if (entry?.credential !== credential || !entry.matched) return false;
+    const given = Buffer.from(secret, 'latin1');
+    return given.length === entry.matched.length && timingSafeEqual(given, entry.matched);
+  }
+
+  /** Remembers that `secret` matched this cached credential's hash (nothing when it is not the cached one). */
+  rememberMatch(credential: KeyCredential, secret: string): void {
+    const entry = this.entries.get(credential.prefix);
+    if (entry?.credential === credential) entry.matched = Buffer.from(secret, 'latin1');
+  }
+
   beginRead(): ReadToken {
     return { epoch: this.epoch, at: this.now() };
+  }
+
+  /** Whether no eviction came since `read` began: what it reads may still be cached, and shared. */
+  isCurrent(read: ReadToken): boolean {
+    return read.epoch === this.epoch;
   }
 
   set(credential: KeyCredential, read: ReadToken): void {

@@ -8,7 +8,7 @@ import {
   UnauthorizedError,
 } from '../../http/errors';
 import type { Page, PageResult } from '../schemas';
-import type { CredentialCache } from './credential-cache';
+import type { CredentialCache, ReadToken } from './credential-cache';
 import { bearerToken, generateKey, parseKey, secretMatches } from './key-format';
 import type { ApiKeyRecord, KeyCredential, KeyStore } from './key-store';
 import type { LastUseRecorder } from './last-use-recorder';
@@ -30,7 +30,14 @@ const MISSING =
 const INVALID = 'Incorrect API key provided. Check the key, or create a new one with POST /v1/auth/keys.';
 const UNCHECKED = `The API key could not be checked: the database is unreachable and this gateway has not seen the key recently. Retry in ${DATABASE_RETRY_AFTER_SECONDS} s.`;
 
+/** A database read that found the database unreachable (reported to the health once, for every request sharing it). */
+const UNREACHABLE = Symbol('unreachable');
+type Lookup = Promise<KeyCredential | undefined | typeof UNREACHABLE>;
+
 export class KeyService {
+  /** Database reads in flight by prefix, with the read token each began with. */
+  private readonly lookups = new Map<string, { read: ReadToken; result: Lookup }>();
+
   constructor(
     private readonly store: KeyStore,
     private readonly cache: CredentialCache,
@@ -45,7 +52,7 @@ export class KeyService {
     const parsed = parseKey(token);
     if (!parsed) throw new UnauthorizedError(INVALID, { code: 'invalid_api_key' });
     const credential = await this.credential(parsed.prefix);
-    if (!credential || !secretMatches(parsed.secret, credential.secretSha256)) {
+    if (!credential || !this.secretMatches(parsed.secret, credential)) {
       throw new UnauthorizedError(INVALID, { code: 'invalid_api_key' });
     }
     if (!credential.keyActive) {
@@ -103,21 +110,50 @@ export class KeyService {
     this.cache.applyCatchUp(snapshot, found);
   }
 
+  /** A secret that already matched the cached credential is compared with it; any other is hashed. */
+  private secretMatches(secret: string, credential: KeyCredential): boolean {
+    if (this.cache.matched(credential, secret)) return true;
+    if (!secretMatches(secret, credential.secretSha256)) return false;
+    this.cache.rememberMatch(credential, secret);
+    return true;
+  }
+
   private async credential(prefix: string): Promise<KeyCredential | undefined> {
     if (!this.health.reachable()) return this.fromMemory(prefix);
     const cached = this.cache.get(prefix);
     if (cached) return cached;
+    const found = await this.lookup(prefix);
+    return found === UNREACHABLE ? this.fromMemory(prefix) : found;
+  }
+
+  /**
+   * Reads a prefix's credential from the database. While the cache is trusted, requests that miss it together share
+   * one read (one key on many connections after a start, an expiry or an eviction), unless an eviction came after
+   * that read began: it may have read what was revoked since, so a newer request reads again. While it is not
+   * trusted, every request reads the database itself.
+   */
+  private lookup(prefix: string): Lookup {
+    const pending = this.lookups.get(prefix);
+    if (pending && this.cache.isTrusted && this.cache.isCurrent(pending.read)) return pending.result;
     const read = this.cache.beginRead();
-    let credential: KeyCredential | undefined;
-    try {
-      credential = await this.store.findCredential(prefix);
-    } catch (error) {
-      if (!isDatabaseUnavailable(error)) throw error;
-      this.health.reportFailure(error);
-      return this.fromMemory(prefix);
-    }
-    if (credential) this.cache.set(credential, read);
-    return credential;
+    const result: Lookup = this.store.findCredential(prefix).then(
+      (credential) => {
+        if (credential) this.cache.set(credential, read);
+        return credential;
+      },
+      (error: unknown) => {
+        if (!isDatabaseUnavailable(error)) throw error;
+        this.health.reportFailure(error);
+        return UNREACHABLE;
+      },
+    );
+    const entry = { read, result };
+    this.lookups.set(prefix, entry);
+    const forget = () => {
+      if (this.lookups.get(prefix) === entry) this.lookups.delete(prefix);
+    };
+    result.then(forget, forget);
+    return result;
   }
 
   /** During an outage: what the database confirmed within KEY_CACHE_OUTAGE_TTL, else 503 (never 401). */

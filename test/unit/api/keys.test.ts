@@ -150,6 +150,63 @@ describe('KeyService', () => {
     expect(cache.size).toBe(0);
   });
 
+  it('reads the store once for concurrent requests that miss the cache together', async () => {
+    const { store, service } = setup();
+    const created = await service.create('user-1', 'k');
+    const principals = await Promise.all(
+      Array.from({ length: 5 }, () => service.authenticate(`Bearer ${created.key}`)),
+    );
+    expect(principals).toEqual(Array(5).fill({ userId: 'user-1', keyId: created.record.id }));
+    expect(store.lookups).toBe(1);
+  });
+
+  it('a request after an eviction does not join a read that began before it; an untrusted cache shares none', async () => {
+    const { store, cache, service } = setup();
+    const created = await service.create('user-1', 'k');
+    const first = service.authenticate(`Bearer ${created.key}`);
+    cache.delete(created.record.prefix); // a NOTIFY while the first read is in flight
+    const second = service.authenticate(`Bearer ${created.key}`);
+    await Promise.all([first, second]);
+    expect(store.lookups).toBe(2);
+
+    const untrusted = setup({ trusted: false });
+    const key = (await untrusted.service.create('user-1', 'k')).key;
+    await Promise.all([1, 2, 3].map(() => untrusted.service.authenticate(`Bearer ${key}`)));
+    expect(untrusted.store.lookups).toBe(3);
+  });
+
+  it('concurrent requests whose shared read finds the database unreachable each answer from memory or 503', async () => {
+    const { store, service, health } = setup();
+    const created = await service.create('user-1', 'k');
+    store.unreachable = true;
+    const results = await Promise.allSettled(
+      [1, 2, 3].map(() => service.authenticate(`Bearer ${created.key}`)),
+    );
+    expect(results.map((r) => r.status === 'rejected' && r.reason)).toEqual(
+      Array(3).fill(expect.any(DatabaseUnavailableError)),
+    );
+    expect(health.reported).toHaveLength(1);
+  });
+
+  it('hashes a secret once per cached credential; other secrets and a new entry are hashed again', async () => {
+    const { store, cache, service } = setup();
+    const created = await service.create('user-1', 'k');
+    await service.authenticate(`Bearer ${created.key}`);
+    // Were the secret hashed again, it would no longer match this stored hash.
+    cache.get(created.record.prefix)!.secretSha256 = Buffer.alloc(32);
+    await expect(service.authenticate(`Bearer ${created.key}`)).resolves.toBeDefined();
+    const wrongSecret = `${created.key.slice(0, 16)}${generateKey().key.slice(16)}`;
+    await expect(service.authenticate(`Bearer ${wrongSecret}`)).rejects.toMatchObject({
+      code: 'invalid_api_key',
+    });
+    // A new entry (after an eviction) has matched nothing yet: its own hash decides.
+    cache.delete(created.record.prefix);
+    store.keys.get(created.record.id)!.secretSha256 = Buffer.alloc(32);
+    await expect(service.authenticate(`Bearer ${created.key}`)).rejects.toMatchObject({
+      code: 'invalid_api_key',
+    });
+  });
+
   it("refuses other users' keys on revoke, unknown prefixes, wrong secrets and disabled accounts", async () => {
     const { store, cache, service } = setup();
     const created = await service.create('user-1', 'k');
