@@ -4,7 +4,7 @@ import { buildArtifact, serializeArtifact } from '../../../core/artifact/schema'
 import { createTestDatabase, type TestDatabase } from '../../support/database';
 import { testModels } from '../../support/api/catalog';
 import { tempDir } from '../../support/temp.mjs';
-import { startAppProcess, type AppProcess } from '../../support/app/process';
+import { startAppBinary, type AppProcess } from '../../support/app/app-binary';
 
 const ADMIN_TOKEN = 'binary-admin-token-0123456789abcdef012345';
 
@@ -45,7 +45,7 @@ describe('key revocation across two modelgate-app processes (the built binary) o
     });
     fs.writeFileSync(file, serializeArtifact(artifact));
     const env = { DATABASE_URL: database.url, MODELS_FILE: file, ADMIN_TOKEN, SHUTDOWN_TIMEOUT: '5s' };
-    apps.push(...(await Promise.all([startAppProcess(env), startAppProcess(env)])));
+    apps.push(...(await Promise.all([startAppBinary(env), startAppBinary(env)])));
   });
   afterAll(async () => {
     await Promise.all(apps.map((app) => app.stop()));

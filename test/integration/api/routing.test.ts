@@ -9,7 +9,7 @@ import { writeAtomically } from '../../support/kubelet-volume.mjs';
 import { freePort } from '../../support/ports.mjs';
 import { tempDir } from '../../support/temp.mjs';
 import { eventually } from '../../support/wait';
-import { runAppBinary, startAppBinary, type AppProcess } from '../../support/api/app-binary';
+import { runAppBinary, startAppBinary, type AppProcess } from '../../support/app/app-binary';
 import { testModels } from '../../support/api/catalog';
 import { UpstreamServer } from '../../support/api/upstream-server';
 

@@ -1,4 +1,4 @@
-import { startAppBinary, modelsFile, type AppBinary } from '../../support/app/app-binary';
+import { startAppBinary, modelsFile, type AppProcess } from '../../support/app/app-binary';
 import { createTestDatabase, type TestDatabase } from '../../support/database';
 import { UpstreamServer } from '../../support/api/upstream-server';
 import { eventually } from '../../support/wait';
@@ -34,7 +34,7 @@ const completion = { model: MODEL, max_tokens: 50, messages: [{ role: 'user', co
 const ESTIMATE = Math.ceil(Buffer.byteLength(JSON.stringify(completion)) / 4) + 50;
 
 /** `total` chat completions with at most `inFlight` at once, the i-th sent to `apps[i % apps.length]`. */
-async function load(apps: AppBinary[], token: string, total: number, inFlight: number): Promise<Reply[]> {
+async function load(apps: AppProcess[], token: string, total: number, inFlight: number): Promise<Reply[]> {
   const replies: Reply[] = [];
   let next = 0;
   const worker = async () => {
@@ -52,8 +52,8 @@ jest.setTimeout(120_000);
 describe('limits held by three modelgate-app processes on one PostgreSQL', () => {
   let database: TestDatabase;
   let upstream: UpstreamServer;
-  let apps: AppBinary[];
-  let closed: AppBinary;
+  let apps: AppProcess[];
+  let closed: AppProcess;
   let keyNumber = 0;
 
   /** A new user's key with `limits` set through the first app. */
@@ -78,6 +78,7 @@ describe('limits held by three modelgate-app processes on one PostgreSQL', () =>
       MODELS_FILE: modelsFile(),
       UPSTREAM_URL: upstream.url,
       ADMIN_TOKEN,
+      SHUTDOWN_TIMEOUT: '5s',
     };
     apps = await Promise.all([0, 1, 2].map(() => startAppBinary(env)));
     closed = await startAppBinary({ ...env, LIMITS_ON_STORE_ERROR: 'closed' });

@@ -2,7 +2,7 @@
 // directions, on open connections and new ones): no request waits longer than DB_CONNECT_TIMEOUT + DB_QUERY_TIMEOUT.
 import fs from 'node:fs';
 import { eventually } from '../../support/wait';
-import { startAppProcess, type AppProcess } from '../../support/app/process';
+import { startAppBinary, type AppProcess } from '../../support/app/app-binary';
 import { createTestDatabase, type TestDatabase } from '../../support/database';
 import { TcpProxy } from '../../support/tcp-proxy';
 import { UpstreamServer } from '../../support/api/upstream-server';
@@ -33,7 +33,7 @@ describe('a database that accepts connections but answers no query', () => {
     upstream = await new UpstreamServer().start();
     const models = writeModelsFile();
     modelsDir = models.dir;
-    app = await startAppProcess({
+    app = await startAppBinary({
       DATABASE_URL: viaProxy.toString(),
       MODELS_FILE: models.file,
       UPSTREAM_URL: upstream.url,

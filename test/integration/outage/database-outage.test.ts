@@ -3,7 +3,7 @@
 import fs from 'node:fs';
 import { createDatabase } from '../../../core/db/connection';
 import { eventually } from '../../support/wait';
-import { startAppProcess, type AppProcess } from '../../support/app/process';
+import { startAppBinary, type AppProcess } from '../../support/app/app-binary';
 import { startOwnPostgres, type OwnPostgres } from '../../support/own-postgres';
 import { UpstreamServer } from '../../support/api/upstream-server';
 import {
@@ -43,7 +43,7 @@ describe('a 20 s database outage under steady completion load', () => {
     upstream = await new UpstreamServer().start();
     const models = writeModelsFile();
     modelsDir = models.dir;
-    app = await startAppProcess({
+    app = await startAppBinary({
       DATABASE_URL: pg.url,
       MODELS_FILE: models.file,
       UPSTREAM_URL: upstream.url,

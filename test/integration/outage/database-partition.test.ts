@@ -2,7 +2,7 @@
 // other revokes a key. The cut-off one serves its cached keys meanwhile and catches up as soon as it reconnects.
 import fs from 'node:fs';
 import { eventually } from '../../support/wait';
-import { startAppProcess, type AppProcess } from '../../support/app/process';
+import { startAppBinary, type AppProcess } from '../../support/app/app-binary';
 import { createTestDatabase, type TestDatabase } from '../../support/database';
 import { TcpProxy } from '../../support/tcp-proxy';
 import { ADMIN_TOKEN, call, createUser, sleep, writeModelsFile } from './support';
@@ -27,8 +27,8 @@ describe('a pod cut off from the database while another revokes a key', () => {
     modelsDir = models.dir;
     const env = { MODELS_FILE: models.file, ADMIN_TOKEN, LOG_LEVEL: 'info' };
     [a, b] = await Promise.all([
-      startAppProcess({ ...env, DATABASE_URL: database.url }),
-      startAppProcess({ ...env, DATABASE_URL: viaProxy.toString() }),
+      startAppBinary({ ...env, DATABASE_URL: database.url }),
+      startAppBinary({ ...env, DATABASE_URL: viaProxy.toString() }),
     ]);
     for (const app of [a, b]) {
       await eventually(
