@@ -10,7 +10,7 @@ import { modelsFile, startAppBinary, type AppProcess } from '../../support/app/a
 import { createTestDatabase, type TestDatabase } from '../../support/database';
 import { startOwnPostgres } from '../../support/own-postgres';
 import { artifactModel } from '../../support/models.mjs';
-import { eventually } from '../../support/wait';
+import { eventually, untilReady } from '../../support/wait';
 
 jest.setTimeout(180_000);
 
@@ -97,7 +97,7 @@ async function startGateway(databaseUrl: string, upstream: string, env: Record<s
     SHUTDOWN_TIMEOUT: '20s',
     ...env,
   });
-  await eventually(async () => ((await fetch(`${app.url}/readyz`)).ok ? true : undefined), 30_000, 'ready');
+  await untilReady(app.url);
   const created = await fetch(`${app.url}/v1/admin/users`, {
     method: 'POST',
     headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' },
