@@ -1,12 +1,14 @@
 // A database that accepts connections and answers nothing (a TCP proxy in the test that stops delivering, in both
 // directions, on open connections and new ones): no request waits longer than DB_CONNECT_TIMEOUT + DB_QUERY_TIMEOUT.
 import fs from 'node:fs';
-import { eventually } from '../../support/wait';
-import { startAppBinary, type AppProcess } from '../../support/app/app-binary';
+import path from 'node:path';
+import { eventually, untilReady } from '../../support/wait';
+import { modelsFile, startAppBinary, type AppProcess } from '../../support/app/app-binary';
 import { createTestDatabase, type TestDatabase } from '../../support/database';
-import { TcpProxy } from '../../support/tcp-proxy';
+import { proxyDatabase, type TcpProxy } from '../../support/tcp-proxy';
 import { UpstreamServer } from '../../support/api/upstream-server';
-import { ADMIN_TOKEN, call, completion, createUser, writeModelsFile, type Answer } from './support';
+import { call, type Answer } from '../../support/http';
+import { ADMIN_TOKEN, completion, createUser } from './support';
 
 jest.setTimeout(120_000);
 
@@ -26,27 +28,21 @@ describe('a database that accepts connections but answers no query', () => {
   beforeAll(async () => {
     database = await createTestDatabase('outage_hang');
     await database.migrateLatest();
-    const direct = new URL(database.url);
-    proxy = await new TcpProxy({ host: direct.hostname, port: Number(direct.port) }).start();
-    const viaProxy = new URL(database.url);
-    viaProxy.port = String(proxy.port);
+    const through = await proxyDatabase(database.url);
+    proxy = through.proxy;
     upstream = await new UpstreamServer().start();
-    const models = writeModelsFile();
-    modelsDir = models.dir;
+    const models = modelsFile();
+    modelsDir = path.dirname(models);
     app = await startAppBinary({
-      DATABASE_URL: viaProxy.toString(),
-      MODELS_FILE: models.file,
+      DATABASE_URL: through.url,
+      MODELS_FILE: models,
       UPSTREAM_URL: upstream.url,
       ADMIN_TOKEN,
       LOG_LEVEL: 'info',
       DB_CONNECT_TIMEOUT: `${CONNECT_TIMEOUT_MS}ms`,
       DB_QUERY_TIMEOUT: `${QUERY_TIMEOUT_MS}ms`,
     });
-    await eventually(
-      async () => ((await call(app.url, 'GET', '/readyz')).status === 200 ? true : undefined),
-      30_000,
-      'ready',
-    );
+    await untilReady(app.url);
   });
 
   afterAll(async () => {

@@ -1,22 +1,15 @@
 // A database outage is not a gateway outage: modelgate-app (the built binary) under steady completion load while
 // its PostgreSQL (this file's own: the run's shared one serves other files) is stopped for 20 s and started again.
 import fs from 'node:fs';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { createDatabase } from '../../../core/db/connection';
-import { eventually } from '../../support/wait';
-import { startAppBinary, type AppProcess } from '../../support/app/app-binary';
+import { eventually, untilReady } from '../../support/wait';
+import { modelsFile, startAppBinary, type AppProcess } from '../../support/app/app-binary';
 import { startOwnPostgres, type OwnPostgres } from '../../support/own-postgres';
 import { UpstreamServer } from '../../support/api/upstream-server';
-import {
-  ADMIN_TOKEN,
-  call,
-  completion,
-  createUser,
-  embedding,
-  migrate,
-  sleep,
-  writeModelsFile,
-  type Answer,
-} from './support';
+import { call, type Answer } from '../../support/http';
+import { ADMIN_TOKEN, completion, createUser, embedding, migrate } from './support';
 
 jest.setTimeout(180_000);
 
@@ -41,20 +34,16 @@ describe('a 20 s database outage under steady completion load', () => {
     pg = await startOwnPostgres();
     await migrate(pg.url);
     upstream = await new UpstreamServer().start();
-    const models = writeModelsFile();
-    modelsDir = models.dir;
+    const models = modelsFile();
+    modelsDir = path.dirname(models);
     app = await startAppBinary({
       DATABASE_URL: pg.url,
-      MODELS_FILE: models.file,
+      MODELS_FILE: models,
       UPSTREAM_URL: upstream.url,
       ADMIN_TOKEN,
       LOG_LEVEL: 'info',
     });
-    await eventually(
-      async () => ((await call(app.url, 'GET', '/readyz')).status === 200 ? true : undefined),
-      30_000,
-      'ready',
-    );
+    await untilReady(app.url);
   });
 
   afterAll(async () => {
