@@ -45,6 +45,11 @@ function stormCharts(storm) {
     failures: r.failures,
     migrationsApplied: r.migrationsApplied,
   }));
+  /** Source requests and failures are counted once per design and N, from its first run. */
+  const firstRunOfEachN = byRun.filter(
+    (/** @type {any} */ r, /** @type {number} */ i, /** @type {any[]} */ all) =>
+      all.findIndex((o) => o.design === r.design && o.n === r.n) === i,
+  );
   const largest = Math.max(...storm.runs.map((/** @type {any} */ r) => r.n));
   const timeline = [];
   for (const design of DESIGN_ORDER) {
@@ -92,10 +97,7 @@ function stormCharts(storm) {
       ...base,
       title: 'Requests that reached the model source',
       data: {
-        values: byRun.filter(
-          (/** @type {any} */ r, /** @type {number} */ i, /** @type {any[]} */ all) =>
-            all.findIndex((o) => o.design === r.design && o.n === r.n) === i,
-        ),
+        values: firstRunOfEachN,
       },
       mark: 'bar',
       encoding: {
@@ -109,10 +111,7 @@ function stormCharts(storm) {
       ...base,
       title: 'Failures during the storm (crashes, init failures, killed workers)',
       data: {
-        values: byRun.filter(
-          (/** @type {any} */ r, /** @type {number} */ i, /** @type {any[]} */ all) =>
-            all.findIndex((o) => o.design === r.design && o.n === r.n) === i,
-        ),
+        values: firstRunOfEachN,
       },
       mark: 'bar',
       encoding: {
