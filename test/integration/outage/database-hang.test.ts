@@ -1,14 +1,11 @@
 // A database that accepts connections and answers nothing (a TCP proxy in the test that stops delivering, in both
 // directions, on open connections and new ones): no request waits longer than DB_CONNECT_TIMEOUT + DB_QUERY_TIMEOUT.
-import fs from 'node:fs';
-import path from 'node:path';
-import { eventually, untilReady } from '../../support/wait';
-import { modelsFile, startAppBinary, type AppProcess } from '../../support/app/app-binary';
+import { eventually } from '../../support/wait';
+import type { AppProcess } from '../../support/app/app-binary';
 import { createTestDatabase, type TestDatabase } from '../../support/database';
 import { proxyDatabase, type TcpProxy } from '../../support/tcp-proxy';
-import { UpstreamServer } from '../../support/api/upstream-server';
 import { call, type Answer } from '../../support/http';
-import { ADMIN_TOKEN, completion, createUser } from './support';
+import { ADMIN_TOKEN, completion, createUser, startGateway, type Gateway } from './support';
 
 jest.setTimeout(120_000);
 
@@ -21,36 +18,25 @@ const SLACK_MS = 1_500;
 describe('a database that accepts connections but answers no query', () => {
   let database: TestDatabase;
   let proxy: TcpProxy;
-  let upstream: UpstreamServer;
+  let gateway: Gateway;
   let app: AppProcess;
-  let modelsDir: string;
 
   beforeAll(async () => {
     database = await createTestDatabase('outage_hang');
     await database.migrateLatest();
     const through = await proxyDatabase(database.url);
     proxy = through.proxy;
-    upstream = await new UpstreamServer().start();
-    const models = modelsFile();
-    modelsDir = path.dirname(models);
-    app = await startAppBinary({
-      DATABASE_URL: through.url,
-      MODELS_FILE: models,
-      UPSTREAM_URL: upstream.url,
-      ADMIN_TOKEN,
-      LOG_LEVEL: 'info',
+    gateway = await startGateway(through.url, {
       DB_CONNECT_TIMEOUT: `${CONNECT_TIMEOUT_MS}ms`,
       DB_QUERY_TIMEOUT: `${QUERY_TIMEOUT_MS}ms`,
     });
-    await untilReady(app.url);
+    app = gateway.app;
   });
 
   afterAll(async () => {
-    await app?.stop();
+    await gateway?.stop();
     await proxy?.stop();
-    await upstream?.close();
     await database?.drop();
-    if (modelsDir) fs.rmSync(modelsDir, { recursive: true, force: true });
   });
 
   it('ends requests that need the database within the bound with 503, and serves known keys meanwhile', async () => {
