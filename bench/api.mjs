@@ -10,35 +10,26 @@ import os from 'node:os';
 import path from 'node:path';
 import readline from 'node:readline';
 import { createRequire } from 'node:module';
-import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
 import knex from 'knex';
-import { startEmbeddedPostgres } from '../test/support/embedded-postgres.mjs';
-import { tempDir } from '../test/support/temp.mjs';
+import { log, median, quick, repoRoot as root, resultsDir } from './lib/common.mjs';
+import { startPostgres } from './lib/postgres.mjs';
 
 const require = createRequire(import.meta.url);
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const resultsDir = path.join(root, 'bench', 'results');
-const quick = process.env.BENCH_QUICK === '1';
 /** /hello and /models alternate in short rounds, so both see the same background load on a shared machine. */
 const rounds = quick ? 1 : 5;
 const duration = quick ? 3 : 5;
 const connections = 50;
 const ADMIN_TOKEN = 'bench-admin-token-0123456789abcdef0123456789';
 
-const log = (/** @type {string} */ message) => process.stderr.write(`[bench:api] ${message}\n`);
-
 if (!fs.existsSync(path.join(root, 'dist', 'app', 'api', 'index.js'))) {
   console.error('dist/ is missing the API; run `npm run build` first (npm run bench:api does).');
   process.exit(2);
 }
 
-/** @param {string} url @param {string} databaseUrl */
-async function migrate(url, databaseUrl) {
+/** @param {string} databaseUrl */
+async function migrate(databaseUrl) {
   const { migratorConfig } = require('../dist/core/db/migrations.js');
-  const admin = knex({ client: 'pg', connection: url, pool: { min: 0, max: 1 } });
-  await admin.raw('CREATE DATABASE bench_api');
-  await admin.destroy();
   const db = knex({ client: 'pg', connection: databaseUrl, pool: { min: 0, max: 2 } });
   await db.migrate.latest(migratorConfig());
   await db.destroy();
@@ -86,14 +77,6 @@ function summary(name, result) {
   return s;
 }
 
-/** @param {number[]} values @returns {number} */
-function median(values) {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  const at = (/** @type {number} */ i) => sorted[i] ?? NaN;
-  return sorted.length % 2 ? at(mid) : (at(mid - 1) + at(mid)) / 2;
-}
-
 /** Medians over the rounds of one scenario. @param {string} name @param {any[]} perRound */
 function combine(name, perRound) {
   return {
@@ -112,13 +95,12 @@ function combine(name, perRound) {
 }
 
 async function main() {
-  const dir = tempDir('bench-api');
-  const pg = await startEmbeddedPostgres({ dir });
-  const databaseUrl = pg.url.replace(/\/postgres$/, '/bench_api');
+  const pg = await startPostgres();
   /** @type {{ child: import('node:child_process').ChildProcess, url: string, helloUrl: string } | undefined} */
   let server;
   try {
-    await migrate(pg.url, databaseUrl);
+    const databaseUrl = await pg.createDatabase('bench_api');
+    await migrate(databaseUrl);
     server = await startServer(databaseUrl);
     const base = server.url;
     const hello = `${server.helloUrl}/hello`;
@@ -251,7 +233,6 @@ async function main() {
       await exited;
     }
     await pg.stop();
-    fs.rmSync(dir, { recursive: true, force: true });
   }
 }
 

@@ -20,6 +20,7 @@ import { startModelSource } from './lib/model-source.mjs';
 import { startPostgres } from './lib/postgres.mjs';
 import { freePort } from '../test/support/ports.mjs';
 import { stopAll } from './lib/processes.mjs';
+import { reasonCounts } from './report/format.mjs';
 
 const rounds = quick ? 1 : 3;
 const seconds = quick ? 2 : 4;
@@ -332,12 +333,6 @@ routes:
     };
     fs.mkdirSync(resultsDir, { recursive: true });
     fs.writeFileSync(path.join(resultsDir, 'failover.json'), `${JSON.stringify(report, null, 2)}\n`);
-    const reasons = (/** @type {Record<string, number> | null} */ counts) =>
-      counts === null
-        ? ''
-        : Object.entries(counts)
-            .map(([reason, n]) => `${reason} ${n}`)
-            .join(', ') || 'none';
     const md = [
       '# Failover cost',
       '',
@@ -349,7 +344,7 @@ routes:
       '| --- | --- | ---: | ---: | ---: | ---: | ---: | --- |',
       ...table.map(
         (row) =>
-          `| ${row.mode} | ${row.scenario} | ${row.requests} | ${row.failures} | ${row.rps ?? ''} | ${row.p50} | ${row.p99} | ${reasons(row.failovers)} |`,
+          `| ${row.mode} | ${row.scenario} | ${row.requests} | ${row.failures} | ${row.rps ?? ''} | ${row.p50} | ${row.p99} | ${reasonCounts(row.failovers)} |`,
       ),
       '',
       `Time one failover adds, the median of paired differences with the direct request beside it: ${added.map((a) => `${a.scenario} ${a.addedMs} ms (rounds: ${a.rounds.join(', ')})`).join('; ')}.`,

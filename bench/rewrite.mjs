@@ -12,12 +12,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { createRequire } from 'node:module';
 import { PassThrough, Transform } from 'node:stream';
-import { fileURLToPath } from 'node:url';
+import { median, quick, repoRoot as root, resultsDir } from './lib/common.mjs';
 
 const require = createRequire(import.meta.url);
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const resultsDir = path.join(root, 'bench', 'results');
-const quick = process.env.BENCH_QUICK === '1';
 const rounds = quick ? 3 : 9;
 const chunksPerRound = quick ? 20_000 : 100_000;
 
@@ -107,9 +104,6 @@ async function timeBodies(make, body, count) {
   }
   return Number(process.hrtime.bigint() - started) / count;
 }
-
-/** @param {number[]} values */
-const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? NaN;
 
 const chatBody = Buffer.from(
   JSON.stringify({

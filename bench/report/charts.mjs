@@ -45,6 +45,24 @@ function stormCharts(storm) {
     failures: r.failures,
     migrationsApplied: r.migrationsApplied,
   }));
+  /** Source requests and failures are counted once per design and N, from its first run. */
+  const firstRunOfEachN = byRun.filter(
+    (/** @type {any} */ r, /** @type {number} */ i, /** @type {any[]} */ all) =>
+      all.findIndex((o) => o.design === r.design && o.n === r.n) === i,
+  );
+  /** A bar per design and N of `field`, counted in the first run of each. @param {string} title @param {string} field @param {string} unit */
+  const firstRunBars = (title, field, unit) => ({
+    ...base,
+    title,
+    data: { values: firstRunOfEachN },
+    mark: 'bar',
+    encoding: {
+      x: nAxis,
+      xOffset: { field: 'design', sort: DESIGN_ORDER },
+      y: { field, type: 'quantitative', title: `${unit} (first run of each N)` },
+      color: designColor,
+    },
+  });
   const largest = Math.max(...storm.runs.map((/** @type {any} */ r) => r.n));
   const timeline = [];
   for (const design of DESIGN_ORDER) {
@@ -88,40 +106,16 @@ function stormCharts(storm) {
         color: designColor,
       },
     },
-    'storm-source-requests.svg': {
-      ...base,
-      title: 'Requests that reached the model source',
-      data: {
-        values: byRun.filter(
-          (/** @type {any} */ r, /** @type {number} */ i, /** @type {any[]} */ all) =>
-            all.findIndex((o) => o.design === r.design && o.n === r.n) === i,
-        ),
-      },
-      mark: 'bar',
-      encoding: {
-        x: nAxis,
-        xOffset: { field: 'design', sort: DESIGN_ORDER },
-        y: { field: 'sourceRequests', type: 'quantitative', title: 'requests (first run of each N)' },
-        color: designColor,
-      },
-    },
-    'storm-failures.svg': {
-      ...base,
-      title: 'Failures during the storm (crashes, init failures, killed workers)',
-      data: {
-        values: byRun.filter(
-          (/** @type {any} */ r, /** @type {number} */ i, /** @type {any[]} */ all) =>
-            all.findIndex((o) => o.design === r.design && o.n === r.n) === i,
-        ),
-      },
-      mark: 'bar',
-      encoding: {
-        x: nAxis,
-        xOffset: { field: 'design', sort: DESIGN_ORDER },
-        y: { field: 'failures', type: 'quantitative', title: 'failures (first run of each N)' },
-        color: designColor,
-      },
-    },
+    'storm-source-requests.svg': firstRunBars(
+      'Requests that reached the model source',
+      'sourceRequests',
+      'requests',
+    ),
+    'storm-failures.svg': firstRunBars(
+      'Failures during the storm (crashes, init failures, killed workers)',
+      'failures',
+      'failures',
+    ),
   };
 }
 

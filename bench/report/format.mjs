@@ -33,6 +33,13 @@ export const table = (/** @type {string[]} */ head, /** @type {(string | number)
     `| ${head.map(() => '---').join(' | ')} |`,
     ...rows.map((r) => `| ${r.join(' | ')} |`),
   ].join('\n');
+/** Counts by reason as `reason n, ...` ('none' when empty, '' when not counted). */
+export const reasonCounts = (/** @type {Record<string, number> | null} */ counts) =>
+  counts === null
+    ? ''
+    : Object.entries(counts)
+        .map(([reason, n]) => `${reason} ${n}`)
+        .join(', ') || 'none';
 export const HEAD = ['Benchmark', 'Goal', 'modelgate', 'naive', 'origin pid % 4'];
 
 /**

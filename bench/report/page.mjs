@@ -2,7 +2,7 @@
 // docs/benchmarks.md, worded from the figures of reduce.mjs: every number comes from them, and the machine is
 // described from what bench/lib/machine.mjs recorded, never from fixed prose.
 import { round } from '../lib/common.mjs';
-import { DESIGN_NAMES, REPRODUCE, num, pct, proxyRate, s, table, x, yes } from './format.mjs';
+import { DESIGN_NAMES, REPRODUCE, num, pct, proxyRate, reasonCounts, s, table, x, yes } from './format.mjs';
 import { headline } from './headline.mjs';
 import { PROXY_MODES, RATIO_GOAL } from './reduce.mjs';
 
@@ -678,12 +678,6 @@ function baselineLines(proxy) {
 
 /** @param {NonNullable<Figures['failover']>} failover */
 function failoverSection(failover) {
-  const reasons = (/** @type {Record<string, number> | null} */ counts) =>
-    counts === null
-      ? ''
-      : Object.entries(counts)
-          .map(([reason, n]) => `${reason} ${n}`)
-          .join(', ') || 'none';
   return [
     '`npm run bench:failover`: `modelgate-app` (with a real PostgreSQL and `modelgate-init`) routes four models to one fast local ' +
       'upstream, each in its own way: *direct*; *connect refused, then healthy* (the first target is a port nobody listens on); ' +
@@ -707,7 +701,7 @@ function failoverSection(failover) {
         row.rps ?? '',
         row.p50,
         row.p99,
-        reasons(row.failovers),
+        reasonCounts(row.failovers),
       ]),
     ),
     '',

@@ -20,6 +20,38 @@ export async function getJson(
   return { status: res.status, body, headers: res.headers };
 }
 
+/** What call() got: the answer, or status 0 when the connection failed; `ms` from sending to the whole body. */
+export interface Answer {
+  status: number;
+  body: Json;
+  headers: Headers;
+  ms: number;
+}
+
+/** One API call with a bearer token (an API key or ADMIN_TOKEN); `status` 0 when the connection failed. */
+export async function call(
+  base: string,
+  method: string,
+  route: string,
+  token?: string,
+  body?: unknown,
+): Promise<Answer> {
+  const started = Date.now();
+  try {
+    const res = await getJson(`${base}${route}`, {
+      method,
+      headers: {
+        ...(token ? { authorization: `Bearer ${token}` } : {}),
+        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+      },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    return { ...res, ms: Date.now() - started };
+  } catch (error) {
+    return { status: 0, body: String(error), headers: new Headers(), ms: Date.now() - started };
+  }
+}
+
 /**
  * One request with node's http client, which, unlike fetch, sends any method (TRACE too), a body with GET and
  * DELETE, and no Accept-Encoding unless asked. A connection of its own per request: no race with a server closing

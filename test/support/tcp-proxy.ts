@@ -84,3 +84,12 @@ export class TcpProxy {
     this.pairs.clear();
   }
 }
+
+/** A started TcpProxy in front of the PostgreSQL at `databaseUrl`, and the URL that goes through it. */
+export async function proxyDatabase(databaseUrl: string): Promise<{ proxy: TcpProxy; url: string }> {
+  const direct = new URL(databaseUrl);
+  const proxy = await new TcpProxy({ host: direct.hostname, port: Number(direct.port) }).start();
+  const through = new URL(databaseUrl);
+  through.port = String(proxy.port);
+  return { proxy, url: through.toString() };
+}

@@ -1,3 +1,5 @@
+import { getJson } from './http';
+
 /**
  * Polls `check` until it returns a value other than undefined (errors it throws count as "not yet"), or fails
  * after `timeoutMs` with the last error.
@@ -31,4 +33,13 @@ export async function until<T>(check: () => T | Promise<T>, timeoutMs: number, i
     if (value || Date.now() > deadline) return value;
     await new Promise((resolve) => setTimeout(resolve, intervalMs));
   }
+}
+
+/** Waits until `${base}/readyz` answers 200 (the app is ready), or fails after `timeoutMs`. */
+export async function untilReady(base: string, timeoutMs = 30_000): Promise<void> {
+  await eventually(
+    async () => ((await getJson(`${base}/readyz`)).status === 200 ? true : undefined),
+    timeoutMs,
+    `${base}/readyz to answer 200`,
+  );
 }

@@ -8,8 +8,8 @@ import { createTestDatabase, type TestDatabase } from '../../support/database';
 import { writeAtomically } from '../../support/kubelet-volume.mjs';
 import { freePort } from '../../support/ports.mjs';
 import { tempDir } from '../../support/temp.mjs';
-import { eventually } from '../../support/wait';
-import { runAppBinary, startAppBinary, type AppProcess } from '../../support/api/app-binary';
+import { eventually, untilReady } from '../../support/wait';
+import { runAppBinary, startAppBinary, type AppProcess } from '../../support/app/app-binary';
 import { testModels } from '../../support/api/catalog';
 import { UpstreamServer } from '../../support/api/upstream-server';
 
@@ -111,7 +111,7 @@ describe('routing through modelgate-app with three kinds of broken upstream', ()
       HEALTHY_KEY,
       LOG_LEVEL: 'info',
     });
-    await eventually(async () => ((await fetch(`${app.url}/readyz`)).ok ? true : undefined), 30_000, 'ready');
+    await untilReady(app.url);
     const created = await fetch(`${app.url}/api/v1/admin/users`, {
       method: 'POST',
       headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' },

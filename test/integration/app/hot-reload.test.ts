@@ -7,7 +7,7 @@ import { startRuntime, type Runtime } from '../../../app/runtime';
 import { createTestDatabase, type TestDatabase } from '../../support/database';
 import { gzipArtifact, makeArtifact, writeArtifactFile } from '../../support/artifacts';
 import { tempDir } from '../../support/temp.mjs';
-import { eventually } from '../../support/wait';
+import { eventually, untilReady } from '../../support/wait';
 import { getJson } from '../../support/http';
 import { appConfig } from '../../support/app/config';
 import { writeAtomically } from '../../support/kubelet-volume.mjs';
@@ -81,7 +81,7 @@ describe('hot reload while requests run (kubelet atomic writer, plain renames)',
       pollIntervalMs: 600_000,
     });
     base = `http://127.0.0.1:${runtime.port}`;
-    await eventually(async () => ((await getJson(`${base}/readyz`)).status === 200 ? true : undefined));
+    await untilReady(base);
     expect((await getJson(`${base}/api/v1/models`)).body.sha256).toBe(first.sha256);
 
     load = (async () => {

@@ -10,7 +10,7 @@ import { createTestDatabase, type TestDatabase } from '../../support/database';
 import { makeArtifact, writeArtifactFile } from '../../support/artifacts';
 import { freePort } from '../../support/ports.mjs';
 import { tempDir } from '../../support/temp.mjs';
-import { eventually } from '../../support/wait';
+import { eventually, untilReady } from '../../support/wait';
 import { getJson } from '../../support/http';
 import { appConfig } from '../../support/app/config';
 import { stubApi } from '../../support/app/stub-api';
@@ -57,7 +57,7 @@ describe('/metrics (promtool, a real Prometheus server)', () => {
       pollIntervalMs: 600_000,
     });
     base = `http://127.0.0.1:${runtime.port}`;
-    await eventually(async () => ((await getJson(`${base}/readyz`)).status === 200 ? true : undefined));
+    await untilReady(base);
     // What the routing does on upstream calls.
     const metrics = createRoutingMetrics(runtime.registry);
     metrics.duration.observe({ upstream: 'a', model: 'm', status_code: '200' }, 0.42);

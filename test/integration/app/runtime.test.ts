@@ -6,7 +6,7 @@ import { startRuntime, type Runtime } from '../../../app/runtime';
 import { createTestDatabase, type TestDatabase } from '../../support/database';
 import { makeArtifact, writeArtifactFile } from '../../support/artifacts';
 import { tempDir } from '../../support/temp.mjs';
-import { eventually } from '../../support/wait';
+import { eventually, untilReady } from '../../support/wait';
 import { getJson } from '../../support/http';
 import { appConfig } from '../../support/app/config';
 import { stubApi } from '../../support/app/stub-api';
@@ -119,7 +119,7 @@ describe('modelgate-app runtime (real PostgreSQL, real HTTP)', () => {
     const file = path.join(dir, 'models.json');
     writeArtifactFile(file, makeArtifact());
     await start({ MODELS_FILE: file });
-    await eventually(async () => ((await get('/readyz')).status === 200 ? true : undefined));
+    await untilReady(url(''));
     const status = await get('/status');
     expect(status.body.schema).toMatchObject({ state: 'compatible', ahead: true });
     await testDb.db(MIGRATIONS_TABLE).where({ name: '29991231000000_from_a_newer_release.js' }).delete();
@@ -153,7 +153,7 @@ describe('modelgate-app runtime (real PostgreSQL, real HTTP)', () => {
       HOSTNAME: 'modelgate-app-7d9f-abcde',
       UPSTREAM_API_KEY: 'upstream-key-secret-value',
     });
-    await eventually(async () => ((await get('/readyz')).status === 200 ? true : undefined));
+    await untilReady(url(''));
     const res = await fetch(url('/status'));
     const text = await res.text();
     const body = JSON.parse(text);

@@ -6,7 +6,7 @@ import readline from 'node:readline';
 import { createTestDatabase, type TestDatabase } from '../../support/database';
 import { makeArtifact, writeArtifactFile } from '../../support/artifacts';
 import { tempDir } from '../../support/temp.mjs';
-import { eventually } from '../../support/wait';
+import { untilReady } from '../../support/wait';
 import { getJson } from '../../support/http';
 
 // jest ignores the integration project's testTimeout; these tests start servers and processes on a busy machine.
@@ -107,7 +107,7 @@ describe('modelgate-app process: SIGTERM under load', () => {
       void exited.then(() => reject(new Error(`app exited early:\n${logs.join('\n')}`)));
     });
     const base = `http://127.0.0.1:${port}`;
-    await eventually(async () => ((await getJson(`${base}/readyz`)).status === 200 ? true : undefined));
+    await untilReady(base);
     const created = await getJson(`${base}/api/v1/admin/users`, {
       method: 'POST',
       headers: { Authorization: `Bearer ${ADMIN_TOKEN}`, 'Content-Type': 'application/json' },

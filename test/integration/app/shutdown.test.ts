@@ -6,7 +6,7 @@ import { startRuntime, type Runtime } from '../../../app/runtime';
 import { createTestDatabase, type TestDatabase } from '../../support/database';
 import { makeArtifact, writeArtifactFile } from '../../support/artifacts';
 import { tempDir } from '../../support/temp.mjs';
-import { eventually } from '../../support/wait';
+import { eventually, untilReady } from '../../support/wait';
 import { getJson } from '../../support/http';
 import { appConfig } from '../../support/app/config';
 import { stubApi } from '../../support/app/stub-api';
@@ -57,7 +57,7 @@ describe('graceful shutdown (in process)', () => {
       pollIntervalMs: 600_000,
     });
     const base = `http://127.0.0.1:${runtime.port}`;
-    await eventually(async () => ((await getJson(`${base}/readyz`)).status === 200 ? true : undefined));
+    await untilReady(base);
     return { runtime, signals, exits, api, base };
   }
 

@@ -281,6 +281,25 @@ describeWithTools(
     }
 
     /**
+     * The pod's app is ready after `modelgate-init <command>` with the fixture's catalog; a refresh that adds a model
+     * hot-reloads it, and the usage prune CronJob prunes.
+     */
+    async function expectServingThenRefreshed(
+      db: TestDatabase,
+      ns: string,
+      objects: K8sObject[],
+      { app, port, probes }: Awaited<ReturnType<typeof startPod>>,
+      command: string,
+    ): Promise<void> {
+      const status = (await appJson(port, '/status')).body;
+      expect(status).toMatchObject({ ready: true, models: { count: 2 }, init: { command, exitCode: 0 } });
+      source.serve({ models: [...fixture.models, extraModel] });
+      await runRefresh(ns, objects);
+      await expectHotReload(app, port, probes, status.models.sha256);
+      await expectUsagePruned(db, ns, objects);
+    }
+
+    /**
      * Termination as the kubelet does it: the preStop sleep (the pod is already out of the endpoints), then SIGTERM;
      * the app must answer /readyz 503 while it drains and exit 0 within terminationGracePeriodSeconds, which counts
      * from the start of preStop.
@@ -331,16 +350,11 @@ describeWithTools(
         `${deployment.metadata.name}-7d9f8-abcde`,
         objects,
       );
-      const { app, appContainer, port, probes } = await startPod(web);
+      const started = await startPod(web);
+      const { app, appContainer, port, probes } = started;
       // The app container holds no credential for the API: no token volume, hence no KUBECONFIG.
       expect((await web.processFor(appContainer)).env.KUBECONFIG).toBeUndefined();
 
-      const status = (await appJson(port, '/status')).body;
-      expect(status).toMatchObject({
-        ready: true,
-        models: { count: 2 },
-        init: { command: 'all', exitCode: 0 },
-      });
       // init wrote the ConfigMap through the API with the init ServiceAccount's token
       const cm = await cluster.admin
         .makeApiClient(k8s.CoreV1Api)
@@ -348,12 +362,7 @@ describeWithTools(
       expect(Object.keys({ ...cm.data, ...cm.binaryData })).toEqual([
         expect.stringMatching(/^models\.json(\.gz)?$/),
       ]);
-
-      source.serve({ models: [...fixture.models, extraModel] });
-      await runRefresh(ns, objects);
-      await expectHotReload(app, port, probes, status.models.sha256);
-
-      await expectUsagePruned(db, ns, objects);
+      await expectServingThenRefreshed(db, ns, objects, started, 'all');
 
       // The metrics the PrometheusRule and the dashboard query are exported by the running app.
       const monitoring = await helmTemplate(helm, { valuesFiles: [scenarioFile('monitoring')] });
@@ -428,19 +437,7 @@ describeWithTools(
 
       const web = pod(ns, appPod(objects).ref, 'mg-modelgate-5c6d7-fghij', objects);
       expect(web.template.spec.initContainers?.map((c) => c.args)).toEqual([['wait']]);
-      const { app, port, probes } = await startPod(web);
-      const status = (await appJson(port, '/status')).body;
-      expect(status).toMatchObject({
-        ready: true,
-        models: { count: 2 },
-        init: { command: 'wait', exitCode: 0 },
-      });
-
-      source.serve({ models: [...fixture.models, extraModel] });
-      await runRefresh(ns, objects);
-      await expectHotReload(app, port, probes, status.models.sha256);
-
-      await expectUsagePruned(db, ns, objects);
+      await expectServingThenRefreshed(db, ns, objects, await startPod(web), 'wait');
     });
 
     it.each([
@@ -584,19 +581,7 @@ describeWithTools(
       const objects = await kustomizeBuild(kustomize, overlay);
       await apply(objects, ns);
       const web = pod(ns, 'Deployment/modelgate', 'modelgate-6b8c9-klmno', objects);
-      const { app, port, probes } = await startPod(web);
-      const status = (await appJson(port, '/status')).body;
-      expect(status).toMatchObject({
-        ready: true,
-        models: { count: 2 },
-        init: { command: 'all', exitCode: 0 },
-      });
-
-      source.serve({ models: [...fixture.models, extraModel] });
-      await runRefresh(ns, objects);
-      await expectHotReload(app, port, probes, status.models.sha256);
-
-      await expectUsagePruned(db, ns, objects);
+      await expectServingThenRefreshed(db, ns, objects, await startPod(web), 'all');
     });
   },
 );

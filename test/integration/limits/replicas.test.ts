@@ -1,32 +1,11 @@
-import { startAppBinary, modelsFile, type AppBinary } from '../../support/app/app-binary';
+import { startAppBinary, modelsFile, type AppProcess } from '../../support/app/app-binary';
 import { createTestDatabase, type TestDatabase } from '../../support/database';
 import { UpstreamServer } from '../../support/api/upstream-server';
+import { call, type Answer } from '../../support/http';
 import { eventually } from '../../support/wait';
 
 const ADMIN_TOKEN = 'limits-admin-token-0123456789abcdef0123456';
 const MODEL = 'mistral-31-24b';
-
-interface Reply {
-  status: number;
-  headers: Headers;
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  body: any;
-}
-
-async function call(
-  url: string,
-  method: string,
-  route: string,
-  token: string,
-  body?: unknown,
-): Promise<Reply> {
-  const res = await fetch(`${url}${route}`, {
-    method,
-    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  return { status: res.status, headers: res.headers, body: await res.json() };
-}
 
 /** The same body every time, so every request has the same token estimate. */
 const completion = { model: MODEL, max_tokens: 50, messages: [{ role: 'user', content: 'hello limits' }] };
@@ -34,8 +13,8 @@ const completion = { model: MODEL, max_tokens: 50, messages: [{ role: 'user', co
 const ESTIMATE = Math.ceil(Buffer.byteLength(JSON.stringify(completion)) / 4) + 50;
 
 /** `total` chat completions with at most `inFlight` at once, the i-th sent to `apps[i % apps.length]`. */
-async function load(apps: AppBinary[], token: string, total: number, inFlight: number): Promise<Reply[]> {
-  const replies: Reply[] = [];
+async function load(apps: AppProcess[], token: string, total: number, inFlight: number): Promise<Answer[]> {
+  const replies: Answer[] = [];
   let next = 0;
   const worker = async () => {
     while (next < total) {
@@ -52,8 +31,8 @@ jest.setTimeout(120_000);
 describe('limits held by three modelgate-app processes on one PostgreSQL', () => {
   let database: TestDatabase;
   let upstream: UpstreamServer;
-  let apps: AppBinary[];
-  let closed: AppBinary;
+  let apps: AppProcess[];
+  let closed: AppProcess;
   let keyNumber = 0;
 
   /** A new user's key with `limits` set through the first app. */
@@ -78,6 +57,7 @@ describe('limits held by three modelgate-app processes on one PostgreSQL', () =>
       MODELS_FILE: modelsFile(),
       UPSTREAM_URL: upstream.url,
       ADMIN_TOKEN,
+      SHUTDOWN_TIMEOUT: '5s',
     };
     apps = await Promise.all([0, 1, 2].map(() => startAppBinary(env)));
     closed = await startAppBinary({ ...env, LIMITS_ON_STORE_ERROR: 'closed' });

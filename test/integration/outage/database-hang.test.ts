@@ -1,12 +1,11 @@
 // A database that accepts connections and answers nothing (a TCP proxy in the test that stops delivering, in both
 // directions, on open connections and new ones): no request waits longer than DB_CONNECT_TIMEOUT + DB_QUERY_TIMEOUT.
-import fs from 'node:fs';
 import { eventually } from '../../support/wait';
-import { startAppProcess, type AppProcess } from '../../support/app/process';
+import type { AppProcess } from '../../support/app/app-binary';
 import { createTestDatabase, type TestDatabase } from '../../support/database';
-import { TcpProxy } from '../../support/tcp-proxy';
-import { UpstreamServer } from '../../support/api/upstream-server';
-import { ADMIN_TOKEN, call, completion, createUser, writeModelsFile, type Answer } from './support';
+import { proxyDatabase, type TcpProxy } from '../../support/tcp-proxy';
+import { call, type Answer } from '../../support/http';
+import { ADMIN_TOKEN, completion, createUser, startGateway, type Gateway } from './support';
 
 jest.setTimeout(120_000);
 
@@ -19,42 +18,25 @@ const SLACK_MS = 1_500;
 describe('a database that accepts connections but answers no query', () => {
   let database: TestDatabase;
   let proxy: TcpProxy;
-  let upstream: UpstreamServer;
+  let gateway: Gateway;
   let app: AppProcess;
-  let modelsDir: string;
 
   beforeAll(async () => {
     database = await createTestDatabase('outage_hang');
     await database.migrateLatest();
-    const direct = new URL(database.url);
-    proxy = await new TcpProxy({ host: direct.hostname, port: Number(direct.port) }).start();
-    const viaProxy = new URL(database.url);
-    viaProxy.port = String(proxy.port);
-    upstream = await new UpstreamServer().start();
-    const models = writeModelsFile();
-    modelsDir = models.dir;
-    app = await startAppProcess({
-      DATABASE_URL: viaProxy.toString(),
-      MODELS_FILE: models.file,
-      UPSTREAM_URL: upstream.url,
-      ADMIN_TOKEN,
-      LOG_LEVEL: 'info',
+    const through = await proxyDatabase(database.url);
+    proxy = through.proxy;
+    gateway = await startGateway(through.url, {
       DB_CONNECT_TIMEOUT: `${CONNECT_TIMEOUT_MS}ms`,
       DB_QUERY_TIMEOUT: `${QUERY_TIMEOUT_MS}ms`,
     });
-    await eventually(
-      async () => ((await call(app.url, 'GET', '/readyz')).status === 200 ? true : undefined),
-      30_000,
-      'ready',
-    );
+    app = gateway.app;
   });
 
   afterAll(async () => {
-    await app?.stop();
+    await gateway?.stop();
     await proxy?.stop();
-    await upstream?.close();
     await database?.drop();
-    if (modelsDir) fs.rmSync(modelsDir, { recursive: true, force: true });
   });
 
   it('ends requests that need the database within the bound with 503, and serves known keys meanwhile', async () => {

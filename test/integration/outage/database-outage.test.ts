@@ -1,21 +1,20 @@
 // A database outage is not a gateway outage: modelgate-app (the built binary) under steady completion load while
 // its PostgreSQL (this file's own: the run's shared one serves other files) is stopped for 20 s and started again.
-import fs from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { createDatabase } from '../../../core/db/connection';
 import { eventually } from '../../support/wait';
-import { startAppProcess, type AppProcess } from '../../support/app/process';
+import type { AppProcess } from '../../support/app/app-binary';
 import { startOwnPostgres, type OwnPostgres } from '../../support/own-postgres';
-import { UpstreamServer } from '../../support/api/upstream-server';
+import type { UpstreamServer } from '../../support/api/upstream-server';
+import { call, type Answer } from '../../support/http';
 import {
   ADMIN_TOKEN,
-  call,
   completion,
   createUser,
   embedding,
   migrate,
-  sleep,
-  writeModelsFile,
-  type Answer,
+  startGateway,
+  type Gateway,
 } from './support';
 
 jest.setTimeout(180_000);
@@ -31,39 +30,24 @@ interface Sample {
 
 describe('a 20 s database outage under steady completion load', () => {
   let pg: OwnPostgres;
+  let gateway: Gateway;
   let upstream: UpstreamServer;
   let app: AppProcess;
-  let modelsDir: string;
   /** Load and probes run while this holds (afterAll clears it, so a failed test leaves nothing running). */
   const running = { load: true, probes: true };
 
   beforeAll(async () => {
     pg = await startOwnPostgres();
     await migrate(pg.url);
-    upstream = await new UpstreamServer().start();
-    const models = writeModelsFile();
-    modelsDir = models.dir;
-    app = await startAppProcess({
-      DATABASE_URL: pg.url,
-      MODELS_FILE: models.file,
-      UPSTREAM_URL: upstream.url,
-      ADMIN_TOKEN,
-      LOG_LEVEL: 'info',
-    });
-    await eventually(
-      async () => ((await call(app.url, 'GET', '/readyz')).status === 200 ? true : undefined),
-      30_000,
-      'ready',
-    );
+    gateway = await startGateway(pg.url);
+    ({ app, upstream } = gateway);
   });
 
   afterAll(async () => {
     running.load = false;
     running.probes = false;
-    await app?.stop();
-    await upstream?.close();
+    await gateway?.stop();
     await pg?.destroy();
-    if (modelsDir) fs.rmSync(modelsDir, { recursive: true, force: true });
   });
 
   it('serves every completion of known keys, answers 503 where the database is needed, and recovers by itself', async () => {

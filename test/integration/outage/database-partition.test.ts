@@ -1,11 +1,14 @@
 // Two modelgate-app processes on one database; one is cut off from it (a TCP proxy in the test, stopped) while the
 // other revokes a key. The cut-off one serves its cached keys meanwhile and catches up as soon as it reconnects.
 import fs from 'node:fs';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { eventually } from '../../support/wait';
-import { startAppProcess, type AppProcess } from '../../support/app/process';
+import { modelsFile, startAppBinary, type AppProcess } from '../../support/app/app-binary';
 import { createTestDatabase, type TestDatabase } from '../../support/database';
-import { TcpProxy } from '../../support/tcp-proxy';
-import { ADMIN_TOKEN, call, createUser, sleep, writeModelsFile } from './support';
+import { proxyDatabase, type TcpProxy } from '../../support/tcp-proxy';
+import { call } from '../../support/http';
+import { ADMIN_TOKEN, createUser } from './support';
 
 jest.setTimeout(120_000);
 
@@ -19,16 +22,14 @@ describe('a pod cut off from the database while another revokes a key', () => {
   beforeAll(async () => {
     database = await createTestDatabase('outage_partition');
     await database.migrateLatest();
-    const direct = new URL(database.url);
-    proxy = await new TcpProxy({ host: direct.hostname, port: Number(direct.port) }).start();
-    const viaProxy = new URL(database.url);
-    viaProxy.port = String(proxy.port);
-    const models = writeModelsFile();
-    modelsDir = models.dir;
-    const env = { MODELS_FILE: models.file, ADMIN_TOKEN, LOG_LEVEL: 'info' };
+    const through = await proxyDatabase(database.url);
+    proxy = through.proxy;
+    const models = modelsFile();
+    modelsDir = path.dirname(models);
+    const env = { MODELS_FILE: models, ADMIN_TOKEN, LOG_LEVEL: 'info' };
     [a, b] = await Promise.all([
-      startAppProcess({ ...env, DATABASE_URL: database.url }),
-      startAppProcess({ ...env, DATABASE_URL: viaProxy.toString() }),
+      startAppBinary({ ...env, DATABASE_URL: database.url }),
+      startAppBinary({ ...env, DATABASE_URL: through.url }),
     ]);
     for (const app of [a, b]) {
       await eventually(

@@ -1,25 +1,46 @@
+import fs from 'node:fs';
 import path from 'node:path';
-import { buildArtifact } from '../../../core/artifact/schema';
 import { createDatabase } from '../../../core/db/connection';
 import { migratorConfig } from '../../../core/db/migrations';
-import { writeArtifactFile } from '../../support/artifacts';
-import { getJson, type Json } from '../../support/http';
-import { testModels } from '../../support/api/catalog';
-import { tempDir } from '../../support/temp.mjs';
+import { UpstreamServer } from '../../support/api/upstream-server';
+import { modelsFile, startAppBinary, type AppProcess } from '../../support/app/app-binary';
+import { call } from '../../support/http';
+import { untilReady } from '../../support/wait';
 
 export const ADMIN_TOKEN = 'outage-admin-token-0123456789abcdef0123456';
 
-/** An artifact file as modelgate-init writes it, in a fresh directory. */
-export function writeModelsFile(): { dir: string; file: string } {
-  const dir = tempDir('outage');
-  const file = path.join(dir, 'models.json');
-  const artifact = buildArtifact({
-    models: testModels,
-    source: { url: 'file:///test/models.json', etag: null, lastModified: null },
-    fetchedAt: new Date().toISOString(),
-  });
-  writeArtifactFile(file, artifact);
-  return { dir, file };
+export interface Gateway {
+  app: AppProcess;
+  upstream: UpstreamServer;
+  /** Stops the app and the upstream, removes the models file. */
+  stop(): Promise<void>;
+}
+
+/** modelgate-app (the built binary) on `databaseUrl` with the test catalog and an upstream on loopback, ready. */
+export async function startGateway(databaseUrl: string, env: Record<string, string> = {}): Promise<Gateway> {
+  const upstream = await new UpstreamServer().start();
+  const models = modelsFile();
+  let app: AppProcess | undefined;
+  const stop = async () => {
+    await app?.stop();
+    await upstream.close();
+    fs.rmSync(path.dirname(models), { recursive: true, force: true });
+  };
+  try {
+    app = await startAppBinary({
+      DATABASE_URL: databaseUrl,
+      MODELS_FILE: models,
+      UPSTREAM_URL: upstream.url,
+      ADMIN_TOKEN,
+      LOG_LEVEL: 'info',
+      ...env,
+    });
+    await untilReady(app.url);
+    return { app, upstream, stop };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
 }
 
 export async function migrate(url: string): Promise<void> {
@@ -28,37 +49,6 @@ export async function migrate(url: string): Promise<void> {
     await db.migrate.latest(migratorConfig());
   } finally {
     await db.destroy();
-  }
-}
-
-export interface Answer {
-  status: number;
-  body: Json;
-  headers: Headers;
-  ms: number;
-}
-
-/** One API call with a bearer token (an API key or ADMIN_TOKEN); `status` 0 when the connection failed. */
-export async function call(
-  base: string,
-  method: string,
-  route: string,
-  token?: string,
-  body?: unknown,
-): Promise<Answer> {
-  const started = Date.now();
-  try {
-    const res = await getJson(`${base}${route}`, {
-      method,
-      headers: {
-        ...(token ? { authorization: `Bearer ${token}` } : {}),
-        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-      },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    return { ...res, ms: Date.now() - started };
-  } catch (error) {
-    return { status: 0, body: String(error), headers: new Headers(), ms: Date.now() - started };
   }
 }
 
@@ -76,5 +66,3 @@ export const completion = (content: string, stream = false) => ({
 });
 
 export const embedding = (input: string) => ({ model: 'text-embedding', input });
-
-export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

@@ -1,21 +1,16 @@
 // The usage ledger in the built modelgate-app against PostgreSQL and an upstream on loopback that reports (or does
 // not report) usage: streamed and plain calls, the usage chunk the gateway asked for left out, estimates, a SIGTERM
 // in the middle of a load run with every record written, a stopped database with the records held and written.
-import fs from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import path from 'node:path';
 import { countTokens } from 'gpt-tokenizer/encoding/o200k_base';
 import knex, { type Knex } from 'knex';
-import { buildArtifact, serializeArtifact } from '../../../core/artifact/schema';
 import { migratorConfig } from '../../../core/db/migrations';
-import { startAppBinary, type AppProcess } from '../../support/api/app-binary';
+import { modelsFile, startAppBinary, type AppProcess } from '../../support/app/app-binary';
 import { createTestDatabase, type TestDatabase } from '../../support/database';
-import { startRestartablePostgres } from '../../support/pg-restartable';
+import { startOwnPostgres } from '../../support/own-postgres';
 import { artifactModel } from '../../support/models.mjs';
-import { freePort } from '../../support/ports.mjs';
-import { tempDir } from '../../support/temp.mjs';
-import { eventually } from '../../support/wait';
+import { eventually, untilReady } from '../../support/wait';
 
 jest.setTimeout(180_000);
 
@@ -90,31 +85,19 @@ const models = [
   artifactModel('silent', { upstreamId: 'upstream-silent', tags: [] }),
 ];
 
-function modelsFile(): string {
-  const dir = tempDir('ledger');
-  const file = path.join(dir, 'models.json');
-  const artifact = buildArtifact({
-    models,
-    source: { url: 'file:///test/models.json', etag: null, lastModified: null },
-    fetchedAt: new Date().toISOString(),
-  });
-  fs.writeFileSync(file, serializeArtifact(artifact));
-  return file;
-}
-
 let users = 0;
 
 async function startGateway(databaseUrl: string, upstream: string, env: Record<string, string> = {}) {
   const app = await startAppBinary({
     DATABASE_URL: databaseUrl,
-    MODELS_FILE: modelsFile(),
+    MODELS_FILE: modelsFile(models),
     ADMIN_TOKEN,
     UPSTREAM_URL: upstream,
     LOG_LEVEL: 'info',
     SHUTDOWN_TIMEOUT: '20s',
     ...env,
   });
-  await eventually(async () => ((await fetch(`${app.url}/readyz`)).ok ? true : undefined), 30_000, 'ready');
+  await untilReady(app.url);
   const created = await fetch(`${app.url}/v1/admin/users`, {
     method: 'POST',
     headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' },
@@ -306,9 +289,7 @@ describe('usage ledger in modelgate-app', () => {
 
 describe('usage ledger through a database outage', () => {
   it('holds the records while PostgreSQL is stopped and writes them all once it is back', async () => {
-    const dir = tempDir('ledger-pg');
-    const port = await freePort();
-    let pg = await startRestartablePostgres(dir, port);
+    const pg = await startOwnPostgres();
     const db = knex({ client: 'pg', connection: pg.url, pool: { min: 0, max: 2 } });
     const upstream = new CountingUpstream();
     await upstream.listen();
@@ -335,7 +316,7 @@ describe('usage ledger through a database outage', () => {
       const held = Number(/modelgate_buffer_pending\{buffer="usage"\} (\d+)/.exec(await metrics())![1]);
       expect(held).toBeGreaterThan(0);
       expect(held).toBeLessThanOrEqual(20 - before);
-      pg = await startRestartablePostgres(dir, port);
+      await pg.start();
       const after = knex({ client: 'pg', connection: pg.url, pool: { min: 0, max: 2 } });
       try {
         const written = await eventually(
@@ -358,8 +339,7 @@ describe('usage ledger through a database outage', () => {
     } finally {
       await app?.stop();
       await upstream.close();
-      await pg.stop();
-      fs.rmSync(dir, { recursive: true, force: true });
+      await pg.destroy();
     }
   });
 });

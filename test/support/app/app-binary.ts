@@ -6,15 +6,38 @@ import { buildArtifact, serializeArtifact, type ArtifactModel } from '../../../c
 import { testModels } from '../api/catalog';
 import { tempDir } from '../temp.mjs';
 
-const main = path.join(__dirname, '..', '..', '..', 'dist', 'bin', 'modelgate-app.js');
+/** modelgate-app built the production way (`npm run build`). */
+export const APP_BINARY = path.join(__dirname, '..', '..', '..', 'dist', 'bin', 'modelgate-app.js');
+
+export interface LogRecord {
+  level: string;
+  msg: string;
+  time: string;
+  [field: string]: unknown;
+}
 
 /** One modelgate-app process (the built binary) on 127.0.0.1 and a port the kernel picked. */
-export interface AppBinary {
+export interface AppProcess {
   child: ChildProcess;
   url: string;
-  /** Its log lines (stdout and stderr) so far. */
+  /** Its output lines, stdout (JSON log records) and stderr, in order. */
   lines: string[];
+  /** The JSON log records so far. */
+  records(): LogRecord[];
+  /** Resolves with the exit code once the process has exited. */
+  exited: Promise<number | null>;
+  /** SIGTERM, then resolves once it has exited. */
   stop(): Promise<void>;
+}
+
+function requireBuild(): void {
+  if (!fs.existsSync(APP_BINARY))
+    throw new Error(`${APP_BINARY} is missing: run \`npm run build\` first (npm test does)`);
+}
+
+/** Only what the test gives (and PATH), so the developer's shell never leaks in. */
+function appEnv(env: Record<string, string>): NodeJS.ProcessEnv {
+  return { PATH: process.env.PATH, HOST: '127.0.0.1', PORT: '0', ...env };
 }
 
 /** A models file for MODELS_FILE holding `models` (the test catalog by default). */
@@ -30,45 +53,56 @@ export function modelsFile(models: ArtifactModel[] = testModels): string {
 }
 
 /** Starts the binary with `env` (DATABASE_URL and MODELS_FILE at least) and resolves once it listens. */
-export async function startAppBinary(env: Record<string, string>): Promise<AppBinary> {
-  if (!fs.existsSync(main))
-    throw new Error(`${main} is missing: run \`npm run build\` first (npm test does)`);
-  const child = spawn(process.execPath, [main], {
-    env: {
-      PATH: process.env.PATH,
-      HOST: '127.0.0.1',
-      PORT: '0',
-      SHUTDOWN_DELAY: '0s',
-      SHUTDOWN_TIMEOUT: '5s',
-      ...env,
-    },
+export async function startAppBinary(env: Record<string, string>): Promise<AppProcess> {
+  requireBuild();
+  const child = spawn(process.execPath, [APP_BINARY], {
+    env: appEnv({ SHUTDOWN_DELAY: '0s', ...env }),
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const lines: string[] = [];
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   readline.createInterface({ input: child.stderr! }).on('line', (line) => lines.push(line));
   const port = await new Promise<number>((resolve, reject) => {
     readline.createInterface({ input: child.stdout! }).on('line', (line) => {
       lines.push(line);
-      try {
-        const record = JSON.parse(line) as { msg?: string; port?: number };
-        if (record.msg === 'modelgate-app listening') resolve(record.port!);
-      } catch {
-        // not a log line
-      }
+      const record = parseRecord(line);
+      if (record?.msg === 'modelgate-app listening') resolve(Number(record.port));
     });
-    child.once('exit', (code) =>
-      reject(new Error(`modelgate-app exited with ${code}:\n${lines.join('\n')}`)),
-    );
+    void exited.then((code) => reject(new Error(`modelgate-app exited with ${code}:\n${lines.join('\n')}`)));
   });
   return {
     child,
     url: `http://127.0.0.1:${port}`,
     lines,
+    records: () => lines.flatMap((line) => parseRecord(line) ?? []),
+    exited,
     async stop() {
       if (child.exitCode !== null || child.signalCode !== null) return;
-      const exited = new Promise((resolve) => child.once('exit', resolve));
       child.kill('SIGTERM');
       await exited;
     },
   };
+}
+
+/** Runs the binary to its exit (for start-up failures); its exit code and stderr. */
+export function runAppBinary(env: Record<string, string>): Promise<{ code: number | null; stderr: string }> {
+  requireBuild();
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [APP_BINARY], {
+      env: appEnv(env),
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr!.on('data', (chunk) => (stderr += String(chunk)));
+    child.once('exit', (code) => resolve({ code, stderr }));
+  });
+}
+
+function parseRecord(line: string): LogRecord | undefined {
+  if (!line.startsWith('{')) return undefined;
+  try {
+    return JSON.parse(line) as LogRecord;
+  } catch {
+    return undefined;
+  }
 }

@@ -1,4 +1,5 @@
 import http from 'node:http';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Container, Probe } from './pod-env';
 
 /**
@@ -30,8 +31,6 @@ export function httpProbe(
     req.once('error', (error) => resolve({ ok: false, detail: error.message }));
   });
 }
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 export class ProbeRunner {
   readonly events: ProbeEvent[] = [];

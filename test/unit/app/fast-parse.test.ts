@@ -2,6 +2,7 @@ import fc from 'fast-check';
 import { buildArtifact, modelsSha256, parseArtifact, serializeArtifact } from '../../../core/artifact/schema';
 import { acceptArtifact, parseArtifactFast } from '../../../core/artifact/fast-parse';
 import { makeArtifact } from '../../support/artifacts';
+import { artifactModel } from '../../support/models.mjs';
 
 const maybe = <T>(arb: fc.Arbitrary<T>) => fc.option(arb, { nil: undefined });
 
@@ -146,18 +147,7 @@ describe('parseArtifactFast', () => {
       models: [{ id: 'm', upstreamId: 'u', type: 'LLM', createdAt: 1, owner: null }],
     };
     const built = buildArtifact({
-      models: [
-        {
-          id: 'm',
-          upstreamId: 'u',
-          tags: [],
-          type: 'LLM',
-          createdAt: 1,
-          owner: null,
-          stake: null,
-          fee: null,
-        },
-      ],
+      models: [artifactModel('m', { upstreamId: 'u', tags: [], createdAt: 1, stake: null, fee: null })],
       source: minimal.source,
       fetchedAt: minimal.fetchedAt,
     });

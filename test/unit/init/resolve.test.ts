@@ -6,6 +6,7 @@ import { SourceError, type SourceRequest, type SourceResponse } from '../../../i
 import type { ArtifactSink, SinkRead } from '../../../init/models/sinks/sink';
 import type { Clock } from '../../../init/backoff';
 import { fixture } from '../../support/artifacts';
+import { artifactModel } from '../../support/models.mjs';
 
 const MIN = 60_000;
 const NOW = Date.parse('2026-11-24T12:00:00Z');
@@ -16,18 +17,7 @@ function artifact(checkedAgoMs: number, extra: Partial<Artifact> = {}): Artifact
   const at = new Date(NOW - checkedAgoMs).toISOString();
   return {
     ...buildArtifact({
-      models: [
-        {
-          id: 'old-model',
-          upstreamId: '0x1',
-          tags: [],
-          type: 'LLM',
-          createdAt: 1,
-          owner: null,
-          stake: null,
-          fee: null,
-        },
-      ],
+      models: [artifactModel('old-model')],
       source: { url: URL, etag: '"v1"', lastModified: null },
       fetchedAt: at,
     }),

@@ -1,6 +1,5 @@
 import type http from 'node:http';
 import { Registry } from 'prom-client';
-import type { ArtifactModel } from '../../../../core/artifact/schema';
 import { createLogger } from '../../../../core/logger';
 import type { AttemptRequest, AttemptResult } from '../../../../app/api/routing/attempt';
 import { CircuitBreaker, type BreakerState } from '../../../../app/api/routing/breaker';
@@ -10,18 +9,10 @@ import { createRoutingMetrics } from '../../../../app/api/routing/routing-metric
 import { parseRoutingText } from '../../../../app/api/routing/routing-source';
 import { createRoutingStore } from '../../../../app/api/routing/routing-store';
 import { UpstreamRegistry } from '../../../../app/api/routing/upstream-registry';
+import { artifactModel } from '../../../support/models.mjs';
 
 const silent = createLogger({ component: 'test', level: 'silent' });
-const llm: ArtifactModel = {
-  id: 'llama',
-  upstreamId: '0xllama',
-  tags: [],
-  type: 'LLM',
-  createdAt: 1,
-  owner: null,
-  stake: null,
-  fee: null,
-};
+const llm = artifactModel('llama', { upstreamId: '0xllama', tags: [] });
 
 class Clock {
   t = Date.parse('2026-01-01T00:00:00Z');

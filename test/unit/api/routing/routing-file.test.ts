@@ -3,18 +3,10 @@ import { globToRegExp } from '../../../../app/api/routing/glob';
 import { compileRoutes } from '../../../../app/api/routing/route-table';
 import { parseRoutingText, shorthandRouting } from '../../../../app/api/routing/routing-source';
 import { retryAfter } from '../../../../app/api/routing/retry-after';
+import { artifactModel } from '../../../support/models.mjs';
 
-const model = (id: string, extra: Partial<ArtifactModel> = {}): ArtifactModel => ({
-  id,
-  upstreamId: `0x${id}`,
-  tags: [],
-  type: 'LLM',
-  createdAt: 1,
-  owner: null,
-  stake: null,
-  fee: null,
-  ...extra,
-});
+const model = (id: string, extra: Partial<ArtifactModel> = {}) =>
+  artifactModel(id, { upstreamId: `0x${id}`, tags: [], ...extra });
 
 const parse = (text: string, env: NodeJS.ProcessEnv = {}, path = '/etc/modelgate/routing/routing.yaml') =>
   parseRoutingText(text, path, env);
