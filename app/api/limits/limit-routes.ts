@@ -6,7 +6,7 @@ import { lazily, mount, operation } from '../operations';
 import { principal } from '../principal';
 import { idParam, isUuid, iso, safeText, timestamp } from '../schemas';
 import type { KeyLimitsView, LimitsService } from './limits-service';
-import type { LimitPolicy } from './policy';
+import { byColumn, type LimitPolicy } from './policy';
 
 const count = (max: number, description: string) =>
   z.int().min(0).max(max).nullable().optional().meta({ description });
@@ -96,17 +96,8 @@ export function policyFromBody(body: z.output<typeof limitPolicyBody>): LimitPol
   };
 }
 
-function policyJson(policy: LimitPolicy) {
-  return {
-    allowed_models: policy.allowedModels,
-    requests_per_minute: policy.requestsPerMinute,
-    tokens_per_minute: policy.tokensPerMinute,
-    monthly_token_budget: policy.monthlyTokenBudget,
-  };
-}
-
 export function userLimitsJson(userId: string, policy: LimitPolicy): UserLimitsJson {
-  return { object: 'user_limits', user_id: userId, ...policyJson(policy) };
+  return { object: 'user_limits', user_id: userId, ...byColumn(policy) };
 }
 
 const WINDOW_NAMES = {
@@ -121,16 +112,11 @@ export function keyLimitsJson(view: KeyLimitsView): KeyLimitsJson {
     object: 'key_limits',
     key_id: view.keyId,
     user_id: view.userId,
-    key: policyJson(view.key),
-    user: policyJson(view.user),
+    key: byColumn(view.key),
+    user: byColumn(view.user),
     effective: {
-      ...policyJson(effective),
-      sources: {
-        allowed_models: effective.sources.allowedModels,
-        requests_per_minute: effective.sources.requestsPerMinute,
-        tokens_per_minute: effective.sources.tokensPerMinute,
-        monthly_token_budget: effective.sources.monthlyTokenBudget,
-      },
+      ...byColumn(effective),
+      sources: byColumn(effective.sources),
     },
     windows: view.windows.map((w) => ({
       limit: WINDOW_NAMES[w.dimension],
