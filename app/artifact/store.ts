@@ -5,6 +5,7 @@ import { redactSourceUrl } from '../../core/artifact/source-url';
 import { createSnapshot, type Catalog, type CatalogSnapshot } from '../catalog/catalog';
 import type { Metrics } from '../metrics';
 import { parseArtifactFast } from '../../core/artifact/fast-parse';
+import { coalesced } from './coalesced';
 import { readLocation, type ArtifactLocation, type ReadResult } from './sources';
 
 export interface ArtifactStoreOptions {
@@ -42,8 +43,6 @@ export function createArtifactStore(options: ArtifactStoreOptions): ArtifactStor
   const seen = new Map<string, string>();
   /** The latest complaint per location, for the not-ready reason. */
   const complaints = new Map<string, string>();
-  let running: Promise<void> | undefined;
-  let again = false;
 
   function apply(candidate: Candidate): void {
     current = createSnapshot(candidate.artifact, candidate.origin, now());
@@ -108,23 +107,7 @@ export function createArtifactStore(options: ArtifactStoreOptions): ArtifactStor
     }
   }
 
-  async function reload(): Promise<void> {
-    if (running) {
-      again = true;
-      return running;
-    }
-    running = (async () => {
-      try {
-        do {
-          again = false;
-          await pass();
-        } while (again);
-      } finally {
-        running = undefined;
-      }
-    })();
-    return running;
-  }
+  const reload = coalesced(pass);
 
   function problem(): string | undefined {
     if (current) return undefined;

@@ -72,60 +72,48 @@ export abstract class ApiError extends Error {
   }
 }
 
-export class BadRequestError extends ApiError {
-  readonly status = 400;
-  readonly type = 'invalid_request_error';
+const TYPE_BY_STATUS: Record<number, ErrorType> = {
+  401: 'authentication_error',
+  403: 'permission_error',
+  404: 'not_found_error',
+  429: 'rate_limit_error',
+  502: 'upstream_error',
+  503: 'service_unavailable',
+  504: 'upstream_error',
+};
+
+/** The type that goes with a status: a 4xx not listed is a client's mistake, a 5xx not listed the gateway's. */
+export function errorTypeOf(status: number): ErrorType {
+  return TYPE_BY_STATUS[status] ?? (status >= 500 ? 'server_error' : 'invalid_request_error');
 }
 
-export class UnauthorizedError extends ApiError {
-  readonly status = 401;
-  readonly type = 'authentication_error';
+/** The base of the errors that always answer with one status (and its type). */
+export function errorWithStatus(status: number) {
+  const type = errorTypeOf(status);
+  return class extends ApiError {
+    readonly status = status;
+    readonly type = type;
+  };
 }
 
-export class NotFoundError extends ApiError {
-  readonly status = 404;
-  readonly type = 'not_found_error';
-}
+export class BadRequestError extends errorWithStatus(400) {}
+export class UnauthorizedError extends errorWithStatus(401) {}
+export class NotFoundError extends errorWithStatus(404) {}
+export class ConflictError extends errorWithStatus(409) {}
+export class PayloadTooLargeError extends errorWithStatus(413) {}
+export class UnsupportedMediaTypeError extends errorWithStatus(415) {}
+export class InternalError extends errorWithStatus(500) {}
+export class BadGatewayError extends errorWithStatus(502) {}
+export class ServiceUnavailableError extends errorWithStatus(503) {}
+export class GatewayTimeoutError extends errorWithStatus(504) {}
 
-export class MethodNotAllowedError extends ApiError {
-  readonly status = 405;
-  readonly type = 'invalid_request_error';
+export class MethodNotAllowedError extends errorWithStatus(405) {
   constructor(method: string, path: string, allowed: readonly string[]) {
     super(`${method} is not supported on ${path}; it accepts ${allowed.join(', ')}.`, {
       code: 'method_not_allowed',
     });
     this.headers = { Allow: allowed.join(', ') };
   }
-}
-
-export class ConflictError extends ApiError {
-  readonly status = 409;
-  readonly type = 'invalid_request_error';
-}
-
-export class PayloadTooLargeError extends ApiError {
-  readonly status = 413;
-  readonly type = 'invalid_request_error';
-}
-
-export class UnsupportedMediaTypeError extends ApiError {
-  readonly status = 415;
-  readonly type = 'invalid_request_error';
-}
-
-export class InternalError extends ApiError {
-  readonly status = 500;
-  readonly type = 'server_error';
-}
-
-export class BadGatewayError extends ApiError {
-  readonly status = 502;
-  readonly type = 'upstream_error';
-}
-
-export class ServiceUnavailableError extends ApiError {
-  readonly status = 503;
-  readonly type = 'service_unavailable';
 }
 
 /** How long a client is told to wait before retrying a request that needs the database during an outage. */
@@ -145,21 +133,6 @@ export class DatabaseUnavailableError extends ServiceUnavailableError {
   }
 }
 
-export class GatewayTimeoutError extends ApiError {
-  readonly status = 504;
-  readonly type = 'upstream_error';
-}
-
-const TYPE_BY_STATUS: Record<number, ErrorType> = {
-  401: 'authentication_error',
-  403: 'permission_error',
-  404: 'not_found_error',
-  429: 'rate_limit_error',
-  502: 'upstream_error',
-  503: 'service_unavailable',
-  504: 'upstream_error',
-};
-
 /**
  * An error with its own status: express' own client errors, typed by status, or an upstream 4xx passed on (429, a
  * context window too small), which keeps `invalid_request_error`.
@@ -172,8 +145,7 @@ export class StatusError extends ApiError {
     options: ApiErrorOptions & { type?: ErrorType } = {},
   ) {
     super(message, options);
-    this.type =
-      options.type ?? TYPE_BY_STATUS[status] ?? (status >= 500 ? 'server_error' : 'invalid_request_error');
+    this.type = options.type ?? errorTypeOf(status);
   }
 }
 

@@ -2,6 +2,7 @@ import type { Knex } from 'knex';
 import { insertKey } from '../keys/key-store-knex';
 import type { ApiKeyRecord } from '../keys/key-store';
 import type { Page, PageResult } from '../schemas';
+import { recordOf } from '../row-record';
 import type { FirstKey, UserRecord, UserStore } from './user-store';
 
 interface UserRow {
@@ -13,9 +14,7 @@ interface UserRow {
 
 const COLUMNS = ['id', 'name', 'is_active', 'created_at'];
 
-function toUser(row: UserRow): UserRecord {
-  return { id: row.id, name: row.name, isActive: row.is_active, createdAt: row.created_at };
-}
+const toUser = (row: UserRow): UserRecord => recordOf(row);
 
 export class KnexUserStore implements UserStore {
   constructor(private readonly db: Knex) {}

@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import type { Page, PageResult } from '../schemas';
+import { recordOf } from '../row-record';
 import type { ChatPatch, ChatRecord, ChatStore, MessageRecord, NewChat, NewMessage } from './chat-store';
 
 interface ChatRow {
@@ -24,28 +25,8 @@ interface MessageRow {
 const CHAT_COLUMNS = ['id', 'user_id', 'title', 'model', 'created_at', 'updated_at'];
 const MESSAGE_COLUMNS = ['id', 'chat_id', 'role', 'content', 'sequence', 'tokens', 'created_at'];
 
-function toChat(row: ChatRow): ChatRecord {
-  return {
-    id: row.id,
-    userId: row.user_id,
-    title: row.title,
-    model: row.model,
-    createdAt: row.created_at,
-    updatedAt: row.updated_at,
-  };
-}
-
-function toMessage(row: MessageRow): MessageRecord {
-  return {
-    id: row.id,
-    chatId: row.chat_id,
-    role: row.role,
-    content: row.content,
-    sequence: row.sequence,
-    tokens: row.tokens,
-    createdAt: row.created_at,
-  };
-}
+const toChat = (row: ChatRow): ChatRecord => recordOf(row);
+const toMessage = (row: MessageRow): MessageRecord => recordOf(row);
 
 /**
  * Inserts after the chat's current last sequence in one statement. Only safe while the caller holds the chat's row

@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import type { Page, PageResult } from '../schemas';
+import { recordOf } from '../row-record';
 import {
   REVOCATION_CHANNEL,
   type ApiKeyRecord,
@@ -31,18 +32,7 @@ interface CredentialRow {
 
 const COLUMNS = ['id', 'user_id', 'name', 'prefix', 'is_active', 'created_at', 'last_used_at', 'revoked_at'];
 
-export function toKeyRecord(row: KeyRow): ApiKeyRecord {
-  return {
-    id: row.id,
-    userId: row.user_id,
-    name: row.name,
-    prefix: row.prefix,
-    isActive: row.is_active,
-    createdAt: row.created_at,
-    lastUsedAt: row.last_used_at,
-    revokedAt: row.revoked_at,
-  };
-}
+const toKeyRecord = (row: KeyRow): ApiKeyRecord => recordOf(row);
 
 export async function insertKey(db: Knex, key: NewKey): Promise<ApiKeyRecord> {
   const [row] = await db('api_keys')

@@ -1,9 +1,7 @@
-import { ApiError, DatabaseUnavailableError } from '../../http/errors';
+import { DatabaseUnavailableError, errorWithStatus, type ApiError } from '../../http/errors';
 
 /** 403: the key may not use this model. The request was not sent upstream. */
-export class ModelNotAllowedError extends ApiError {
-  readonly status = 403;
-  readonly type = 'permission_error';
+export class ModelNotAllowedError extends errorWithStatus(403) {
   constructor(model: string) {
     super(
       `This API key may not use the model ${JSON.stringify(model)}; GET /v1/models lists the models it may use, an administrator can allow more.`,
@@ -13,9 +11,7 @@ export class ModelNotAllowedError extends ApiError {
 }
 
 /** 429, with Retry-After: a per-minute limit (rate_limit_exceeded) or the monthly budget (insufficient_quota). */
-export class RateLimitError extends ApiError {
-  readonly status = 429;
-  readonly type = 'rate_limit_error';
+export class RateLimitError extends errorWithStatus(429) {
   constructor(
     message: string,
     code: 'rate_limit_exceeded' | 'insufficient_quota',

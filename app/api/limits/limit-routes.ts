@@ -6,7 +6,7 @@ import { lazily, mount, operation } from '../operations';
 import { principal } from '../principal';
 import { idParam, isUuid, iso, safeText, timestamp } from '../schemas';
 import type { KeyLimitsView, LimitsService } from './limits-service';
-import type { LimitPolicy } from './policy';
+import { byColumn, type LimitPolicy } from './policy';
 
 const count = (max: number, description: string) =>
   z.int().min(0).max(max).nullable().optional().meta({ description });
@@ -96,17 +96,8 @@ export function policyFromBody(body: z.output<typeof limitPolicyBody>): LimitPol
   };
 }
 
-function policyJson(policy: LimitPolicy) {
-  return {
-    allowed_models: policy.allowedModels,
-    requests_per_minute: policy.requestsPerMinute,
-    tokens_per_minute: policy.tokensPerMinute,
-    monthly_token_budget: policy.monthlyTokenBudget,
-  };
-}
-
 export function userLimitsJson(userId: string, policy: LimitPolicy): UserLimitsJson {
-  return { object: 'user_limits', user_id: userId, ...policyJson(policy) };
+  return { object: 'user_limits', user_id: userId, ...byColumn(policy) };
 }
 
 const WINDOW_NAMES = {
@@ -121,16 +112,11 @@ export function keyLimitsJson(view: KeyLimitsView): KeyLimitsJson {
     object: 'key_limits',
     key_id: view.keyId,
     user_id: view.userId,
-    key: policyJson(view.key),
-    user: policyJson(view.user),
+    key: byColumn(view.key),
+    user: byColumn(view.user),
     effective: {
-      ...policyJson(effective),
-      sources: {
-        allowed_models: effective.sources.allowedModels,
-        requests_per_minute: effective.sources.requestsPerMinute,
-        tokens_per_minute: effective.sources.tokensPerMinute,
-        monthly_token_budget: effective.sources.monthlyTokenBudget,
-      },
+      ...byColumn(effective),
+      sources: byColumn(effective.sources),
     },
     windows: view.windows.map((w) => ({
       limit: WINDOW_NAMES[w.dimension],
@@ -149,37 +135,37 @@ const keyLimitsReply = (description: string) => ({
   200: { description, schema: () => limitSchemas().keyLimits },
 });
 
+/** What the admin operations share: the admin token, the user or key id in the path, a 404 for an unknown one. */
+const byAdmin = (idDescription: string) =>
+  ({ security: 'adminToken', params: idParam(idDescription), errors: [401, 404, 503] }) as const;
+/** A PUT replaces the policy as a whole. */
+const replacesPolicy = { schema: limitPolicyBody, required: true };
+
 export const limitOperations = {
   getUserLimits: operation({
     operationId: 'getUserLimits',
     method: 'get',
     path: '/admin/users/:id/limits',
     summary: "A user's limit defaults, which its keys inherit where they set nothing (admin).",
-    security: 'adminToken',
-    params: idParam('User id.'),
+    ...byAdmin('User id.'),
     responses: userLimitsReply("The user's defaults."),
-    errors: [401, 404, 503],
   }),
   setUserLimits: operation({
     operationId: 'setUserLimits',
     method: 'put',
     path: '/admin/users/:id/limits',
     summary: "Replaces a user's limit defaults as a whole; a field left out or null is not set (admin).",
-    security: 'adminToken',
-    params: idParam('User id.'),
-    body: { schema: limitPolicyBody, required: true },
+    ...byAdmin('User id.'),
+    body: replacesPolicy,
     responses: userLimitsReply('The defaults as saved.'),
-    errors: [401, 404, 503],
   }),
   getKeyLimits: operation({
     operationId: 'getKeyLimits',
     method: 'get',
     path: '/admin/keys/:id/limits',
     summary: "A key's limits: its own, its user's, what applies and the current windows (admin).",
-    security: 'adminToken',
-    params: idParam('Key id.'),
+    ...byAdmin('Key id.'),
     responses: keyLimitsReply("The key's limits."),
-    errors: [401, 404, 503],
   }),
   setKeyLimits: operation({
     operationId: 'setKeyLimits',
@@ -187,11 +173,9 @@ export const limitOperations = {
     path: '/admin/keys/:id/limits',
     summary:
       "Replaces a key's own limits as a whole; a field left out or null inherits the user's default (admin). Every pod applies it within LIMITS_POLICY_CACHE_TTL.",
-    security: 'adminToken',
-    params: idParam('Key id.'),
-    body: { schema: limitPolicyBody, required: true },
+    ...byAdmin('Key id.'),
+    body: replacesPolicy,
     responses: keyLimitsReply("The key's limits as saved."),
-    errors: [401, 404, 503],
   }),
   getOwnLimits: operation({
     operationId: 'getOwnLimits',

@@ -1,4 +1,4 @@
-import { globToRegExp } from './glob';
+import { globToRegExp } from '../model-glob';
 
 /**
  * Compiles an allowed-models list: exact public names are looked up in a set, globs tried in order. Null allows

@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import { UNSET_POLICY, type LimitPolicy } from './policy';
+import { byColumn, policyColumns, UNSET_POLICY, type LimitPolicy } from './policy';
 import type { KeyPolicies, PolicyStore } from './policy-store';
 
 interface PolicyRow {
@@ -10,12 +10,7 @@ interface PolicyRow {
   monthly_token_budget: string | number | null;
 }
 
-const COLUMNS = [
-  'allowed_models',
-  'requests_per_minute',
-  'tokens_per_minute',
-  'monthly_token_budget',
-] as const;
+const COLUMNS = Object.values(policyColumns);
 
 const numberOrNull = (value: string | number | null) => (value === null ? null : Number(value));
 
@@ -26,15 +21,6 @@ function toPolicy(row: PolicyRow | undefined): LimitPolicy | null {
     requestsPerMinute: row.requests_per_minute,
     tokensPerMinute: numberOrNull(row.tokens_per_minute),
     monthlyTokenBudget: numberOrNull(row.monthly_token_budget),
-  };
-}
-
-function toRow(policy: LimitPolicy) {
-  return {
-    allowed_models: policy.allowedModels,
-    requests_per_minute: policy.requestsPerMinute,
-    tokens_per_minute: policy.tokensPerMinute,
-    monthly_token_budget: policy.monthlyTokenBudget,
   };
 }
 
@@ -87,7 +73,7 @@ export class KnexPolicyStore implements PolicyStore {
     const exists = await this.db('users').where('id', userId).first('id');
     if (!exists) return undefined;
     const [row] = await this.db('user_limits')
-      .insert({ user_id: userId, ...toRow(policy), updated_at: this.db.fn.now() })
+      .insert({ user_id: userId, ...byColumn(policy), updated_at: this.db.fn.now() })
       .onConflict('user_id')
       .merge()
       .returning(COLUMNS);
@@ -116,7 +102,7 @@ export class KnexPolicyStore implements PolicyStore {
       .first<{ user_id: string } | undefined>('user_id');
     if (!key) return undefined;
     const [row] = await this.db('key_limits')
-      .insert({ key_id: keyId, ...toRow(policy), updated_at: this.db.fn.now() })
+      .insert({ key_id: keyId, ...byColumn(policy), updated_at: this.db.fn.now() })
       .onConflict('key_id')
       .merge()
       .returning(COLUMNS);

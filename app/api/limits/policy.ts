@@ -27,6 +27,27 @@ export const policyFields = [
   'monthlyTokenBudget',
 ] as const satisfies readonly (keyof LimitPolicy)[];
 
+/** Each policy field as the API's JSON and the tables spell it. */
+export const policyColumns = {
+  allowedModels: 'allowed_models',
+  requestsPerMinute: 'requests_per_minute',
+  tokensPerMinute: 'tokens_per_minute',
+  monthlyTokenBudget: 'monthly_token_budget',
+} as const satisfies Record<keyof LimitPolicy, string>;
+
+type PolicyField = keyof LimitPolicy;
+/** One value per policy field (a policy, the sources of an effective one), named by column. */
+export type ByColumn<T extends Record<PolicyField, unknown>> = {
+  -readonly [F in PolicyField as (typeof policyColumns)[F]]: T[F];
+};
+
+/** The policy fields of `values` under their column names, in the order of `policyFields`; nothing else. */
+export function byColumn<T extends Record<PolicyField, unknown>>(values: T): ByColumn<T> {
+  const named: Record<string, unknown> = {};
+  for (const field of policyFields) named[policyColumns[field]] = values[field];
+  return named as ByColumn<T>;
+}
+
 /** Where an effective value came from. */
 export type PolicySource = 'key' | 'user' | 'none';
 

@@ -9,14 +9,16 @@
  * compared as written: a key spelled with escapes (`"mod\u0065l"`) is not recognised, which no JSON encoder does.
  */
 
-const QUOTE = 0x22;
-const BACKSLASH = 0x5c;
-const OPEN_OBJECT = 0x7b;
-const CLOSE_OBJECT = 0x7d;
-const OPEN_ARRAY = 0x5b;
-const CLOSE_ARRAY = 0x5d;
-const COLON = 0x3a;
-const COMMA = 0x2c;
+/** The byte of an ASCII character: the structural bytes below are written as the characters they stand for. */
+const ascii = (char: string): number => char.charCodeAt(0);
+const QUOTE = ascii('"');
+const BACKSLASH = ascii('\\');
+const OPEN_OBJECT = ascii('{');
+const CLOSE_OBJECT = ascii('}');
+const OPEN_ARRAY = ascii('[');
+const CLOSE_ARRAY = ascii(']');
+const COLON = ascii(':');
+const COMMA = ascii(',');
 
 const MODEL_KEY = Buffer.from('model');
 const USAGE_KEY = Buffer.from('usage');

@@ -1,5 +1,5 @@
 import type { ArtifactModel } from '../../../core/artifact/schema';
-import { globToRegExp } from './glob';
+import { globToRegExp } from '../model-glob';
 import type { MatchSpec, RouteSpec, TargetSpec } from './routing-file';
 
 /** One place a request may go: an upstream and the model name it is sent. */

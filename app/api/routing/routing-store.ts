@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import fs from 'node:fs/promises';
 import type { Logger } from '../../../core/logger';
+import { coalesced } from '../../artifact/coalesced';
 import type { RoutingSnapshot } from './failover';
 import { compileRoutes } from './route-table';
 import type { RoutingMetrics } from './routing-metrics';
@@ -63,8 +64,6 @@ export function createRoutingStore(options: RoutingStoreOptions): RoutingStore {
   let problems: string[] = [];
   /** The text last judged, so an unchanged file (every poll) is neither re-parsed nor counted again. */
   let judged = options.initial?.sha256;
-  let running: Promise<void> | undefined;
-  let again = false;
 
   function apply(routing: LoadedRouting): void {
     snapshot = {
@@ -134,24 +133,7 @@ export function createRoutingStore(options: RoutingStoreOptions): RoutingStore {
     );
   }
 
-  async function reload(): Promise<void> {
-    if (!file) return;
-    if (running) {
-      again = true;
-      return running;
-    }
-    running = (async () => {
-      try {
-        do {
-          again = false;
-          await pass(file);
-        } while (again);
-      } finally {
-        running = undefined;
-      }
-    })();
-    return running;
-  }
+  const reload = file ? coalesced(() => pass(file)) : async () => {};
 
   return {
     current: () => snapshot,

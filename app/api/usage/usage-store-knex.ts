@@ -1,13 +1,7 @@
 import type { Knex } from 'knex';
 import type { Page, PageResult } from '../schemas';
-import type {
-  DailyUsage,
-  GroupedUsage,
-  LedgerEntry,
-  UsageFilter,
-  UsageStore,
-  UsageTotals,
-} from './usage-store';
+import { recordOf } from '../row-record';
+import type { DailyUsage, GroupedUsage, LedgerEntry, UsageFilter, UsageStore } from './usage-store';
 
 /**
  * One INSERT per batch whatever its size: each column goes as one array parameter and `unnest` turns them back
@@ -34,11 +28,10 @@ interface TotalsRow {
   completion_tokens: string;
 }
 
-function totals(row: TotalsRow): UsageTotals {
+/** A grouped row as its record: the token sums are bigint, which node-postgres hands over as strings. */
+function withTotals<Row extends TotalsRow>(row: Row) {
   return {
-    requests: row.requests,
-    failedRequests: row.failed_requests,
-    estimatedRequests: row.estimated_requests,
+    ...recordOf(row),
     promptTokens: Number(row.prompt_tokens),
     completionTokens: Number(row.completion_tokens),
   };
@@ -94,7 +87,7 @@ export class KnexUsageStore implements UsageStore {
       .select(this.db.raw(`${day} AS date`), 'model', this.db.raw(TOTALS))
       .groupByRaw(`${day}, model`)
       .orderByRaw(`${day}, model`)) as (TotalsRow & { date: string; model: string })[];
-    return rows.map((row) => ({ date: row.date, model: row.model, ...totals(row) }));
+    return rows.map(withTotals);
   }
 
   async grouped(filter: UsageFilter, page: Page): Promise<PageResult<GroupedUsage>> {
@@ -108,12 +101,7 @@ export class KnexUsageStore implements UsageStore {
       this.db.from(groups().select(this.db.raw('1')).as('g')).count<{ count: string }[]>({ count: '*' }),
     ]);
     return {
-      items: rows.map((row) => ({
-        userId: row.user_id,
-        keyId: row.key_id,
-        model: row.model,
-        ...totals(row),
-      })),
+      items: rows.map(withTotals),
       total: Number(count[0]?.count ?? 0),
     };
   }

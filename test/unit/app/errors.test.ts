@@ -1,4 +1,17 @@
-import { describeError, MethodNotAllowedError, NotFoundError } from '../../../app/http/errors';
+import {
+  BadGatewayError,
+  BadRequestError,
+  ConflictError,
+  describeError,
+  GatewayTimeoutError,
+  InternalError,
+  MethodNotAllowedError,
+  NotFoundError,
+  PayloadTooLargeError,
+  ServiceUnavailableError,
+  UnauthorizedError,
+  UnsupportedMediaTypeError,
+} from '../../../app/http/errors';
 
 describe('describeError: OpenAI-style bodies', () => {
   it('maps body-parser failures to 400 invalid_json and 413 request_too_large', () => {
@@ -92,6 +105,26 @@ describe('describeError: OpenAI-style bodies', () => {
           param: null,
         },
       },
+    });
+  });
+
+  it.each([
+    [BadRequestError, 400, 'invalid_request_error'],
+    [UnauthorizedError, 401, 'authentication_error'],
+    [NotFoundError, 404, 'not_found_error'],
+    [ConflictError, 409, 'invalid_request_error'],
+    [PayloadTooLargeError, 413, 'invalid_request_error'],
+    [UnsupportedMediaTypeError, 415, 'invalid_request_error'],
+    [InternalError, 500, 'server_error'],
+    [BadGatewayError, 502, 'upstream_error'],
+    [ServiceUnavailableError, 503, 'service_unavailable'],
+    [GatewayTimeoutError, 504, 'upstream_error'],
+  ])('%p answers %p with the type %p and keeps its class name', (ErrorClass, status, type) => {
+    const error = new ErrorClass('it failed', { code: 'some_code' });
+    expect(error.name).toBe(ErrorClass.name);
+    expect(describeError(error, 'r1')).toEqual({
+      status,
+      body: { error: { message: 'it failed', type, code: 'some_code', param: null } },
     });
   });
 });

@@ -1,5 +1,4 @@
 import type { ArtifactModel } from '../../../../core/artifact/schema';
-import { globToRegExp } from '../../../../app/api/routing/glob';
 import { compileRoutes } from '../../../../app/api/routing/route-table';
 import { parseRoutingText, shorthandRouting } from '../../../../app/api/routing/routing-source';
 import { retryAfter } from '../../../../app/api/routing/retry-after';
@@ -183,14 +182,6 @@ routes:
     // 3:1 weights: a first about 75% of the time.
     expect(firsts.a! / 4000).toBeGreaterThan(0.7);
     expect(firsts.a! / 4000).toBeLessThan(0.8);
-  });
-
-  it('globs treat * as any run (slashes too), ? as one character, the rest literally', () => {
-    expect(globToRegExp('meta/*').test('meta/llama/3')).toBe(true);
-    expect(globToRegExp('gpt-4?').test('gpt-4o')).toBe(true);
-    expect(globToRegExp('gpt-4?').test('gpt-4')).toBe(false);
-    expect(globToRegExp('a.b+(c)').test('a.b+(c)')).toBe(true);
-    expect(globToRegExp('a.b').test('axb')).toBe(false);
   });
 });
 
