@@ -31,8 +31,6 @@ const common = {
 module.exports = {
   // testTimeout is a global option: jest ignores it inside a project.
   testTimeout: 60_000,
-  // jest's exit code is set once more by this reporter: see the file for why.
-  reporters: ['default', '<rootDir>/test/support/exit-code-reporter.js'],
   projects: [
     {
       ...common,

@@ -4,9 +4,8 @@ import path from 'node:path';
 import { expectSuccess } from '../support/k8s/commands';
 import { ask, describeE2E, e2eNode, IMAGE, spawnInNode, stopChild, uniqueName, until } from './harness/node';
 import { recordFigure } from './harness/figures';
-import { chartDir, e2eValues, MODELS, Scenario, startLoad, UPGRADE_MIGRATION } from './harness/scenario';
+import { e2eValues, MODELS, Scenario, SERVER } from './harness/scenario';
 
-const SERVER = 'app.kubernetes.io/instance=mg,app.kubernetes.io/component=server';
 /** Advisory locks on this scenario's database (the server is shared with the other scenarios). */
 const ADVISORY_LOCKS = `SELECT 1 FROM pg_locks WHERE locktype = 'advisory'
   AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`;
@@ -26,18 +25,11 @@ describeE2E('e2e 6, faults: deleted pods, a database outage', (tools) => {
 
   it('a pod deleted during a slow migration leaves no lock behind; its replacement migrates and turns Ready', async () => {
     const s = await scenario('slowmig');
-    const db = await s.database();
-    const source = await s.modelSource(MODELS);
-    const values = e2eValues({
-      databaseUrl: db.podUrl,
-      sourceUrl: source.url,
+    const { db, values } = await s.chartValues({
       tag: IMAGE.upgradeTag,
       extra: { extraEnv: [{ name: 'E2E_MIGRATION_DELAY_SECONDS', value: '20' }] },
     });
-    expectSuccess(
-      'helm install',
-      await s.helm(['install', 'mg', chartDir, '--values', s.valuesFile(values)]),
-    );
+    await s.release('install', values);
 
     // The slow migration is running (its pg_sleep) and holds the migrations lock.
     await until(
@@ -62,12 +54,7 @@ describeE2E('e2e 6, faults: deleted pods, a database outage', (tools) => {
     );
     expect(replacement.status?.initContainerStatuses?.[0]?.state?.terminated?.exitCode).toBe(0);
     // The killed migration was rolled back with its transaction; the replacement ran it once, to the end.
-    expect(await db.query('SELECT count(*)::int AS runs FROM e2e_upgrade_marker')).toEqual([{ runs: 1 }]);
-    expect(
-      await db.query('SELECT count(*)::int AS runs FROM knex_migrations WHERE name = $1', [
-        UPGRADE_MIGRATION,
-      ]),
-    ).toEqual([{ runs: 1 }]);
+    expect(await db.upgradeMigrationRuns()).toEqual({ ran: 1, recorded: 1 });
     // No stale lock: no advisory lock is held, and knex's own lock row is free.
     await until(
       'every advisory lock to be released',
@@ -79,21 +66,10 @@ describeE2E('e2e 6, faults: deleted pods, a database outage', (tools) => {
 
   it('`kubectl delete pod` under load through the Service: 0 failed requests', async () => {
     const s = await scenario('delpod');
-    const db = await s.database();
-    const source = await s.modelSource(MODELS);
-    const values = e2eValues({ databaseUrl: db.podUrl, sourceUrl: source.url, replicas: 3 });
-    expectSuccess(
-      'helm install',
-      await s.helm(['install', 'mg', chartDir, '--values', s.valuesFile(values), '--wait']),
-    );
+    const { values } = await s.chartValues({ replicas: 3 });
+    await s.release('install', values, ['--wait']);
     const pods = await s.pods(SERVER);
-    const svc = await s.service('mg-modelgate');
-    const key = await s.apiKey(pods[0]!.status!.podIP!);
-    const load = await startLoad({
-      url: `http://${svc}/v1/models`,
-      headers: { authorization: `Bearer ${key}` },
-      rate: 20,
-    });
+    const load = await s.startModelsLoad();
 
     const victim = pods[1]!.metadata!.name!;
     const deleted = Date.now();
@@ -135,18 +111,9 @@ describeE2E('e2e 6, faults: deleted pods, a database outage', (tools) => {
       sourceUrl: source.url,
       replicas: 2,
     });
-    expectSuccess(
-      'helm install',
-      await s.helm(['install', 'mg', chartDir, '--values', s.valuesFile(values), '--wait']),
-    );
+    await s.release('install', values, ['--wait']);
     const pods = await s.pods(SERVER);
-    const key = await s.apiKey(pods[0]!.status!.podIP!);
-    const svc = await s.service('mg-modelgate');
-    const load = await startLoad({
-      url: `http://${svc}/v1/models`,
-      headers: { authorization: `Bearer ${key}` },
-      rate: 20,
-    });
+    const load = await s.startModelsLoad();
     await new Promise((resolve) => setTimeout(resolve, 3_000));
 
     const seen = { minReadyEndpoints: Infinity, degraded: new Set<string>(), reasons: new Set<string>() };

@@ -1,29 +1,19 @@
 // Scenario 2, Gate: with the source down and no last-known-good artifact, no pod may serve. The kubelet keeps
 // restarting the init container with its back-off and the Service has no ready endpoint; once the source answers,
 // every pod turns Ready with no manual step.
-import { expectSuccess } from '../support/k8s/commands';
-import { describeE2E, until } from './harness/node';
+import { until } from './harness/node';
 import { recordFigure } from './harness/figures';
-import { chartDir, e2eValues, MODELS, Scenario } from './harness/scenario';
+import { describeScenario, SERVER } from './harness/scenario';
 
-const SERVER = 'app.kubernetes.io/instance=mg,app.kubernetes.io/component=server';
-
-describeE2E(
+describeScenario(
   'e2e 2, gate: no artifact, no ready pod; the source back, every pod Ready unattended',
-  (tools) => {
-    let s: Scenario;
-    beforeAll(async () => {
-      s = await Scenario.create('gate', tools);
-    });
-    afterAll(() => s.cleanup());
-
+  'gate',
+  (s) => {
     it('keeps pods in init while the source fails, and lets them all in once it answers', async () => {
-      const db = await s.database();
-      const source = await s.modelSource(MODELS);
+      const { source, values } = await s.chartValues({ replicas: 2 });
       await source.failWith(503);
-      const values = s.valuesFile(e2eValues({ databaseUrl: db.podUrl, sourceUrl: source.url, replicas: 2 }));
       // No --wait: the release cannot become ready while the source is down.
-      expectSuccess('helm install', await s.helm(['install', 'mg', chartDir, '--values', values]));
+      await s.release('install', values);
 
       // Every pod's init container failed and was restarted by the kubelet at least once; none is Ready.
       const gated = await until(

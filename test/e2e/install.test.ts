@@ -3,40 +3,24 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { expectSuccess } from '../support/k8s/commands';
-import { describeE2E, e2eNode } from './harness/node';
+import { e2eNode } from './harness/node';
 import { recordFigure } from './harness/figures';
-import { chartDir, e2eValues, MODELS, Scenario } from './harness/scenario';
+import { describeScenario, SERVER } from './harness/scenario';
 import { repoRoot } from '../support/tools';
 
-const SERVER = 'app.kubernetes.io/instance=mg,app.kubernetes.io/component=server';
-
-describeE2E(
+describeScenario(
   'e2e 1, install: 3 pods Ready by the kubelet, one source request, each migration once',
-  (tools) => {
-    let s: Scenario;
-    beforeAll(async () => {
-      s = await Scenario.create('install', tools);
-    });
-    afterAll(() => s.cleanup());
-
+  'install',
+  (s) => {
     it('installs with helm, turns 3 pods Ready through the probes, and passes `helm test`', async () => {
-      const db = await s.database();
-      const source = await s.modelSource(MODELS);
+      const { db, source, values } = await s.chartValues({
+        replicas: 3,
+        extra: { tests: { enabled: true } },
+      });
       await source.delay(2_000);
-      const values = s.valuesFile(
-        e2eValues({
-          databaseUrl: db.podUrl,
-          sourceUrl: source.url,
-          replicas: 3,
-          extra: { tests: { enabled: true } },
-        }),
-      );
 
       const started = Date.now();
-      expectSuccess(
-        'helm install',
-        await s.helm(['install', 'mg', chartDir, '--values', values, '--wait', '--timeout', '5m']),
-      );
+      await s.release('install', values, ['--wait', '--timeout', '5m']);
       const installSeconds = (Date.now() - started) / 1000;
 
       const pods = await s.pods(SERVER);

@@ -5,16 +5,10 @@ import { tempDir } from '../support/temp.mjs';
 import path from 'node:path';
 import YAML from 'yaml';
 import { expectSuccess } from '../support/k8s/commands';
-import { apps, describeE2E, IMAGE, until } from './harness/node';
-import { kustomizeBaseDir, MODELS, Scenario } from './harness/scenario';
+import { apps, IMAGE, until } from './harness/node';
+import { describeScenario, kustomizeBaseDir, MODELS } from './harness/scenario';
 
-describeE2E('e2e 8, kustomize: kubectl apply -k of an overlay on k8s/ turns Ready', (tools) => {
-  let s: Scenario;
-  beforeAll(async () => {
-    s = await Scenario.create('kustomize', tools);
-  });
-  afterAll(() => s.cleanup());
-
+describeScenario('e2e 8, kustomize: kubectl apply -k of an overlay on k8s/ turns Ready', 'kustomize', (s) => {
   it('applies the base with an overlay and every replica turns Ready', async () => {
     const db = await s.database();
     const source = await s.modelSource(MODELS);

@@ -4,8 +4,8 @@
 // blackhole, and reaches the namespace only through the relay's Unix socket.
 import { execFileSync } from 'node:child_process';
 import { expectSuccess } from '../support/k8s/commands';
-import { core, describeE2E, e2eNode, IMAGE, until } from './harness/node';
-import { Scenario } from './harness/scenario';
+import { core, e2eNode, IMAGE, until } from './harness/node';
+import { describeScenario } from './harness/scenario';
 
 /** The host's own global addresses (eth0 and the like), IPv4 and IPv6. */
 function hostAddresses(): string[] {
@@ -47,15 +47,10 @@ function routesOf(procNetRoute: string): string[] {
     .sort();
 }
 
-describeE2E(
+describeScenario(
   'e2e network: nothing leaves the node namespace, nothing outside it is a destination',
-  (tools) => {
-    let s: Scenario;
-    beforeAll(async () => {
-      s = await Scenario.create('network', tools);
-    });
-    afterAll(() => s.cleanup());
-
+  'network',
+  (s) => {
     it('has no route from the node namespace to any host address, and none in from the host', () => {
       const node = e2eNode();
       const addresses = hostAddresses();

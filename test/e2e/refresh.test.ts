@@ -2,38 +2,21 @@
 // kubelet projects it into the running pods; every app reloads it (its /status sha changes) while steady load
 // through the Service sees no failure. The time from the ConfigMap update to the last reload is recorded; it is
 // bounded by the kubelet's sync period (10 s on the e2e node, 1 min by default) plus its cache.
-import { expectSuccess } from '../support/k8s/commands';
-import { batch, core, describeE2E, until } from './harness/node';
+import { batch, core, until } from './harness/node';
 import { recordFigure } from './harness/figures';
-import { chartDir, e2eValues, MODELS, MORE_MODELS, Scenario, startLoad } from './harness/scenario';
+import { describeScenario, MORE_MODELS, SERVER } from './harness/scenario';
 
-const SERVER = 'app.kubernetes.io/instance=mg,app.kubernetes.io/component=server';
-
-describeE2E(
+describeScenario(
   'e2e 3, refresh: CronJob -> ConfigMap -> kubelet projection -> every pod reloads, 0 failed',
-  (tools) => {
-    let s: Scenario;
-    beforeAll(async () => {
-      s = await Scenario.create('refresh', tools);
-    });
-    afterAll(() => s.cleanup());
-
+  'refresh',
+  (s) => {
     it('reloads every pod from a refresh run by the CronJob controller, under load, without a failed request', async () => {
-      const db = await s.database();
-      const source = await s.modelSource(MODELS);
-      const values = s.valuesFile(
-        e2eValues({
-          databaseUrl: db.podUrl,
-          sourceUrl: source.url,
-          replicas: 3,
-          // Every minute: the CronJob controller's own schedule, nothing triggers the Job by hand.
-          extra: { refresh: { enabled: true, schedule: '* * * * *', startingDeadlineSeconds: 50 } },
-        }),
-      );
-      expectSuccess(
-        'helm install',
-        await s.helm(['install', 'mg', chartDir, '--values', values, '--wait', '--timeout', '5m']),
-      );
+      const { source, values } = await s.chartValues({
+        replicas: 3,
+        // Every minute: the CronJob controller's own schedule, nothing triggers the Job by hand.
+        extra: { refresh: { enabled: true, schedule: '* * * * *', startingDeadlineSeconds: 50 } },
+      });
+      await s.release('install', values, ['--wait', '--timeout', '5m']);
 
       const before = await s.statuses(SERVER);
       expect(before.map((p) => p.body?.models?.count)).toEqual([2, 2, 2]);
@@ -44,13 +27,7 @@ describeE2E(
       });
       const oldVersion = cm.metadata!.resourceVersion;
 
-      const svc = await s.service('mg-modelgate');
-      const key = await s.apiKey((await s.pods(SERVER))[0]!.status!.podIP!);
-      const load = await startLoad({
-        url: `http://${svc}/v1/models`,
-        headers: { authorization: `Bearer ${key}` },
-        rate: 20,
-      });
+      const load = await s.startModelsLoad();
 
       await source.serve(MORE_MODELS);
       // The ConfigMap changes when the CronJob's next Job has run `modelgate-init refresh`.

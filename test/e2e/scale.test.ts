@@ -2,27 +2,14 @@
 // source is asked once in all, and the time from `kubectl scale` to eight ready endpoints is the real-node
 // counterpart of the benchmark's process storm (bench/results/e2e-node.json).
 import { expectSuccess } from '../support/k8s/commands';
-import { describeE2E, until } from './harness/node';
+import { until } from './harness/node';
 import { recordFigure } from './harness/figures';
-import { chartDir, e2eValues, MODELS, Scenario } from './harness/scenario';
+import { describeScenario, SERVER } from './harness/scenario';
 
-const SERVER = 'app.kubernetes.io/instance=mg,app.kubernetes.io/component=server';
-
-describeE2E('e2e 9, scale: 1 -> 8 replicas, one source request in total, all Ready', (tools) => {
-  let s: Scenario;
-  beforeAll(async () => {
-    s = await Scenario.create('scale', tools);
-  });
-  afterAll(() => s.cleanup());
-
+describeScenario('e2e 9, scale: 1 -> 8 replicas, one source request in total, all Ready', 'scale', (s) => {
   it('scales to 8 Ready pods with one source request', async () => {
-    const db = await s.database();
-    const source = await s.modelSource(MODELS);
-    const values = e2eValues({ databaseUrl: db.podUrl, sourceUrl: source.url, replicas: 1 });
-    expectSuccess(
-      'helm install',
-      await s.helm(['install', 'mg', chartDir, '--values', s.valuesFile(values), '--wait']),
-    );
+    const { source, values } = await s.chartValues({ replicas: 1 });
+    await s.release('install', values, ['--wait']);
     expect(await source.requests()).toBe(1);
 
     const started = Date.now();

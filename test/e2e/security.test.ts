@@ -3,10 +3,8 @@
 // in the app container; and the init container's token may write its own models ConfigMap but no other (403).
 import * as k8s from '@kubernetes/client-node';
 import { expectSuccess } from '../support/k8s/commands';
-import { apps, core, describeE2E, until } from './harness/node';
-import { chartDir, e2eValues, MODELS, Scenario } from './harness/scenario';
-
-const SERVER = 'app.kubernetes.io/instance=mg,app.kubernetes.io/component=server';
+import { apps, core, until } from './harness/node';
+import { describeScenario, SERVER } from './harness/scenario';
 
 /** Run with `node -e` in a container: what the process is and may do, as JSON on stdout. */
 const INSPECT = `
@@ -44,21 +42,10 @@ const patch = (name) => new Promise((resolve) => {
 Promise.all([patch(process.argv[1]), patch(process.argv[2])]).then(([own, other]) => console.log(JSON.stringify({ own, other })));
 `;
 
-describeE2E('e2e 7, security: what runc enforces in the running pods', (tools) => {
-  let s: Scenario;
-  beforeAll(async () => {
-    s = await Scenario.create('security', tools);
-  });
-  afterAll(() => s.cleanup());
-
+describeScenario('e2e 7, security: what runc enforces in the running pods', 'security', (s) => {
   it('runs the app as 10001 on a read-only root, without capabilities or a token; the init token writes its ConfigMap only', async () => {
-    const db = await s.database();
-    const source = await s.modelSource(MODELS);
-    const values = e2eValues({ databaseUrl: db.podUrl, sourceUrl: source.url });
-    expectSuccess(
-      'helm install',
-      await s.helm(['install', 'mg', chartDir, '--values', s.valuesFile(values), '--wait']),
-    );
+    const { values } = await s.chartValues();
+    await s.release('install', values, ['--wait']);
     const [pod] = await s.pods(SERVER);
 
     const exec = expectSuccess(

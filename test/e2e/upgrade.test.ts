@@ -4,61 +4,22 @@
 // to the first release: the old image's pods accept the database one migration ahead of them (init finds nothing
 // to apply, the app reports the schema `ahead`), again without a failed request.
 import { expectSuccess } from '../support/k8s/commands';
-import { describeE2E, IMAGE } from './harness/node';
+import { IMAGE } from './harness/node';
 import { recordFigure } from './harness/figures';
-import { chartDir, e2eValues, MODELS, Scenario, startLoad, UPGRADE_MIGRATION } from './harness/scenario';
+import { describeScenario, SERVER, UPGRADE_MIGRATION, upgradeValues } from './harness/scenario';
 
-const SERVER = 'app.kubernetes.io/instance=mg,app.kubernetes.io/component=server';
-
-describeE2E(
+describeScenario(
   'e2e 4, upgrade: a new tag with one more migration, helm upgrade --wait and helm rollback --wait, 0 failed requests',
-  (tools) => {
-    let s: Scenario;
-    beforeAll(async () => {
-      s = await Scenario.create('upgrade', tools);
-    });
-    afterAll(() => s.cleanup());
-
+  'upgrade',
+  (s) => {
     it('rolls to the new image under load; its migration runs once', async () => {
-      const db = await s.database();
-      const source = await s.modelSource(MODELS);
-      const values = e2eValues({ databaseUrl: db.podUrl, sourceUrl: source.url, replicas: 3 });
-      expectSuccess(
-        'helm install',
-        await s.helm([
-          'install',
-          'mg',
-          chartDir,
-          '--values',
-          s.valuesFile(values),
-          '--wait',
-          '--timeout',
-          '5m',
-        ]),
-      );
+      const { db, values } = await s.chartValues({ replicas: 3 });
+      await s.release('install', values, ['--wait', '--timeout', '5m']);
       const oldPods = (await s.pods(SERVER)).map((p) => p.metadata!.name!);
-      const svc = await s.service('mg-modelgate');
-      const key = await s.apiKey((await s.pods(SERVER))[0]!.status!.podIP!);
-      const load = await startLoad({
-        url: `http://${svc}/v1/models`,
-        headers: { authorization: `Bearer ${key}` },
-        rate: 20,
-      });
+      const load = await s.startModelsLoad();
 
       const started = Date.now();
-      expectSuccess(
-        'helm upgrade',
-        await s.helm([
-          'upgrade',
-          'mg',
-          chartDir,
-          '--values',
-          s.valuesFile({ ...values, image: { ...(values.image as object), tag: IMAGE.upgradeTag } }),
-          '--wait',
-          '--timeout',
-          '5m',
-        ]),
-      );
+      await s.release('upgrade', upgradeValues(values), ['--wait', '--timeout', '5m']);
       const rolloutSeconds = (Date.now() - started) / 1000;
       // helm returns once the new ReplicaSet is available; the last old pods may still be draining.
       await new Promise((resolve) => setTimeout(resolve, 8_000));
@@ -72,12 +33,7 @@ describeE2E(
       ).toBe(true);
       expect(current.some((p) => oldPods.includes(p.metadata!.name!))).toBe(false);
 
-      expect(await db.query('SELECT count(*)::int AS runs FROM e2e_upgrade_marker')).toEqual([{ runs: 1 }]);
-      expect(
-        await db.query('SELECT count(*)::int AS runs FROM knex_migrations WHERE name = $1', [
-          UPGRADE_MIGRATION,
-        ]),
-      ).toEqual([{ runs: 1 }]);
+      expect(await db.upgradeMigrationRuns()).toEqual({ ran: 1, recorded: 1 });
       const statuses = await s.statuses(SERVER);
       expect(statuses.map((p) => p.body?.schema?.latestApplied)).toEqual([
         UPGRADE_MIGRATION,
@@ -90,11 +46,7 @@ describeE2E(
 
       // Back to revision 1 (the old image): no migration runs, the old code serves a schema ahead of it.
       const upgradedPods = current.map((p) => p.metadata!.name!);
-      const rollbackLoad = await startLoad({
-        url: `http://${svc}/v1/models`,
-        headers: { authorization: `Bearer ${key}` },
-        rate: 20,
-      });
+      const rollbackLoad = await s.startModelsLoad();
       const rollbackStarted = Date.now();
       expectSuccess('helm rollback', await s.helm(['rollback', 'mg', '1', '--wait', '--timeout', '5m']));
       const rollbackSeconds = (Date.now() - rollbackStarted) / 1000;
@@ -107,7 +59,7 @@ describeE2E(
         Array(3).fill(`${IMAGE.repository}:${IMAGE.tag}`),
       );
       expect(rolledBack.some((p) => upgradedPods.includes(p.metadata!.name!))).toBe(false);
-      expect(await db.query('SELECT count(*)::int AS runs FROM e2e_upgrade_marker')).toEqual([{ runs: 1 }]);
+      expect(await db.upgradeMigrationRuns()).toEqual({ ran: 1, recorded: 1 });
       const back = await s.statuses(SERVER);
       expect(back.map((p) => [p.body?.ready, p.body?.schema?.latestApplied, p.body?.schema?.ahead])).toEqual(
         Array(3).fill([true, UPGRADE_MIGRATION, true]),

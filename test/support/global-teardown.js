@@ -1,12 +1,7 @@
 // @ts-check
 'use strict';
+const { stopSupervisor } = require('./supervisor.js');
 
 module.exports = async function globalTeardown() {
-  /** @type {import('child_process').ChildProcess | undefined} */
-  const supervisor = /** @type {any} */ (globalThis).__MODELGATE_PG_SUPERVISOR__;
-  if (!supervisor || supervisor.exitCode !== null) return;
-  await new Promise((resolve) => {
-    supervisor.once('exit', resolve);
-    supervisor.kill('SIGTERM');
-  });
+  await stopSupervisor(/** @type {any} */ (globalThis).__MODELGATE_PG_SUPERVISOR__);
 };

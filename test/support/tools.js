@@ -89,9 +89,12 @@ function missingToolMessage(missing, env = process.env) {
 
 /**
  * What a suite needing `tools` does here: run, skip (with a notice) or fail (MODELGATE_REQUIRE_ALL=1).
- * @param {readonly ToolName[]} tools @param {NodeJS.ProcessEnv} [env] @returns {ToolDecision}
+ * @param {readonly ToolName[]} tools @param {NodeJS.ProcessEnv} [env]
+ * @param {string} [unmet] why the suite cannot run here besides its tools (the e2e suite: not root, programs
+ *   missing on PATH), which counts as a missing tool
+ * @returns {ToolDecision}
  */
-function decideTools(tools, env = process.env) {
+function decideTools(tools, env = process.env, unmet = undefined) {
   const paths = /** @type {Record<ToolName, string>} */ ({});
   /** @type {ToolName[]} */
   const missing = [];
@@ -100,20 +103,24 @@ function decideTools(tools, env = process.env) {
     if (found) paths[tool] = found;
     else missing.push(tool);
   }
-  if (missing.length === 0) return { kind: 'run', paths };
-  const message = missingToolMessage(missing, env);
+  if (missing.length === 0 && !unmet) return { kind: 'run', paths };
+  const message = [missing.length > 0 ? missingToolMessage(missing, env) : '', unmet ?? '']
+    .filter(Boolean)
+    .join(' ');
   return requireAll(env) ? { kind: 'fail', message } : { kind: 'skip', message };
 }
 
 const banner = '#'.repeat(100);
 
 /**
- * `describe` for a suite that needs tools from `.tools/bin`. The body receives the tools' paths. Missing tools:
- * a loud notice and a skipped suite, or, with MODELGATE_REQUIRE_ALL=1, one failing test that says what to run.
+ * `describe` for a suite that needs tools from `.tools/bin`. The body receives the tools' paths. Missing tools
+ * (or an `unmet` need, see decideTools): a loud notice and a skipped suite, or, with MODELGATE_REQUIRE_ALL=1, one
+ * failing test that says what to run.
  * @param {string} title @param {readonly ToolName[]} tools @param {(paths: Record<ToolName, string>) => void} body
+ * @param {string} [unmet]
  */
-function describeWithTools(title, tools, body) {
-  const decision = decideTools(tools);
+function describeWithTools(title, tools, body, unmet = undefined) {
+  const decision = decideTools(tools, process.env, unmet);
   if (decision.kind === 'run') {
     describe(title, () => body(decision.paths));
     return;

@@ -3,9 +3,9 @@
 // image, its upgrade, the pause image) and one e2e node (node-supervisor.mjs) that every scenario shares, each in
 // namespaces of its own. Publishes MODELGATE_TEST_E2E (the supervisor's ready line plus the image archives).
 'use strict';
-const { execFileSync, spawn } = require('node:child_process');
+const { execFileSync } = require('node:child_process');
 const path = require('node:path');
-const readline = require('node:readline');
+const { startSupervisor } = require('../../support/supervisor.js');
 const { repoRoot } = require('../../support/tools.js');
 const { missingForE2e } = require('./requirements.js');
 
@@ -27,30 +27,13 @@ function buildImages() {
  * Starts node-supervisor.mjs for `parentPid` and resolves with its ready line.
  * @param {number} parentPid the process whose death stops the node
  * @param {string[]} args --pause <archive> [--image <archive>]... [--no-postgres]
- * @returns {Promise<{ supervisor: import('child_process').ChildProcess, info: Record<string, any> }>}
  */
-function startNode(parentPid, args) {
-  const supervisor = spawn(
-    process.execPath,
-    [path.join(__dirname, 'node-supervisor.mjs'), String(parentPid), ...args],
-    { stdio: ['ignore', 'pipe', 'inherit'] },
+const startNode = (parentPid, args) =>
+  startSupervisor(
+    path.join(__dirname, 'node-supervisor.mjs'),
+    [String(parentPid), ...args],
+    'the e2e node supervisor',
   );
-  return new Promise((resolve, reject) => {
-    const lines = readline.createInterface({
-      input: /** @type {import('stream').Readable} */ (supervisor.stdout),
-    });
-    lines.once('line', (line) => {
-      // A forgotten supervisor must never keep jest alive: it stops on its own once jest is gone.
-      lines.close();
-      /** @type {import('stream').Readable} */ (supervisor.stdout).destroy();
-      supervisor.unref();
-      resolve({ supervisor, info: JSON.parse(line) });
-    });
-    supervisor.once('exit', (code) =>
-      reject(new Error(`the e2e node supervisor exited with ${code} (its error is printed above)`)),
-    );
-  });
-}
 
 async function globalSetup() {
   // Missing tools or not root: nothing to start; describeE2E skips with a notice or fails (MODELGATE_REQUIRE_ALL=1).

@@ -3,6 +3,7 @@
 'use strict';
 const fs = require('node:fs');
 const path = require('node:path');
+const { stopSupervisor } = require('../../support/supervisor.js');
 
 module.exports = async function globalTeardown() {
   /** @type {import('child_process').ChildProcess | undefined} */
@@ -12,9 +13,7 @@ module.exports = async function globalTeardown() {
   const { residue, runFiles, sharedLeft } = await import('./node-cleanup.mjs');
   const stateDir = path.dirname(info.stateFile);
   const files = runFiles(info);
-  const exited = new Promise((resolve) => child.once('exit', resolve));
-  child.kill('SIGTERM');
-  const code = await exited;
+  const code = await stopSupervisor(child);
   // The supervisor exits 1 when its clean-up failed (it printed what was left).
   if (code !== 0)
     throw new Error(`the e2e node supervisor's clean-up failed (exit ${code}); see its output above`);

@@ -20,6 +20,7 @@ import https from 'node:https';
 import os from 'node:os';
 import path from 'node:path';
 import readline from 'node:readline';
+import { text } from 'node:stream/consumers';
 import tls from 'node:tls';
 import { fileURLToPath } from 'node:url';
 import YAML from 'yaml';
@@ -252,12 +253,7 @@ function relayGet(target, urlPath, options = {}) {
               })
             : relayConnect(paths.relaySocket, target),
       },
-      (res) => {
-        let body = '';
-        res.setEncoding('utf8');
-        res.on('data', (chunk) => (body += chunk));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-      },
+      (res) => text(res).then((body) => resolve({ status: res.statusCode ?? 0, body }), reject),
     );
     req.on('timeout', () => req.destroy(new Error('timeout')));
     req.on('error', reject);
@@ -467,14 +463,11 @@ function api(method, urlPath, body) {
             servername: 'kubernetes',
           }),
       },
-      (res) => {
-        let text = '';
-        res.setEncoding('utf8');
-        res.on('data', (chunk) => (text += chunk));
-        res.on('end', () =>
-          resolve({ status: res.statusCode ?? 0, body: text ? JSON.parse(text) : undefined }),
-        );
-      },
+      (res) =>
+        text(res).then(
+          (body) => resolve({ status: res.statusCode ?? 0, body: body ? JSON.parse(body) : undefined }),
+          reject,
+        ),
     );
     req.on('error', reject);
     req.end(body === undefined ? undefined : JSON.stringify(body));

@@ -5,12 +5,12 @@ import fs from 'node:fs';
 import path from 'node:path';
 import readline from 'node:readline';
 import * as k8s from '@kubernetes/client-node';
-import { decideTools, type ToolName } from '../../support/tools';
+import { describeWithTools, type ToolName } from '../../support/tools';
 import { eventually } from '../../support/wait';
 import { openForward } from './relay-client.mjs';
 
-const { missingForE2e, BUILT } = require('./requirements.js') as {
-  missingForE2e(): string | undefined;
+const { unmetForE2e, BUILT } = require('./requirements.js') as {
+  unmetForE2e(): string | undefined;
   BUILT: ToolName[];
 };
 
@@ -60,31 +60,12 @@ export const IMAGE = { repository: 'modelgate.test/modelgate', tag: 'e2e', upgra
 export const PAUSE_IMAGE = 'modelgate.test/pause:e2e';
 
 /**
- * `describe` for an e2e scenario. Without root or the node's tools the repo's skip rule applies: a loud notice and
- * a skipped suite, or, with MODELGATE_REQUIRE_ALL=1, one failing test that says what to run. The body gets the
- * tools' paths.
+ * `describe` for an e2e scenario. Without root or the node's tools the repo's skip rule applies (describeWithTools):
+ * a loud notice and a skipped suite, or, with MODELGATE_REQUIRE_ALL=1, one failing test that says what to run. The
+ * body gets the tools' paths.
  */
 export function describeE2E(title: string, body: (tools: Record<ToolName, string>) => void): void {
-  const missing = missingForE2e();
-  const decision = decideTools(BUILT);
-  if (!missing && decision.kind === 'run') {
-    describe(title, () => body(decision.paths));
-    return;
-  }
-  const message = missing ?? (decision.kind === 'run' ? '' : decision.message);
-  if (process.env.MODELGATE_REQUIRE_ALL === '1') {
-    describe(title, () => {
-      it('has its tools (MODELGATE_REQUIRE_ALL=1 forbids skipping)', () => {
-        throw new Error(`MODELGATE_REQUIRE_ALL=1: ${message}`);
-      });
-    });
-    return;
-  }
-  const banner = '#'.repeat(100);
-  console.warn(`\n${banner}\nSKIP "${title}": ${message}\n${banner}\n`);
-  describe.skip(title, () => {
-    it('needs its tools', () => undefined);
-  });
+  describeWithTools(title, BUILT, body, unmetForE2e());
 }
 
 export function e2eNode(): E2eNode {

@@ -1,10 +1,10 @@
 // @ts-check
 // What the e2e suite needs on the machine, in one place for the global setup (plain JavaScript, before jest
-// transforms anything) and for describeE2E (node.ts), which applies the repo's skip rule: a loud notice and a
-// skipped suite, or a failure under MODELGATE_REQUIRE_ALL=1.
+// transforms anything) and for describeE2E (node.ts), which applies the repo's skip rule (describeWithTools): a
+// loud notice and a skipped suite, or a failure under MODELGATE_REQUIRE_ALL=1.
 'use strict';
 const { execFileSync } = require('node:child_process');
-const { findTool } = require('../../support/tools.js');
+const { decideTools } = require('../../support/tools.js');
 
 /** @type {import('../../support/tools.js').ToolName[]} built into .tools/bin by scripts/tools/provision-all.sh */
 const BUILT = [
@@ -43,20 +43,23 @@ function onPath(program) {
   }
 }
 
-/** @returns {string | undefined} why the e2e suite cannot run here, or undefined when it can */
-function missingForE2e() {
+/** @returns {string | undefined} why the e2e node cannot run here besides the tools of .tools/bin (BUILT) */
+function unmetForE2e() {
   const reasons = [];
   if (process.getuid?.() !== 0)
-    reasons.push('the e2e suite needs root (network namespaces, cgroups, mounts, containerd)');
-  const built = BUILT.filter((tool) => !findTool(tool));
-  if (built.length > 0)
-    reasons.push(`${built.join(', ')} missing in .tools/bin: run \`bash scripts/tools/provision-all.sh\``);
+    reasons.push('the e2e suite needs root (network namespaces, cgroups, mounts, containerd).');
   const system = SYSTEM.filter((p) => !onPath(p));
   if (system.length > 0)
     reasons.push(
-      `${system.join(', ')} not on PATH: run \`bash scripts/tools/provision-node.sh\` and \`bash scripts/ci/system-packages.sh\` as root`,
+      `${system.join(', ')} not on PATH: run \`bash scripts/tools/provision-node.sh\` and \`bash scripts/ci/system-packages.sh\` as root.`,
     );
-  return reasons.length > 0 ? reasons.join('; ') : undefined;
+  return reasons.length > 0 ? reasons.join(' ') : undefined;
 }
 
-module.exports = { BUILT, SYSTEM, missingForE2e };
+/** @returns {string | undefined} why the e2e suite cannot run here, or undefined when it can */
+function missingForE2e() {
+  const decision = decideTools(BUILT, process.env, unmetForE2e());
+  return decision.kind === 'run' ? undefined : decision.message;
+}
+
+module.exports = { BUILT, SYSTEM, unmetForE2e, missingForE2e };

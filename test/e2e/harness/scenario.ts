@@ -4,16 +4,25 @@ import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
+import { text } from 'node:stream/consumers';
 import * as k8s from '@kubernetes/client-node';
 import pg from 'pg';
 import YAML from 'yaml';
 import { repoRoot } from '../../support/tools';
-import { chartDir, helmEnv, kustomizeBaseDir, run, type CommandResult } from '../../support/k8s/commands';
+import {
+  chartDir,
+  expectSuccess,
+  helmEnv,
+  kustomizeBaseDir,
+  run,
+  type CommandResult,
+} from '../../support/k8s/commands';
 import { tempDir } from '../../support/temp.mjs';
 import { relayConnect } from './relay-client.mjs';
 import {
   ask,
   core,
+  describeE2E,
   discovery,
   e2eNode,
   IMAGE,
@@ -28,6 +37,8 @@ export { chartDir, kustomizeBaseDir };
 /** The additive migration of the upgrade image (test/e2e/fixtures, added by scripts/image/e2e-images.sh). */
 export const UPGRADE_MIGRATION = '29991231000000_e2e_upgrade_marker.js';
 export const ADMIN_TOKEN = 'e2e-admin-token-0123456789abcdef0123456789';
+/** The label selector of the server pods of the release `mg` every scenario installs. */
+export const SERVER = 'app.kubernetes.io/instance=mg,app.kubernetes.io/component=server';
 
 const fixture = JSON.parse(
   fs.readFileSync(path.join(repoRoot, 'test/fixtures/morpheus/minimal.json'), 'utf8'),
@@ -63,12 +74,11 @@ export function nodeGet(target: string, urlPath: string, headers: Record<string,
         timeout: 5_000,
         createConnection: () => relayConnect(e2eNode().relaySocket, target),
       },
-      (res) => {
-        let body = '';
-        res.setEncoding('utf8');
-        res.on('data', (chunk) => (body += chunk));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body, json: () => JSON.parse(body) }));
-      },
+      (res) =>
+        text(res).then(
+          (body) => resolve({ status: res.statusCode ?? 0, body, json: () => JSON.parse(body) }),
+          reject,
+        ),
     );
     req.on('timeout', () => req.destroy(new Error(`GET ${target}${urlPath}: timeout`)));
     req.on('error', reject);
@@ -100,12 +110,11 @@ export function nodePost(
         timeout: 10_000,
         createConnection: () => relayConnect(e2eNode().relaySocket, target),
       },
-      (res) => {
-        let text = '';
-        res.setEncoding('utf8');
-        res.on('data', (chunk) => (text += chunk));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, json: () => JSON.parse(text) }));
-      },
+      (res) =>
+        text(res).then(
+          (body) => resolve({ status: res.statusCode ?? 0, json: () => JSON.parse(body) }),
+          reject,
+        ),
     );
     req.on('error', reject);
     req.end(payload);
@@ -165,17 +174,24 @@ export async function startLoad(options: {
 
 export class Scenario {
   private readonly cleanups: (() => Promise<unknown>)[] = [];
-  private constructor(
+  constructor(
     readonly namespace: string,
     readonly tools: Record<string, string>,
   ) {}
 
+  /** A scenario in a new namespace `<prefix>-<6 hex>`; cleanup() removes it and all it made. */
   static async create(prefix: string, tools: Record<string, string>): Promise<Scenario> {
-    const namespace = uniqueName(prefix);
+    const scenario = new Scenario(uniqueName(prefix), tools);
+    await scenario.start();
+    return scenario;
+  }
+
+  /** Creates the namespace and waits until pods can run in it. */
+  async start(): Promise<void> {
+    const namespace = this.namespace;
     await core().createNamespace({ body: { metadata: { name: namespace } } });
-    const scenario = new Scenario(namespace, tools);
     // Namespaces are deleted for real (the namespace controller runs): their pods stop and free the node.
-    scenario.cleanups.push(() => core().deleteNamespace({ name: namespace }));
+    this.cleanups.push(() => core().deleteNamespace({ name: namespace }));
     // The controller-manager makes the default ServiceAccount and kube-root-ca.crt; pods need the ConfigMap.
     await until(`kube-root-ca.crt in ${namespace}`, async () =>
       (await core()
@@ -184,7 +200,6 @@ export class Scenario {
         ? true
         : undefined,
     );
-    return scenario;
   }
 
   onCleanup(step: () => Promise<unknown>): void {
@@ -224,6 +239,8 @@ export class Scenario {
   async database(): Promise<{
     podUrl: string;
     query: <R = LooseJson>(sql: string, params?: unknown[]) => Promise<R[]>;
+    /** How often the upgrade image's migration ran (its marker table's rows) and is recorded as applied by knex. */
+    upgradeMigrationRuns: () => Promise<{ ran: number; recorded: number }>;
   }> {
     const node = e2eNode();
     if (!node.postgres) throw new Error('the e2e node runs without PostgreSQL');
@@ -243,9 +260,21 @@ export class Scenario {
       await drop.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
       await drop.end();
     });
+    const query = async <R = LooseJson>(sql: string, params?: unknown[]): Promise<R[]> =>
+      (await pool.query(sql, params)).rows;
     return {
       podUrl: `postgres://postgres:postgres@${host}:5432/${name}`,
-      query: async (sql, params) => (await pool.query(sql, params)).rows,
+      query,
+      upgradeMigrationRuns: async () => {
+        const [marker] = await query<{ runs: number }>(
+          'SELECT count(*)::int AS runs FROM e2e_upgrade_marker',
+        );
+        const [recorded] = await query<{ runs: number }>(
+          'SELECT count(*)::int AS runs FROM knex_migrations WHERE name = $1',
+          [UPGRADE_MIGRATION],
+        );
+        return { ran: marker!.runs, recorded: recorded!.runs };
+      },
     };
   }
 
@@ -258,6 +287,41 @@ export class Scenario {
     const source = new ModelSource(child, `http://${host}:${port}/active_models.json`);
     await source.serve(doc);
     return source;
+  }
+
+  /**
+   * A database and a model source (serving MODELS) of the scenario's own, and the chart values (e2eValues) that
+   * point the release at them.
+   */
+  async chartValues(options: Omit<Parameters<typeof e2eValues>[0], 'databaseUrl' | 'sourceUrl'> = {}) {
+    const db = await this.database();
+    const source = await this.modelSource(MODELS);
+    const values = e2eValues({ databaseUrl: db.podUrl, sourceUrl: source.url, ...options });
+    return { db, source, values };
+  }
+
+  /** `helm install` or `helm upgrade` of the release `mg` of the chart with `values`; fails the test if helm does. */
+  async release(
+    verb: 'install' | 'upgrade',
+    values: Record<string, unknown>,
+    flags: string[] = [],
+  ): Promise<CommandResult> {
+    return expectSuccess(
+      `helm ${verb}`,
+      await this.helm([verb, 'mg', chartDir, '--values', this.valuesFile(values), ...flags]),
+    );
+  }
+
+  /**
+   * Steady load (20/s unless told) on GET /v1/models through the release's Service, with a new API key (made
+   * through a server pod that is not terminating).
+   */
+  async startModelsLoad(rate = 20): Promise<{ stop: () => Promise<LoadSummary> }> {
+    const svc = await this.service('mg-modelgate');
+    const pod = (await this.pods(SERVER)).find((p) => p.status?.podIP && !p.metadata?.deletionTimestamp);
+    if (!pod) throw new Error(`no running server pod in ${this.namespace} to make an API key through`);
+    const key = await this.apiKey(pod.status!.podIP!);
+    return startLoad({ url: `http://${svc}/v1/models`, headers: { authorization: `Bearer ${key}` }, rate });
   }
 
   helm(args: string[], timeoutMs = 600_000): Promise<CommandResult> {
@@ -347,6 +411,24 @@ let scratchDir: string | undefined;
 function scratch(): string {
   scratchDir ??= tempDir('e2e');
   return scratchDir;
+}
+
+/**
+ * describeE2E for a scenario with one Scenario (namespace `<prefix>-<6 hex>`): started before the first test, cleaned
+ * up after the last.
+ */
+export function describeScenario(title: string, prefix: string, body: (s: Scenario) => void): void {
+  describeE2E(title, (tools) => {
+    const scenario = new Scenario(uniqueName(prefix), tools);
+    beforeAll(() => scenario.start());
+    afterAll(() => scenario.cleanup());
+    body(scenario);
+  });
+}
+
+/** The chart values `values` with the upgrade image's tag (one more migration: UPGRADE_MIGRATION). */
+export function upgradeValues(values: Record<string, unknown>): Record<string, unknown> {
+  return { ...values, image: { ...(values.image as object), tag: IMAGE.upgradeTag } };
 }
 
 /**

@@ -6,41 +6,21 @@
 //   MODELGATE_TEST_K8S          JSON {kubeconfig, server, caFile, dir, issuer, etcdPid, apiserverPid}
 //   MODELGATE_TEST_ADMIN_URL    PostgreSQL admin URL (test/support/global-setup.js)
 'use strict';
-const { spawn } = require('node:child_process');
 const path = require('node:path');
-const readline = require('node:readline');
 const startPostgres = require('../global-setup.js');
+const { startSupervisor } = require('../supervisor.js');
 const { findTool } = require('../tools.js');
 
 /**
  * Starts apiserver-supervisor.mjs for `parentPid` and resolves with its ready line.
  * @param {number} parentPid the process whose death stops the control plane
- * @returns {Promise<{ supervisor: import('child_process').ChildProcess, info: Record<string, any> }>}
  */
-function startControlPlane(parentPid) {
-  const supervisor = spawn(
-    process.execPath,
-    [path.join(__dirname, 'apiserver-supervisor.mjs'), String(parentPid)],
-    { stdio: ['ignore', 'pipe', 'inherit'] },
+const startControlPlane = (parentPid) =>
+  startSupervisor(
+    path.join(__dirname, 'apiserver-supervisor.mjs'),
+    [String(parentPid)],
+    'the test kube-apiserver supervisor',
   );
-  return new Promise((resolve, reject) => {
-    const lines = readline.createInterface({
-      input: /** @type {import('stream').Readable} */ (supervisor.stdout),
-    });
-    lines.once('line', (line) => {
-      // A forgotten supervisor must never keep jest alive: it stops on its own once jest is gone.
-      lines.close();
-      /** @type {import('stream').Readable} */ (supervisor.stdout).destroy();
-      supervisor.unref();
-      resolve({ supervisor, info: JSON.parse(line) });
-    });
-    supervisor.once('exit', (code) =>
-      reject(
-        new Error(`the test kube-apiserver supervisor exited with ${code} (its error is printed above)`),
-      ),
-    );
-  });
-}
 
 /** Starts the test PostgreSQL unless the integration project's global setup already did in this jest process. */
 async function ensurePostgres() {

@@ -61,4 +61,20 @@ describe('test tools (.tools/bin)', () => {
     const decision = decideTools(['kustomize'], { TOOLS_DIR: dir, MODELGATE_REQUIRE_ALL: '1' });
     expect(decision.kind).toBe('fail');
   });
+
+  it('treats an unmet need (not root, a program off PATH) like a missing tool, with both reasons', () => {
+    expect(decideTools(['helm'], { TOOLS_DIR: dir }, 'the e2e suite needs root.')).toEqual({
+      kind: 'skip',
+      message: 'the e2e suite needs root.',
+    });
+    const decision = decideTools(
+      ['helm', 'etcd'],
+      { TOOLS_DIR: dir, MODELGATE_REQUIRE_ALL: '1' },
+      'not root.',
+    );
+    expect(decision.kind).toBe('fail');
+    expect(decision.kind !== 'run' && decision.message).toMatch(
+      /^etcd not found in .*provision-all\.sh.* not root\.$/,
+    );
+  });
 });
