@@ -1,13 +1,12 @@
 // Two modelgate-app processes on one database; b is cut off from it (a TCP proxy in the test, stopped) while an
 // administrator changes a key's policy through a. b keeps applying the policy it knew, and applies the new one as
 // soon as it reconnects, though its policy cache would keep the old one for LIMITS_POLICY_CACHE_TTL (10 minutes).
-import fs from 'node:fs';
-import { eventually } from '../../support/wait';
-import { startAppProcess, type AppProcess } from '../../support/app/process';
+import type { AppProcess } from '../../support/app/app-binary';
 import { createTestDatabase, type TestDatabase } from '../../support/database';
-import { TcpProxy } from '../../support/tcp-proxy';
-import { UpstreamServer } from '../../support/api/upstream-server';
-import { ADMIN_TOKEN, call, completion, createUser, embedding, writeModelsFile } from './support';
+import { call } from '../../support/http';
+import { proxyDatabase, type TcpProxy } from '../../support/tcp-proxy';
+import { eventually } from '../../support/wait';
+import { ADMIN_TOKEN, completion, createUser, embedding, startGateway, type Gateway } from './support';
 
 jest.setTimeout(120_000);
 
@@ -17,46 +16,26 @@ const EMBEDDING = 'text-embedding';
 describe("a pod cut off from the database while another changes a key's policy", () => {
   let database: TestDatabase;
   let proxy: TcpProxy;
-  let upstream: UpstreamServer;
+  let gateways: Gateway[] = [];
   let a: AppProcess;
   let b: AppProcess;
-  let modelsDir: string;
 
   beforeAll(async () => {
     database = await createTestDatabase('outage_policy');
     await database.migrateLatest();
-    const direct = new URL(database.url);
-    proxy = await new TcpProxy({ host: direct.hostname, port: Number(direct.port) }).start();
-    const viaProxy = new URL(database.url);
-    viaProxy.port = String(proxy.port);
-    upstream = await new UpstreamServer().start();
-    const models = writeModelsFile();
-    modelsDir = models.dir;
-    const env = { MODELS_FILE: models.file, UPSTREAM_URL: upstream.url, ADMIN_TOKEN, LOG_LEVEL: 'info' };
-    [a, b] = await Promise.all([
-      startAppProcess({ ...env, DATABASE_URL: database.url }),
-      startAppProcess({
-        ...env,
-        DATABASE_URL: viaProxy.toString(),
-        LIMITS_POLICY_CACHE_TTL: '10m',
-        LIMITS_ON_STORE_ERROR: 'closed',
-      }),
+    const through = await proxyDatabase(database.url);
+    proxy = through.proxy;
+    gateways = await Promise.all([
+      startGateway(database.url),
+      startGateway(through.url, { LIMITS_POLICY_CACHE_TTL: '10m', LIMITS_ON_STORE_ERROR: 'closed' }),
     ]);
-    for (const app of [a, b]) {
-      await eventually(
-        async () => ((await call(app.url, 'GET', '/status')).body.status === 'ready' ? true : undefined),
-        30_000,
-        'ready',
-      );
-    }
+    [a, b] = gateways.map((g) => g.app) as [AppProcess, AppProcess];
   });
 
   afterAll(async () => {
-    await Promise.all([a?.stop(), b?.stop()]);
+    await Promise.all(gateways.map((g) => g.stop()));
     await proxy?.stop();
-    await upstream?.close();
     await database?.drop();
-    if (modelsDir) fs.rmSync(modelsDir, { recursive: true, force: true });
   });
 
   const setLimits = async (keyId: string, limits: Record<string, unknown>) => {
