@@ -167,6 +167,7 @@ export function createApiRouter(deps: ApiDeps): ApiModule {
     db,
     logger: componentLogger(deps.logger, 'limits'),
     registry: deps.registry,
+    health,
     tuning: deps.limitsTuning,
   });
   const usage = createUsage({

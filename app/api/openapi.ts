@@ -18,7 +18,7 @@ import { embeddingBody, embeddingListSchema, embeddingOperations } from './embed
 import { createKeyBody, keyOperations, keySchemas } from './keys/key-routes';
 import { limitOperations, limitPolicyBody, limitSchemas } from './limits/limit-routes';
 import { modelOperations, modelSchemas } from './models/model-routes';
-import { operation, type Operation } from './operations';
+import { operation, RETRY_AFTER, type HeaderDoc, type Operation, type Reply } from './operations';
 import { adminUsageOperations, usageOperations, usageSchemas } from './usage/usage-routes';
 
 /**
@@ -100,13 +100,17 @@ const ERROR_TEXT: Record<number, string> = {
   503: 'Temporarily unavailable: `database_unavailable` while the database cannot be reached (with Retry-After).',
 };
 
-/** On 503 database_unavailable (app/http/errors.ts) and a routed 503 upstream_unavailable; absent on the other 503s. */
-const RETRY_AFTER = {
-  description: 'Seconds to wait before retrying.',
-  schema: { type: 'integer', minimum: 1 },
-};
-
 type JsonSchema = Record<string, unknown>;
+
+/** A reply's headers as the document writes them: a bare description is a string header. */
+function headerDocs(headers: Reply['headers'] = {}): Record<string, HeaderDoc> {
+  return Object.fromEntries(
+    Object.entries(headers).map(([name, doc]) => [
+      name,
+      typeof doc === 'string' ? { description: doc, schema: { type: 'string' } } : doc,
+    ]),
+  );
+}
 
 /** `/auth/keys/:id` and `/models/*id` as the document writes them. */
 export const documentPath = (expressPath: string) => expressPath.replace(/[:*](\w+)/g, '{$1}');
@@ -174,11 +178,14 @@ function build() {
     if (name === undefined) throw new Error(`${what} is not a named schema of app/api/openapi.ts`);
     return ref(name);
   };
-  const errorReply = (status: number, description: string) => ({
-    description,
-    ...(status === 503 ? { headers: { 'Retry-After': RETRY_AFTER } } : {}),
-    content: json(ref('Error')),
-  });
+  const errorReply = (status: number, description: string, extra: Reply['headers'] = {}) => {
+    const headers = { ...(status === 503 ? { 'Retry-After': RETRY_AFTER } : {}), ...headerDocs(extra) };
+    return {
+      description,
+      ...(Object.keys(headers).length > 0 ? { headers } : {}),
+      content: json(ref('Error')),
+    };
+  };
 
   const paths: Record<string, Record<string, unknown>> = {};
   for (const op of apiOperations) {
@@ -194,20 +201,17 @@ function build() {
         Object.assign(content, json(schema));
       }
       if (reply.eventStream) content['text/event-stream'] = { schema: { type: 'string' } };
-      const headers = Object.entries(reply.headers ?? {}).map(([name, description]) => [
-        name,
-        { description, schema: { type: 'string' } },
-      ]);
+      const headers = headerDocs(reply.headers);
       replies[status] = {
         description: reply.description,
-        ...(headers.length > 0 ? { headers: Object.fromEntries(headers) } : {}),
+        ...(Object.keys(headers).length > 0 ? { headers } : {}),
         ...(reply.schema ? { content } : {}),
       };
     }
     for (const status of [...op.errors, ...ANY_ROUTE_ERRORS].sort((a, b) => a - b)) {
       const text = op.errorNotes?.[status] ?? ERROR_TEXT[status];
       if (text === undefined) throw new Error(`${where}: error status ${status} has no description`);
-      replies[status] = errorReply(status, text);
+      replies[status] = errorReply(status, text, op.errorHeaders?.[status]);
     }
     const params = parameters(op);
     (paths[documentPath(op.path)] ??= {})[op.method] = {

@@ -27,7 +27,21 @@ export interface Operation<
   errors: readonly number[];
   /** Wording of an error status specific to this operation. */
   errorNotes?: Readonly<Record<number, string>>;
+  /** Headers an error status of this operation carries (besides Retry-After on every 503). */
+  errorHeaders?: Readonly<Record<number, Readonly<Record<string, string | HeaderDoc>>>>;
 }
+
+/** A response header the document describes with its own schema (a bare description is a string header). */
+export interface HeaderDoc {
+  description: string;
+  schema: Readonly<Record<string, unknown>>;
+}
+
+/** On 503 database_unavailable (app/http/errors.ts), a routed 503 upstream_unavailable and a 429. */
+export const RETRY_AFTER: HeaderDoc = {
+  description: 'Seconds to wait before retrying.',
+  schema: { type: 'integer', minimum: 1 },
+};
 
 export interface Reply {
   description: string;
@@ -36,7 +50,7 @@ export interface Reply {
   /** Also answers with server-sent events (`text/event-stream`). */
   eventStream?: boolean;
   /** Response headers it carries, by name, with what each says. */
-  headers?: Readonly<Record<string, string>>;
+  headers?: Readonly<Record<string, string | HeaderDoc>>;
 }
 
 /** A value built on first use and kept. */

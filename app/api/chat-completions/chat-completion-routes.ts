@@ -2,7 +2,12 @@ import { Router, type RequestHandler } from 'express';
 import * as z from 'zod';
 import { lazily, mount, operation } from '../operations';
 import { principal } from '../principal';
-import { ROUTED_ERRORS, routedErrorNotes, routedHeaders } from '../routing/routed-operation';
+import {
+  ROUTED_ERRORS,
+  routedErrorHeaders,
+  routedErrorNotes,
+  routedHeaders,
+} from '../routing/routed-operation';
 import type { RoutingService } from '../routing/routing-service';
 import type { ChatCompletionService } from './chat-completion-service';
 
@@ -45,6 +50,7 @@ export const chatCompletionOperations = {
       },
     },
     errors: ROUTED_ERRORS,
+    errorHeaders: routedErrorHeaders,
     errorNotes: routedErrorNotes('an LLM'),
   }),
 };

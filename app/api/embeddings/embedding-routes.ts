@@ -3,7 +3,12 @@ import * as z from 'zod';
 import type { ModelService } from '../models/model-service';
 import { lazily, mount, operation } from '../operations';
 import { principal } from '../principal';
-import { ROUTED_ERRORS, routedErrorNotes, routedHeaders } from '../routing/routed-operation';
+import {
+  ROUTED_ERRORS,
+  routedErrorHeaders,
+  routedErrorNotes,
+  routedHeaders,
+} from '../routing/routed-operation';
 import type { RoutingService } from '../routing/routing-service';
 
 /** What the gateway needs to route; the rest (encoding_format, dimensions, user...) is the upstream's to judge. */
@@ -49,6 +54,7 @@ export const embeddingOperations = {
       },
     },
     errors: ROUTED_ERRORS,
+    errorHeaders: routedErrorHeaders,
     errorNotes: routedErrorNotes('an EMBEDDING'),
   }),
 };

@@ -1,7 +1,9 @@
 import type { Knex } from 'knex';
 import type { Registry } from 'prom-client';
 import type { AppConfig } from '../../../core/config';
+import { isDatabaseUnavailable } from '../../../core/db/errors';
 import type { Logger } from '../../../core/logger';
+import type { DatabaseHealth } from '../../database-health';
 import { KnexCounterStore } from './counter-store-knex';
 import { LeaseLimiter } from './lease-limiter';
 import { createLimitsMetrics } from './limits-metrics';
@@ -41,6 +43,8 @@ export interface LimitsDeps {
   db: Knex;
   logger: Logger;
   registry: Registry;
+  /** The app's outage detector: during a known outage the store is not asked; when it ends policies are re-read. */
+  health: Pick<DatabaseHealth, 'reachable' | 'reportFailure' | 'on'>;
   tuning?: Partial<LimitsTuning>;
 }
 
@@ -61,7 +65,9 @@ export function createLimits(deps: LimitsDeps): LimitsModule {
     statementTimeoutMs: tuning.storeTimeoutMs,
   });
   const policies = new KnexPolicyStore(deps.db);
+  const { health } = deps;
   const limiter = new LeaseLimiter(counters, {
+    storeReachable: () => health.reachable(),
     leaseMs: tuning.leaseMs,
     headroomShare: tuning.headroomShare,
     idleReturnMs: tuning.idleReturnMs,
@@ -71,21 +77,32 @@ export function createLimits(deps: LimitsDeps): LimitsModule {
       metrics.storeRoundTrips.inc({ operation, result: ok ? 'ok' : 'error' });
       metrics.storeDuration.observe({ operation }, seconds);
     },
-    onAdjustError: (error) =>
+    onAdjustError: (error) => {
+      if (isDatabaseUnavailable(error)) {
+        health.reportFailure(error);
+        return; // the outage is logged once by the detector
+      }
       deps.logger.warn(
         { err: error },
         'giving permits back to the limit store failed; the window ends anyway',
-      ),
+      );
+    },
   });
+  const cache = new PolicyCache(policies, {
+    ttlMs: deps.config.limits.policyCacheTtlMs,
+    maxEntries: tuning.policyCacheMaxEntries,
+    health,
+  });
+  // A change made while this process could not read (an outage, or a partition of this pod alone) applies on the
+  // next request after it ends, not up to LIMITS_POLICY_CACHE_TTL later.
+  health.on('up', () => cache.markStale());
   const service = new LimitsService({
-    policies: new PolicyCache(policies, {
-      ttlMs: deps.config.limits.policyCacheTtlMs,
-      maxEntries: tuning.policyCacheMaxEntries,
-    }),
+    policies: cache,
     store: policies,
     counters,
     limiter,
     onStoreError: deps.config.limits.onStoreError,
+    health,
     defaultCompletionTokens: deps.config.limits.defaultCompletionTokens,
     metrics,
     logger: deps.logger,

@@ -1,4 +1,5 @@
 import type { Adjustment, CounterStore, Dimension, Grant, Take, TakeResult } from './counter-store';
+import { StoreUnreachableError } from './store-unreachable';
 
 /** What one request needs of one limit. */
 export interface Need {
@@ -39,19 +40,15 @@ export interface LeaseLimiterOptions {
   /** For `resetMs` before anything was taken: the length of a per-minute window. */
   windowMs: number;
   now?: () => number;
-  /** When false, a request that needs the store fails at once instead of waiting for it (a known outage). */
+  /**
+   * When false (a known outage), a request that needs the store fails at once with StoreUnreachableError instead
+   * of waiting for the connect and query timeouts, and give-backs are dropped.
+   */
   storeReachable?: () => boolean;
   /** Every round trip to the store, for metrics. */
   onRoundTrip?: (operation: 'take' | 'adjust', seconds: number, ok: boolean) => void;
   /** A give-back or charge that failed (it is not retried; the window ends anyway). */
   onAdjustError?: (error: unknown) => void;
-}
-
-/** The store is known to be unreachable (the database health says so); it was not asked. */
-export class StoreUnreachableError extends Error {
-  constructor() {
-    super('the limit store is unreachable');
-  }
 }
 
 class Bucket {
@@ -393,7 +390,9 @@ export class LeaseLimiter {
     return back.length > 0 ? this.adjust(key.id, back) : Promise.resolve();
   }
 
+  /** During a known outage nothing is sent: a give-back or charge is not retried anyway, and the window ends. */
   private adjust(keyId: string, adjustments: Adjustment[]): Promise<void> {
+    if (this.options.storeReachable?.() === false) return Promise.resolve();
     const sent = this.now();
     return this.store.adjust(keyId, adjustments).then(
       () => this.options.onRoundTrip?.('adjust', (this.now() - sent) / 1000, true),

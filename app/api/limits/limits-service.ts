@@ -1,5 +1,7 @@
 import type { Response } from 'express';
+import { isDatabaseUnavailable } from '../../../core/db/errors';
 import type { Logger } from '../../../core/logger';
+import type { DatabaseHealth } from '../../database-health';
 import type { Principal } from '../keys/key-service';
 import type { CompletionListener, CompletionRecord } from '../usage/completion-record';
 import type { CounterStore, Dimension } from './counter-store';
@@ -11,6 +13,7 @@ import { effectivePolicy, UNSET_POLICY, type EffectivePolicy, type LimitPolicy }
 import type { PolicyCache } from './policy-cache';
 import type { PolicyStore } from './policy-store';
 import { formatReset, retryAfterSeconds, setRateLimitHeaders } from './rate-limit-headers';
+import { StoreUnreachableError } from './store-unreachable';
 
 /** LIMITS_ON_STORE_ERROR: what a request whose limits cannot be checked gets. */
 export type StoreErrorPolicy = 'open' | 'closed';
@@ -32,6 +35,8 @@ export interface LimitsServiceOptions {
   counters: Pick<CounterStore, 'read'>;
   limiter: LeaseLimiter;
   onStoreError: StoreErrorPolicy;
+  /** Told of every failure that means the database is unavailable, so the outage is detected (and then not waited for). */
+  health?: Pick<DatabaseHealth, 'reportFailure'>;
   defaultCompletionTokens: number;
   metrics: LimitsMetrics;
   logger: Logger;
@@ -199,8 +204,15 @@ export class LimitsService implements CompletionListener {
     }
   }
 
-  /** Open: admit, counted; closed: 503. */
+  /**
+   * The database is unavailable (or known to be): open admits, counted; closed answers 503. Any other failure is a
+   * bug, rethrown (a 500), never a reason to admit unchecked.
+   */
   private storeFailed(error: unknown): void {
+    if (!(error instanceof StoreUnreachableError)) {
+      if (!isDatabaseUnavailable(error)) throw error;
+      this.options.health?.reportFailure(error);
+    }
     if (!this.storeFailing) {
       this.storeFailing = true;
       this.options.logger.warn(

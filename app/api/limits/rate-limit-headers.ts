@@ -1,4 +1,5 @@
 import type { Response } from 'express';
+import type { HeaderDoc } from '../operations';
 import type { LimitState } from './lease-limiter';
 
 /**
@@ -18,6 +19,33 @@ export function formatReset(ms: number): string {
 }
 
 const SUFFIX = { requests: 'requests', tokens: 'tokens' } as const;
+
+/** What `formatReset` writes, as a pattern. */
+export const RESET_PATTERN = '^(\\d+ms|(\\d+h)?(\\d+m)?\\d+(\\.\\d{1,3})?s)$';
+
+/** The headers `setRateLimitHeaders` sets, for the OpenAPI document: one source for their names. */
+export function rateLimitHeaderDocs(): Record<string, HeaderDoc> {
+  const docs: Record<string, HeaderDoc> = {};
+  for (const [suffix, per] of [
+    [SUFFIX.requests, 'requests per minute'],
+    [SUFFIX.tokens, 'tokens per minute'],
+  ] as const) {
+    const which = `when the key has a limit of ${per} (its own or its user's), once that limit was checked`;
+    docs[`x-ratelimit-limit-${suffix}`] = {
+      description: `The key's limit of ${per}; ${which}.`,
+      schema: { type: 'integer', minimum: 0 },
+    };
+    docs[`x-ratelimit-remaining-${suffix}`] = {
+      description: `What the current minute window has left of it, across every replica; ${which}.`,
+      schema: { type: 'integer', minimum: 0 },
+    };
+    docs[`x-ratelimit-reset-${suffix}`] = {
+      description: `Until the window starts again, as OpenAI writes it (\`20ms\`, \`1.5s\`, \`6m0s\`); ${which}.`,
+      schema: { type: 'string', pattern: RESET_PATTERN },
+    };
+  }
+  return docs;
+}
 
 /**
  * Sets `x-ratelimit-{limit,remaining,reset}-{requests,tokens}` for the per-minute limits the key has. A limit the

@@ -1,10 +1,25 @@
 /** What the OpenAPI document says of every routed operation (chat completions, embeddings) beyond its body. */
+import { rateLimitHeaderDocs } from '../limits/rate-limit-headers';
+import { RETRY_AFTER, type HeaderDoc } from '../operations';
 
-/** The headers of a routed answer: who served it, under which name. */
-export const routedHeaders: Readonly<Record<string, string>> = {
+/** The headers of a routed answer: who served it, under which name, and the key's per-minute limits. */
+export const routedHeaders: Readonly<Record<string, string | HeaderDoc>> = {
   'X-Modelgate-Upstream': 'The routing file upstream that served the request (`default` for UPSTREAM_URL).',
   'X-Modelgate-Upstream-Model':
     'The model name that upstream was sent (percent-encoded when it is not a valid header value).',
+  ...rateLimitHeaderDocs(),
+};
+
+/**
+ * The key's limits are checked before a request goes upstream: a 429 of theirs carries the x-ratelimit-* headers,
+ * and so does every later error of a request they admitted (the upstream refusing, failing or timing out).
+ */
+export const routedErrorHeaders: Readonly<Record<number, Readonly<Record<string, string | HeaderDoc>>>> = {
+  400: rateLimitHeaderDocs(),
+  429: { 'Retry-After': RETRY_AFTER, ...rateLimitHeaderDocs() },
+  502: rateLimitHeaderDocs(),
+  503: rateLimitHeaderDocs(),
+  504: rateLimitHeaderDocs(),
 };
 
 /** Error statuses of a routed request beyond the ones every route can answer. */

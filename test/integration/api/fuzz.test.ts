@@ -157,7 +157,7 @@ describe('fuzz: generated requests across the API', () => {
         const parsed = contentType.startsWith('application/json') ? JSON.parse(res.text) : res.text;
         // The URL is sent normalised (`/auth/keys/./limits` arrives as `/auth/keys/limits`): check what was served.
         const served = new URL(`${h.url}${path}`).pathname;
-        assertMatchesOpenApi(method, served, res.status, contentType, parsed);
+        assertMatchesOpenApi(method, served, res.status, contentType, parsed, res.headers);
         expect(res.headers['x-request-id']).toBeTruthy();
       }),
       { numRuns: RUNS, seed: Number(process.env.FUZZ_SEED ?? Date.now() % 2_147_483_647) },

@@ -76,7 +76,14 @@ describe('property: the published OpenAPI document and the server agree', () => 
       env: { UPSTREAM_URL: upstream.url, DEFAULT_MODEL: 'mistral-31-24b' },
       catalog: testCatalog(servable),
     });
-    ({ key } = await h.createUser('property'));
+    const property = await h.createUser('property');
+    key = property.key;
+    // Limits it never reaches, so routed answers carry the x-ratelimit-* headers the document describes.
+    const limited = await h.request('PUT', `/v1/admin/keys/${property.keyId}/limits`, {
+      headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
+      body: { requests_per_minute: 1_000_000 },
+    });
+    expect(limited.status).toBe(200);
     const { key: otherKey } = await h.createUser('bystander');
     const ownChat = (await h.request('POST', '/v1/chat-history/chats', { key, body: {} })).body.id;
     const othersChat = (await h.request('POST', '/v1/chat-history/chats', { key: otherKey, body: {} })).body
@@ -158,8 +165,11 @@ describe('property: the published OpenAPI document and the server agree', () => 
     const res = await nodeRequest(`${h.url}${url}`, { method: r.method, headers, body: payload });
     const contentType = String(res.headers['content-type'] ?? '');
     const body: unknown = contentType.startsWith('application/json') ? JSON.parse(res.text) : res.text;
-    return { url, status: res.status, contentType, body };
+    if (res.headers['x-ratelimit-limit-requests'] !== undefined) rateLimited += 1;
+    return { url, status: res.status, contentType, body, headers: res.headers };
   }
+  /** Answers that carried the key's x-ratelimit-* headers (checked against the document like every header). */
+  let rateLimited = 0;
 
   it(`accepts ${VALID_RUNS} schema-valid requests and answers each as documented`, async () => {
     const statuses = new Map<string, number>();
@@ -177,7 +187,7 @@ describe('property: the published OpenAPI document and the server agree', () => 
               `${r.method} ${res.url} ${JSON.stringify(r.body)} answered ${res.status}, not one of ` +
                 `${allowed.join(', ')}: ${JSON.stringify(res.body).slice(0, 400)}`,
             );
-          assertMatchesOpenApi(r.method, res.url, res.status, res.contentType, res.body);
+          assertMatchesOpenApi(r.method, res.url, res.status, res.contentType, res.body, res.headers);
         },
       ),
       { numRuns: VALID_RUNS, seed: Number(process.env.PROPERTY_SEED ?? Date.now() % 2_147_483_647) },
@@ -185,6 +195,7 @@ describe('property: the published OpenAPI document and the server agree', () => 
     // The run reached the routes' success paths, not only their 404s.
     const succeeded = [...statuses].filter(([s]) => s.startsWith('2')).reduce((n, [, c]) => n + c, 0);
     expect(succeeded).toBeGreaterThan(VALID_RUNS / 3);
+    expect(rateLimited).toBeGreaterThan(0);
   });
 
   /** The ways to break one field of a valid request, each with the `param` the 400 must name. */
@@ -257,7 +268,7 @@ describe('property: the published OpenAPI document and the server agree', () => 
               `${r.method} ${res.url} ${JSON.stringify(r.body)} (${way.param} broken) answered ${res.status} ` +
                 `naming ${JSON.stringify(param)}: ${JSON.stringify(res.body).slice(0, 400)}`,
             );
-          assertMatchesOpenApi(r.method, res.url, res.status, res.contentType, res.body);
+          assertMatchesOpenApi(r.method, res.url, res.status, res.contentType, res.body, res.headers);
         },
       ),
       { numRuns: INVALID_RUNS, seed: Number(process.env.PROPERTY_SEED ?? Date.now() % 2_147_483_647) },

@@ -202,6 +202,7 @@ describe('limits held by three modelgate-app processes on one PostgreSQL', () =>
       const refused = await call(closed.url, 'POST', '/v1/chat/completions', shut.key, completion);
       expect(refused.status).toBe(503);
       expect(refused.body.error.code).toBe('database_unavailable');
+      expect(refused.headers.get('retry-after')).toBe('5');
       // A key without limits needs no count, whatever the setting.
       expect((await call(closed.url, 'POST', '/v1/chat/completions', unlimited.key, completion)).status).toBe(
         200,

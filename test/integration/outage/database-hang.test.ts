@@ -45,6 +45,14 @@ describe('a database that accepts connections but answers no query', () => {
     expect(
       (await call(app.url, 'POST', '/v1/chat/completions', owner.key, completion('before'))).status,
     ).toBe(200);
+    // A key with limits, known to this pod: each of its requests takes from the shared count in the database.
+    const limited = await createUser(app.url, 'hang-limited');
+    const limits = { requests_per_minute: 100 };
+    expect(
+      (await call(app.url, 'PUT', `/v1/admin/keys/${limited.keyId}/limits`, ADMIN_TOKEN, limits)).status,
+    ).toBe(200);
+    const counted = await call(app.url, 'POST', '/v1/chat/completions', limited.key, completion('before'));
+    expect(counted.headers.get('x-ratelimit-limit-requests')).toBe('100');
 
     // Several pooled connections open: they will all be stuck once the database stops answering.
     const warm = await Promise.all(
@@ -90,8 +98,15 @@ describe('a database that accepts connections but answers no query', () => {
     const later = await call(app.url, 'GET', '/v1/chat-history/chats', owner.key);
     expect(later.status).toBe(503);
     expect(later.ms).toBeLessThan(1_000);
+    // So does a key with limits: its count is not asked for (LIMITS_ON_STORE_ERROR=open admits it, counted).
+    const unchecked = await call(app.url, 'POST', '/v1/chat/completions', limited.key, completion('during'));
+    expect(unchecked.status).toBe(200);
+    expect(unchecked.headers.get('x-ratelimit-limit-requests')).toBeNull();
+    expect(unchecked.ms).toBeLessThan(1_000);
+    const metrics = await call(app.url, 'GET', '/metrics');
+    expect(metrics.body).toMatch(/^modelgate_limits_unchecked_total [1-9]/m);
     console.log(
-      `hang figures: ${JSON.stringify({ boundMs: BOUND_MS, firstAnswersMs: first.map((a) => a.ms), knownKeyMs: known.ms, afterDetectionMs: later.ms })}`,
+      `hang figures: ${JSON.stringify({ boundMs: BOUND_MS, firstAnswersMs: first.map((a) => a.ms), knownKeyMs: known.ms, afterDetectionMs: later.ms, limitedKeyMs: unchecked.ms })}`,
     );
 
     // The network heals for new connections, while the stuck ones stay open and silent (no reset ever comes): the

@@ -123,7 +123,8 @@ export async function startApi(options: ApiHarnessOptions = {}): Promise<ApiHarn
     const text = await response.text();
     const contentType = response.headers.get('content-type') ?? '';
     const parsed = contentType.startsWith('application/json') ? (JSON.parse(text) as T) : (text as T);
-    if (!opts.unchecked) assertMatchesOpenApi(method, path, response.status, contentType, parsed);
+    if (!opts.unchecked)
+      assertMatchesOpenApi(method, path, response.status, contentType, parsed, response.headers);
     return { status: response.status, headers: response.headers, body: parsed, text };
   };
 

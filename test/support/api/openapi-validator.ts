@@ -4,7 +4,18 @@ import { openApiDocument as buildDocument } from '../../../app/api/openapi';
 
 const openApiDocument = buildDocument();
 
-type Operation = { responses: Record<string, { content?: Record<string, { schema: unknown }> }> };
+type HeaderSchema = { type?: string; minimum?: number; pattern?: string };
+type Operation = {
+  responses: Record<
+    string,
+    { content?: Record<string, { schema: unknown }>; headers?: Record<string, { schema: HeaderSchema }> }
+  >;
+};
+/** A response's headers as fetch (Headers) or node:http (lower-case names) give them. */
+export type ResponseHeaders = Headers | Record<string, string | string[] | number | undefined>;
+
+/** Headers the document describes per response: one it does not list for that status is a disagreement. */
+const DESCRIBED_HEADER = /^(x-ratelimit-|retry-after$|x-modelgate-upstream)/i;
 const doc = openApiDocument as unknown as { paths: Record<string, Record<string, Operation>> };
 
 const ajv = new Ajv2020({ strict: false, allErrors: true });
@@ -31,9 +42,49 @@ export function templateOf(path: string): string | undefined {
   return templates.find((t) => t.pattern.test(below))?.template;
 }
 
+function headerEntries(headers: ResponseHeaders): [string, string][] {
+  if (headers instanceof Headers) return [...headers.entries()];
+  return Object.entries(headers).flatMap(([name, value]) =>
+    value === undefined
+      ? []
+      : [[name.toLowerCase(), Array.isArray(value) ? value.join(', ') : String(value)]],
+  ) as [string, string][];
+}
+
+function headerProblem(value: string, schema: HeaderSchema): string | undefined {
+  if (schema.type === 'integer') {
+    if (!/^-?\d+$/.test(value)) return 'not an integer';
+    if (schema.minimum !== undefined && Number(value) < schema.minimum) return `below ${schema.minimum}`;
+  }
+  if (schema.pattern !== undefined && !new RegExp(schema.pattern).test(value))
+    return `not matching ${schema.pattern}`;
+  return undefined;
+}
+
+/** The described headers a response carries are documented for its status, with values their schemas allow. */
+function assertHeaders(
+  where: string,
+  documented: Operation['responses'][string],
+  headers: ResponseHeaders,
+): void {
+  const byName = new Map(
+    Object.entries(documented.headers ?? {}).map(([name, doc]) => [name.toLowerCase(), doc.schema]),
+  );
+  for (const [name, value] of headerEntries(headers)) {
+    const schema = byName.get(name);
+    if (!schema) {
+      if (DESCRIBED_HEADER.test(name)) throw new Error(`${where}: header ${name} is not documented`);
+      continue;
+    }
+    const problem = headerProblem(value, schema);
+    if (problem) throw new Error(`${where}: header ${name}: ${JSON.stringify(value)} is ${problem}`);
+  }
+}
+
 /**
- * Throws when a response disagrees with the document: unknown route, undocumented status, or a JSON body that
- * does not match the schema of that status.
+ * Throws when a response disagrees with the document: unknown route, undocumented status, a header the document
+ * describes per response (x-ratelimit-*, Retry-After, X-Modelgate-Upstream*) not documented for that status or with
+ * a value its schema does not allow, or a JSON body that does not match the schema of that status.
  */
 export function assertMatchesOpenApi(
   method: string,
@@ -41,6 +92,7 @@ export function assertMatchesOpenApi(
   status: number,
   contentType: string,
   body: unknown,
+  headers?: ResponseHeaders,
 ): void {
   const template = templateOf(path);
   const operation = template ? doc.paths[template]![method.toLowerCase()] : undefined;
@@ -59,6 +111,7 @@ export function assertMatchesOpenApi(
   }
   const response = operation.responses[String(status)];
   if (!response) throw new Error(`${method} ${template}: status ${status} is not documented`);
+  if (headers) assertHeaders(`${method} ${template} ${status}`, response, headers);
   if (status === 204) return;
   const mediaType = contentType.split(';')[0]!.trim();
   if (!response.content?.[mediaType]) {

@@ -100,10 +100,22 @@ describe('OpenAPI document', () => {
       properties: { model: { type: 'string', minLength: 1, maxLength: 512 } },
     });
     for (const routed of [embeddings, paths['/chat/completions']!.post!]) {
-      expect(Object.keys(routed.responses[200]!.headers!)).toEqual([
-        'X-Modelgate-Upstream',
-        'X-Modelgate-Upstream-Model',
-      ]);
+      const rateLimit = ['requests', 'tokens'].flatMap((per) =>
+        ['limit', 'remaining', 'reset'].map((what) => `x-ratelimit-${what}-${per}`),
+      );
+      expect(Object.keys(routed.responses[200]!.headers!).sort()).toEqual(
+        ['X-Modelgate-Upstream', 'X-Modelgate-Upstream-Model', ...rateLimit].sort(),
+      );
+      // A refusal by the key's limits says when to retry and how the limits stand; so does any error of a request
+      // they admitted.
+      expect(Object.keys(routed.responses[429]!.headers!).sort()).toEqual(
+        ['Retry-After', ...rateLimit].sort(),
+      );
+      for (const status of ['400', '502', '503', '504'])
+        expect(Object.keys(routed.responses[status]!.headers!)).toEqual(expect.arrayContaining(rateLimit));
+      expect(routed.responses[200]!.headers!['x-ratelimit-remaining-requests']).toMatchObject({
+        schema: { type: 'integer', minimum: 0 },
+      });
       expect(Object.keys(routed.responses)).toEqual(
         expect.arrayContaining(['400', '401', '404', '429', '502', '503', '504']),
       );

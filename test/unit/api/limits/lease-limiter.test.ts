@@ -179,6 +179,19 @@ describe('LeaseLimiter', () => {
     expect(store.takes).toBe(before);
   });
 
+  it('sends no give-back during a known outage', async () => {
+    let reachable = true;
+    const { limiter, store, advance } = setup(1, { storeReachable: () => reachable });
+    const admitted = await limiter.acquire('key', [{ dimension: 'tokens', amount: 100, limit: 1_000 }]);
+    if (!admitted.ok) throw new Error('refused');
+    limiter.refund('key', 'tokens', admitted.reservation.items[0]!.windowEnd, 60); // held here, unspent
+    reachable = false;
+    advance(2_000);
+    await limiter.close(); // gives back what it holds, when the store can be reached
+    expect(store.adjustments).toEqual([]);
+    expect(store.taken('key', 'tokens')).toBe(100);
+  });
+
   it('refuses locally for a while after the window is used up, instead of asking per request', async () => {
     const { limiter, store } = setup();
     for (let i = 0; i < 3; i++) await limiter.acquire('key', requests(3));

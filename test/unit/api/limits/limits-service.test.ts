@@ -1,6 +1,7 @@
 import type { Response } from 'express';
 import { Registry } from 'prom-client';
 import { createLogger } from '../../../../core/logger';
+import { FakeHealth } from '../../../../app/database-health-fake';
 import { FakeCounterStore } from '../../../../app/api/limits/counter-store-fake';
 import { LeaseLimiter } from '../../../../app/api/limits/lease-limiter';
 import { createLimitsMetrics } from '../../../../app/api/limits/limits-metrics';
@@ -13,7 +14,11 @@ import { ApiError } from '../../../../app/http/errors';
 
 const WINDOW = 60_000;
 const caller = { keyId: 'key-1', userId: 'user-1' };
+/** What node-postgres rejects with when the database refuses the connection. */
+const connectionRefused = () =>
+  Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' });
 
+/** Wired as createLimits does: the limiter and the policy cache ask the health first, failures are reported to it. */
 function setup(onStoreError: StoreErrorPolicy = 'open') {
   let clock = 1_000_000;
   const now = () => clock;
@@ -22,7 +27,9 @@ function setup(onStoreError: StoreErrorPolicy = 'open') {
   policies.addKey(caller.keyId, caller.userId);
   const registry = new Registry();
   const metrics = createLimitsMetrics(registry);
+  const health = new FakeHealth();
   const limiter = new LeaseLimiter(counters, {
+    storeReachable: () => health.reachable(),
     leaseMs: 100,
     headroomShare: 8,
     idleReturnMs: 1_000,
@@ -30,12 +37,20 @@ function setup(onStoreError: StoreErrorPolicy = 'open') {
     windowMs: WINDOW,
     now,
   });
+  const cache = new PolicyCache(policies, {
+    ttlMs: 10_000,
+    maxEntries: 100,
+    now,
+    health,
+  });
+  health.on('up', () => cache.markStale());
   const service = new LimitsService({
-    policies: new PolicyCache(policies, { ttlMs: 10_000, maxEntries: 100, now }),
+    policies: cache,
     store: policies,
     counters,
     limiter,
     onStoreError,
+    health,
     defaultCompletionTokens: 100,
     metrics,
     logger: createLogger({ component: 'limits-test', level: 'silent' }),
@@ -67,7 +82,16 @@ function setup(onStoreError: StoreErrorPolicy = 'open') {
   };
   const setKey = (policy: Partial<LimitPolicy>) =>
     policies.keyPolicies.set(caller.keyId, { ...UNSET_POLICY, ...policy });
-  return { service, counters, policies, registry, admit, setKey, advance: (ms: number) => (clock += ms) };
+  return {
+    service,
+    counters,
+    policies,
+    registry,
+    health,
+    admit,
+    setKey,
+    advance: (ms: number) => (clock += ms),
+  };
 }
 
 const record = (requestId: string, promptTokens: number, completionTokens: number): CompletionRecord => ({
@@ -130,27 +154,99 @@ describe('LimitsService', () => {
   });
 
   it('admits unchecked and counts it while the store fails, when LIMITS_ON_STORE_ERROR=open', async () => {
-    const { admit, setKey, counters, registry } = setup('open');
+    const { admit, setKey, counters, registry, health } = setup('open');
     setKey({ requestsPerMinute: 10 });
-    counters.failing = new Error('connection refused');
+    counters.failing = connectionRefused();
     const admitted = await admit();
     expect(admitted.ok).toBe(true);
     expect(admitted.headers['x-ratelimit-limit-requests']).toBeUndefined();
     expect(await registry.getSingleMetricAsString('modelgate_limits_unchecked_total')).toMatch(/ 1$/m);
+    // The failure starts an outage check, so the next requests do not wait for the database too.
+    expect(health.reported).toEqual([counters.failing]);
   });
 
   it('refuses with 503 database_unavailable while the store fails, when LIMITS_ON_STORE_ERROR=closed', async () => {
-    const { admit, setKey, counters, registry } = setup('closed');
+    const { admit, setKey, counters, registry, health } = setup('closed');
     setKey({ requestsPerMinute: 10 });
-    counters.failing = new Error('connection refused');
-    const refused = await admit();
-    expect(refused.error?.status).toBe(503);
-    expect(refused.error?.toJSON().error.code).toBe('database_unavailable');
+    counters.failing = connectionRefused();
+    const refusal = await admit();
+    expect(refusal.error?.status).toBe(503);
+    expect(refusal.error?.toJSON().error.code).toBe('database_unavailable');
+    expect(refusal.error?.headers['Retry-After']).toBe('5');
+    expect(health.reported).toHaveLength(1);
     expect(await registry.getSingleMetricAsString('modelgate_limits_refused_total')).toContain(
       'reason="store_unavailable"} 1',
     );
     counters.failing = undefined;
     expect((await admit()).ok).toBe(true);
+  });
+
+  it('answers 500 for a store failure that is no outage (a bug), neither admitting nor counting it', async () => {
+    for (const onStoreError of ['open', 'closed'] as const) {
+      const { admit, setKey, counters, registry, health } = setup(onStoreError);
+      setKey({ requestsPerMinute: 10 });
+      counters.failing = Object.assign(new Error('column "lim" does not exist'), { code: '42703' });
+      await expect(admit()).rejects.toThrow('column "lim" does not exist');
+      expect(await registry.getSingleMetricAsString('modelgate_limits_unchecked_total')).toMatch(/ 0$/m);
+      expect(await registry.getSingleMetricAsString('modelgate_limits_refused_total')).toContain(
+        'reason="store_unavailable"} 0',
+      );
+      expect(health.reported).toEqual([]);
+    }
+  });
+
+  it('does not ask the store during a known outage: closed answers 503 at once (never 429), open admits, counted', async () => {
+    const closed = setup('closed');
+    closed.setKey({ requestsPerMinute: 1 });
+    expect((await closed.admit()).ok).toBe(true); // the one request of this window: the next would be a 429
+    closed.health.down();
+    const takes = closed.counters.takes;
+    const refusal = await closed.admit();
+    expect({
+      status: refusal.error?.status,
+      code: refusal.error?.toJSON().error.code,
+      retryAfter: refusal.error?.headers['Retry-After'],
+    }).toEqual({ status: 503, code: 'database_unavailable', retryAfter: '5' });
+    expect(closed.counters.takes).toBe(takes);
+
+    const open = setup('open');
+    open.setKey({ requestsPerMinute: 10, tokensPerMinute: 10_000 });
+    expect((await open.admit()).ok).toBe(true);
+    open.health.down();
+    const before = open.counters.takes;
+    for (let i = 0; i < 3; i++) expect((await open.admit()).ok).toBe(true);
+    expect(open.counters.takes).toBe(before);
+    expect(open.counters.adjustments).toEqual([]);
+    expect(await open.registry.getSingleMetricAsString('modelgate_limits_unchecked_total')).toMatch(/ 3$/m);
+  });
+
+  it('keeps the policy of a known key through an outage and applies a change made meanwhile once it is over', async () => {
+    const { admit, setKey, policies, health, advance } = setup('open');
+    setKey({ allowedModels: ['m'] });
+    expect((await admit()).ok).toBe(true);
+    health.down();
+    setKey({ allowedModels: ['other'] }); // made through another pod while this one cannot read
+    advance(60_000); // far past the cache TTL: the policy read before the outage is still the one used
+    const reads = policies.reads;
+    expect((await admit()).ok).toBe(true);
+    expect(policies.reads).toBe(reads);
+    await health.up();
+    const after = await admit();
+    expect(after.error?.toJSON().error.code).toBe('model_not_allowed');
+  });
+
+  it('reads a policy again after an outage even within the cache TTL, and keeps the old one while that fails', async () => {
+    const { admit, setKey, policies, health } = setup('closed');
+    setKey({ allowedModels: ['m'] });
+    expect((await admit()).ok).toBe(true);
+    health.down();
+    await health.up();
+    policies.failing = connectionRefused(); // down again before the first request
+    expect((await admit()).ok).toBe(true);
+    expect(health.reported).toEqual([policies.failing]);
+    policies.failing = undefined;
+    setKey({ allowedModels: ['other'] });
+    expect((await admit()).error?.toJSON().error.code).toBe('model_not_allowed');
   });
 
   it('uses the user default where the key sets nothing, and the key value where it does', async () => {
