@@ -89,8 +89,11 @@ export function deliver(
   else if (decoder !== null && isJson) rewriter = new JsonModelRewriter(clientModel, options.keepBytes);
 
   res.status(response.statusCode ?? 200);
+  // The key's own limits, set at admission, are what the client is told: the upstream's rate-limit headers describe
+  // the gateway's account there and pass only where the gateway set none of the same name.
   for (const [name, value] of Object.entries(response.headers))
-    if (value !== undefined && FORWARDED_HEADER.test(name)) res.setHeader(name, value);
+    if (value !== undefined && FORWARDED_HEADER.test(name) && !res.hasHeader(name))
+      res.setHeader(name, value);
   // An encoding the gateway cannot undo passes as it came, unrewritten.
   if (decoder === null) res.setHeader('content-encoding', String(response.headers['content-encoding']));
   res.setHeader(UPSTREAM_HEADER, upstream.name);

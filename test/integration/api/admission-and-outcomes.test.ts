@@ -51,6 +51,25 @@ describe('routing hooks: admission before forwarding, an outcome per admitted re
 
   const lastOutcome = () => eventually(() => (outcomes.length > 0 ? outcomes.at(-1) : undefined), 5_000);
 
+  it("an admitted request's rate-limit headers are the gateway's, not the upstream's of the same name", async () => {
+    upstream.headers = { 'x-ratelimit-limit-requests': '10000', 'x-ratelimit-limit-tokens': '2000000' };
+    admission = (_request, res) => {
+      res.setHeader('x-ratelimit-limit-requests', '50');
+    };
+    try {
+      const res = await h.request('POST', '/v1/chat/completions', {
+        key: caller.key,
+        body: { model: 'mistral-31-24b', messages: hi },
+      });
+      expect(res.status).toBe(200);
+      expect(res.headers.get('x-ratelimit-limit-requests')).toBe('50');
+      // A header the gateway did not set still passes from the upstream.
+      expect(res.headers.get('x-ratelimit-limit-tokens')).toBe('2000000');
+    } finally {
+      upstream.headers = {};
+    }
+  });
+
   it('an admission that refuses answers the client with its error and headers; nothing goes upstream', async () => {
     const before = upstream.requests.length;
     admission = (_request, res) => {

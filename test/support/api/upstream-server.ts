@@ -35,6 +35,8 @@ export class UpstreamServer {
   hang = false;
   /** Milliseconds before each answer starts. */
   delayMs = 0;
+  /** Extra headers on every answer (an upstream's own rate-limit headers, say). */
+  headers: Record<string, string> = {};
   constructor(readonly name = 'upstream') {}
   /** Bytes the `behaviour:flood` response has handed to its socket so far. */
   floodWritten = 0;
@@ -92,6 +94,7 @@ export class UpstreamServer {
       });
       this.requests.push(record);
       res.setHeader('x-test-upstream', this.name);
+      for (const [name, value] of Object.entries(this.headers)) res.setHeader(name, value);
       if (this.hang) return;
       const route = req.method === 'POST' ? req.url : undefined;
       if (route !== '/v1/chat/completions' && route !== '/v1/embeddings') {
