@@ -3,7 +3,7 @@ import zlib from 'node:zlib';
 import type { Response } from 'express';
 import type { Logger } from '../../../core/logger';
 import type { Committed } from './failover';
-import { JsonModelRewriter } from './json-rewriter';
+import { JsonModelRewriter, rewriteJson } from './json-rewriter';
 import type { KeptAnswer } from './outcome';
 import { streamBroken } from './routing-errors';
 import { SseModelRewriter } from './sse-rewriter';
@@ -36,6 +36,19 @@ export interface DeliverOptions {
   keepBytes?: number;
 }
 
+/**
+ * A JSON answer of at most this many bytes (by its Content-Length) is read whole, edited in one pass and sent with
+ * a Content-Length: cheaper than a stream transform, and the client gets the length. Larger ones stream through.
+ */
+const WHOLE_JSON_BYTES = 1024 * 1024;
+
+function declaredLength(response: Committed['response']): number | undefined {
+  const length = Number(response.headers['content-length']);
+  return response.headers['content-length'] !== undefined && Number.isSafeInteger(length) && length >= 0
+    ? length
+    : undefined;
+}
+
 /** Header values allow visible latin-1; a model name with anything else is sent percent-encoded. */
 function headerValue(value: string): string {
   return /^[\t\x20-\x7e\x80-\xff]*$/.test(value) ? value : encodeURIComponent(value);
@@ -61,7 +74,7 @@ function keptAnswer(rewriter: SseModelRewriter | JsonModelRewriter | undefined):
 
 /**
  * Passes a committed upstream answer to the client: status and headers, then the body through the model-name
- * rewriter (SSE or JSON), with backpressure from end to end. An upstream that breaks off midway ends a stream
+ * rewriter (SSE or JSON), with backpressure from end to end; a small JSON answer is edited whole (WHOLE_JSON_BYTES). An upstream that breaks off midway ends a stream
  * with an OpenAI-style error event and cuts any other body, so nothing truncated looks complete; a client that
  * leaves aborts the upstream request. Resolves once the client's response is closed.
  */
@@ -86,7 +99,11 @@ export function deliver(
       dropUsageEvent: options.dropUsageEvent,
       keepBytes: options.keepBytes,
     });
-  else if (decoder !== null && isJson) rewriter = new JsonModelRewriter(clientModel, options.keepBytes);
+  const length = declaredLength(response);
+  const whole = isJson && decoder === undefined && length !== undefined && length <= WHOLE_JSON_BYTES;
+  if (decoder !== null && isJson && !whole) rewriter = new JsonModelRewriter(clientModel, options.keepBytes);
+  let usage: Record<string, unknown> | null = null;
+  let answer: KeptAnswer | null = null;
 
   res.status(response.statusCode ?? 200);
   // The key's own limits, set at admission, are what the client is told: the upstream's rate-limit headers describe
@@ -101,13 +118,16 @@ export function deliver(
   if (isSse) {
     res.setHeader('Cache-Control', 'no-cache');
     res.setHeader('X-Accel-Buffering', 'no');
-    res.flushHeaders();
+    // The headers go out with the first event, or alone once this turn of the event loop is over without one: the
+    // client learns at once that the stream began, without a write of their own in every stream.
+    setImmediate(() => {
+      if (!res.headersSent && !res.destroyed) res.flushHeaders();
+    });
   }
 
   return new Promise<Delivery>((resolve) => {
     let broken = false;
     const body: Readable = decoder ? response.pipe(decoder) : response;
-    const out: Readable = rewriter ? body.pipe(rewriter) : body;
 
     const breakOff = (why: string) => {
       if (broken || res.destroyed || res.writableFinished) return;
@@ -136,12 +156,27 @@ export function deliver(
       upstream.release();
       resolve({
         result: broken ? 'broken' : finished ? 'ok' : 'aborted',
-        usage: rewriter?.usage() ?? null,
-        answer: keptAnswer(rewriter),
+        usage: rewriter ? (rewriter.usage() ?? null) : usage,
+        answer: rewriter ? keptAnswer(rewriter) : answer,
         firstTokenAt,
         endedAt: deps.now(),
       });
     });
-    out.pipe(res);
+    if (!whole) {
+      (rewriter ? body.pipe(rewriter) : body).pipe(res);
+      return;
+    }
+    const chunks: Buffer[] = [];
+    response.on('data', (chunk: Buffer) => chunks.push(chunk));
+    response.once('end', () => {
+      if (res.destroyed) return;
+      const original = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
+      const edited = rewriteJson(original, clientModel);
+      usage = edited.usage ?? null;
+      const keepBytes = options.keepBytes ?? 0;
+      if (keepBytes > 0 && original.length <= keepBytes) answer = { kind: 'json', chunks: [original] };
+      res.setHeader('content-length', edited.body.length);
+      res.end(edited.body);
+    });
   });
 }

@@ -1,6 +1,17 @@
 import { Transform, type TransformCallback } from 'node:stream';
 import { JsonModelEditor } from './json-model-editor';
 
+/** A whole JSON answer edited at once, as the rewriter would stream it: for a body already in memory. */
+export function rewriteJson(
+  body: Buffer,
+  model: string,
+): { body: Buffer; usage: Record<string, unknown> | undefined } {
+  const parts: Buffer[] = [];
+  const editor = new JsonModelEditor(Buffer.from(JSON.stringify(model)), (bytes) => parts.push(bytes));
+  editor.write(body);
+  return { body: parts.length === 1 ? parts[0]! : Buffer.concat(parts), usage: editor.usage() };
+}
+
 /**
  * A JSON answer on its way to the client: its top-level `model` becomes the name the client asked for and its
  * `usage` is noted. The bytes pass through as they come (one scan, no parse, no copy), so size does not matter.

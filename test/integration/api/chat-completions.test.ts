@@ -2,6 +2,7 @@ import http from 'node:http';
 import net from 'node:net';
 import { expectNoSecretsLogged, startApi, type ApiHarness } from '../../support/api/api-harness';
 import { UpstreamServer } from '../../support/api/upstream-server';
+import { until } from '../../support/wait';
 
 const UPSTREAM_KEY = 'upstream-secret-key-0123456789abcdef';
 
@@ -40,6 +41,10 @@ describe('POST /chat/completions through a real upstream server', () => {
     });
     expect(res.status).toBe(200);
     expect(res.body.choices[0].message.content).toBe('echo: hi');
+    // The model as asked, not the upstream id; the edited body has a Content-Length of its own, not chunks.
+    expect(res.body.model).toBe('mistral-31-24b');
+    expect(res.headers.get('content-length')).toBe(String(Buffer.byteLength(res.text)));
+    expect(res.headers.get('transfer-encoding')).toBeNull();
     const seen = upstream.requests.at(-1)!;
     expect(seen.body).toEqual({ model: '0x' + 'a'.repeat(64), messages: hi, temperature: 0.2 });
     expect(seen.headers['x-request-id']).toBe('req-42');
@@ -219,6 +224,35 @@ describe('POST /chat/completions through a real upstream server', () => {
     const answer = await plain.answer;
     expect(answer).toMatchObject({ headersBeforeBody: false, status: 200 });
     expect(JSON.parse(answer.text)).toEqual({ object: 'chat.completion', choices: [] });
+  });
+
+  it('a JSON answer the upstream cuts short fails at the client, never a truncated 200', async () => {
+    // An app of its own: the failure counts against the upstream's breaker, which the other cases share.
+    const own = await startApi({ database: h.database, env: { UPSTREAM_URL: upstream.url } });
+    try {
+      const outcome = await new Promise<string>((resolve) => {
+        const req = http.request(`${own.url}/v1/chat/completions`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+        });
+        req.on('response', (res) => {
+          let text = '';
+          res.setEncoding('utf8');
+          res.on('data', (chunk: string) => (text += chunk));
+          res.on('end', () => resolve(`complete ${res.statusCode}: ${text}`));
+          res.on('error', () => resolve('failed'));
+          res.on('aborted', () => resolve('failed'));
+        });
+        req.on('error', () => resolve('failed'));
+        req.end(JSON.stringify({ model: 'cut-model', messages: hi }));
+      });
+      expect(outcome).toBe('failed');
+      const broken =
+        /modelgate_upstream_errors_total\{upstream="default",model="cut-model",reason="broken"\} 1/;
+      expect(await until(async () => broken.test(await own.registry.metrics()), 5_000)).toBe(true);
+    } finally {
+      await own.close();
+    }
   });
 
   it('a client that disconnects before the upstream answered aborts the upstream call too', async () => {

@@ -20,6 +20,7 @@ export const testModels: ArtifactModel[] = [
   model('dropping-model', 'behaviour:drop'),
   model('flood-model', 'behaviour:flood'),
   model('held-model', 'behaviour:held'),
+  model('cut-model', 'behaviour:cut'),
 ];
 
 export function testCatalog(models: ArtifactModel[] = testModels): Catalog {

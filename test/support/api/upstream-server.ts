@@ -22,6 +22,7 @@ export interface RecordedRequest {
  *  - `behaviour:held`: the status and headers at once (JSON, or SSE with stream:true), the body only on
  *    `releaseHeld()`.
  *  - `behaviour:break`: one SSE chunk, then the connection is cut.
+ *  - `behaviour:cut`: a JSON answer's headers with its Content-Length and half its body, then the connection is cut.
  * POST /v1/embeddings answers an embeddings list for the model it was sent. `fail` makes every request answer that
  * status (with `retryAfter` seconds, if set), `hang` makes every request wait forever; `name` is echoed in the
  * `x-test-upstream` header so tests can tell upstreams apart. Streams end with a usage chunk when the request asked
@@ -148,28 +149,38 @@ export class UpstreamServer {
         return this.hold(res, body.stream === true);
       case 'behaviour:break':
         return this.stream(res, model, 1, { breakAfter: 1 });
+      case 'behaviour:cut':
+        return this.cut(res);
     }
     if (body.stream === true) {
       const options = body.stream_options as { include_usage?: boolean } | undefined;
       return this.stream(res, model, 3, { usage: options?.include_usage === true });
     }
     const messages = (body.messages as { content?: unknown }[] | undefined) ?? [];
-    res.writeHead(200, { 'content-type': 'application/json' }).end(
-      JSON.stringify({
-        id: 'chatcmpl-test',
-        object: 'chat.completion',
-        created: 1_700_000_000,
-        model,
-        choices: [
-          {
-            index: 0,
-            message: { role: 'assistant', content: `echo: ${String(messages.at(-1)?.content ?? '')}` },
-            finish_reason: 'stop',
-          },
-        ],
-        usage: { prompt_tokens: 1, completion_tokens: 2, total_tokens: 3 },
-      }),
-    );
+    // With its Content-Length, as most upstreams send a JSON answer (`behaviour:held` sends one without).
+    const answer = JSON.stringify({
+      id: 'chatcmpl-test',
+      object: 'chat.completion',
+      created: 1_700_000_000,
+      model,
+      choices: [
+        {
+          index: 0,
+          message: { role: 'assistant', content: `echo: ${String(messages.at(-1)?.content ?? '')}` },
+          finish_reason: 'stop',
+        },
+      ],
+      usage: { prompt_tokens: 1, completion_tokens: 2, total_tokens: 3 },
+    });
+    res
+      .writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(answer) })
+      .end(answer);
+  }
+
+  private cut(res: http.ServerResponse): void {
+    const answer = JSON.stringify({ object: 'chat.completion', model: 'behaviour:cut', choices: [] });
+    res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(answer) });
+    res.write(answer.slice(0, answer.length / 2), () => res.socket?.destroy());
   }
 
   private hold(res: http.ServerResponse, stream: boolean): void {
