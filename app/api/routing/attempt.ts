@@ -1,5 +1,6 @@
 import http from 'node:http';
 import https from 'node:https';
+import type { CancelSignal } from './client-gone';
 import { retryAfter } from './retry-after';
 import type { Endpoint, Upstream } from './upstream';
 
@@ -16,7 +17,7 @@ export interface AttemptRequest {
   /** Until the response headers (and, for an error answer, its body). */
   timeoutMs: number;
   /** Aborted when the client went away. */
-  signal: AbortSignal;
+  signal: CancelSignal;
   /** The clock Retry-After dates are read against. */
   now: () => number;
 }

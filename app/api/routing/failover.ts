@@ -3,6 +3,7 @@ import type { ArtifactModel } from '../../../core/artifact/schema';
 import type { Logger } from '../../../core/logger';
 import type { AttemptFailure, AttemptFailureReason, SendAttempt } from './attempt';
 import type { BreakerPermit, BreakerVerdict } from './breaker';
+import type { CancelSignal } from './client-gone';
 import { noUpstreamAnswered, notRouted, type RoutingError } from './routing-errors';
 import type { RouteTable } from './route-table';
 import type { RoutingSettings } from './routing-file';
@@ -25,7 +26,7 @@ export interface FailoverRequest {
   stream: boolean;
   requestId: string;
   /** Aborted when the client went away. */
-  signal: AbortSignal;
+  signal: CancelSignal;
 }
 
 /** A target that answered 2xx: the caller now owns its response and its concurrency place. */

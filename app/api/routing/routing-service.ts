@@ -6,6 +6,7 @@ import { componentLogger, type Logger } from '../../../core/logger';
 import { watchDirectories, type DirectoryWatch } from '../../artifact/watch';
 import type { Principal } from '../keys/key-service';
 import { sendAttempt, type SendAttempt } from './attempt';
+import { ClientGone } from './client-gone';
 import { deliver } from './deliver';
 import { breakerStates } from './breaker';
 import { failover } from './failover';
@@ -124,47 +125,45 @@ export function createRoutingService(options: RoutingServiceOptions): RoutingSer
     if (options.admit) await options.admit(request, res);
     const snapshot = store.current();
     if (!snapshot) throw notConfigured();
-    const controller = new AbortController();
+    const clientGone = new ClientGone();
     const onClose = () => {
-      if (!res.writableFinished) controller.abort();
+      if (!res.writableFinished) clientGone.abort();
     };
     res.once('close', onClose);
     // A client that left while it was authenticated or admitted: nothing is sent upstream for it.
-    if (res.destroyed) controller.abort();
-    const base = {
-      caller: request.caller,
-      requestId: request.requestId,
-      endpoint: request.endpoint,
-      model: request.model.id,
-      stream: request.stream,
-    };
+    if (res.destroyed) clientGone.abort();
     const counting = options.usage !== undefined && request.endpoint === 'chat';
     const dropUsageEvent = counting && request.stream && !askForStreamUsage(request.body).clientAsked;
     const startedAt = now();
     const result = await failover(
       snapshot,
-      { ...request, signal: controller.signal },
+      {
+        endpoint: request.endpoint,
+        model: request.model,
+        body: request.body,
+        stream: request.stream,
+        requestId: request.requestId,
+        signal: clientGone,
+      },
       { send, metrics, logger, now, random },
     );
     res.off('close', onClose);
     if (!result.ok) {
       const { error } = result;
-      const failed: RoutingOutcome = {
-        ...base,
+      const failed = outcomeOf(request, {
         upstream: null,
         upstreamModel: null,
         status: error === 'client_gone' ? 499 : error.status,
         result: error === 'client_gone' ? 'aborted' : 'failed',
         reason: error === 'client_gone' ? 'client_gone' : error.code,
         usage: null,
-        body: request.body,
         answer: null,
         attempts: result.attempts,
         failovers: result.failovers,
         timeToFirstByteMs: null,
         timeToFirstTokenMs: null,
         durationMs: now() - startedAt,
-      };
+      });
       emit(failed);
       if (error === 'client_gone') return failed;
       throw error;
@@ -178,38 +177,39 @@ export function createRoutingService(options: RoutingServiceOptions): RoutingSer
       { dropUsageEvent, keepBytes: counting ? options.usage!.keepBytes : 0 },
     );
     const labels = { upstream: committed.upstream.name, model: request.model.id };
+    const { upstream, model } = labels;
     const status = committed.response.statusCode ?? 200;
     metrics.duration.observe(
-      { ...labels, status_code: String(status) },
+      { upstream, model, status_code: String(status) },
       (delivery.endedAt - committed.sentAt) / 1000,
     );
     if (delivery.firstTokenAt !== null)
       metrics.timeToFirstToken.observe(labels, (delivery.firstTokenAt - startedAt) / 1000);
     if (delivery.result === 'broken') {
-      metrics.errors.inc({ ...labels, reason: 'broken' });
+      metrics.errors.inc({ upstream, model, reason: 'broken' });
       committed.upstream.breaker.settle({ trial: false }, 'failure');
-    } else if (delivery.result === 'aborted') metrics.errors.inc({ ...labels, reason: 'aborted' });
-    return emit({
-      ...base,
-      upstream: committed.upstream.name,
-      upstreamModel: committed.sentModel,
-      status: delivery.result === 'aborted' ? 499 : status,
-      result: delivery.result,
-      reason:
-        delivery.result === 'ok'
-          ? null
-          : delivery.result === 'broken'
-            ? 'upstream_stream_broken'
-            : 'client_gone',
-      usage: delivery.usage,
-      body: request.body,
-      answer: delivery.answer,
-      attempts: committed.attempts,
-      failovers: committed.failovers,
-      timeToFirstByteMs: committed.headersAt - startedAt,
-      timeToFirstTokenMs: delivery.firstTokenAt === null ? null : delivery.firstTokenAt - startedAt,
-      durationMs: delivery.endedAt - startedAt,
-    });
+    } else if (delivery.result === 'aborted') metrics.errors.inc({ upstream, model, reason: 'aborted' });
+    return emit(
+      outcomeOf(request, {
+        upstream: committed.upstream.name,
+        upstreamModel: committed.sentModel,
+        status: delivery.result === 'aborted' ? 499 : status,
+        result: delivery.result,
+        reason:
+          delivery.result === 'ok'
+            ? null
+            : delivery.result === 'broken'
+              ? 'upstream_stream_broken'
+              : 'client_gone',
+        usage: delivery.usage,
+        answer: delivery.answer,
+        attempts: committed.attempts,
+        failovers: committed.failovers,
+        timeToFirstByteMs: committed.headersAt - startedAt,
+        timeToFirstTokenMs: delivery.firstTokenAt === null ? null : delivery.firstTokenAt - startedAt,
+        durationMs: delivery.endedAt - startedAt,
+      }),
+    );
   }
 
   return {
@@ -235,5 +235,35 @@ export function createRoutingService(options: RoutingServiceOptions): RoutingSer
       registry.close();
     },
     view: () => ({ file: store.view(), upstreams: registry.all().map((u) => u.view()) }),
+  };
+}
+
+/** What the outcome says of the request itself, beside what became of it. */
+type OutcomeOfRequest = 'caller' | 'requestId' | 'endpoint' | 'model' | 'stream' | 'body';
+
+/**
+ * An outcome, written out field by field: an object spread (`{ ...base, ... }`) took the slow, generic copy on
+ * every request.
+ */
+function outcomeOf(request: RouteRequest, what: Omit<RoutingOutcome, OutcomeOfRequest>): RoutingOutcome {
+  return {
+    caller: request.caller,
+    requestId: request.requestId,
+    endpoint: request.endpoint,
+    model: request.model.id,
+    stream: request.stream,
+    upstream: what.upstream,
+    upstreamModel: what.upstreamModel,
+    status: what.status,
+    result: what.result,
+    reason: what.reason,
+    usage: what.usage,
+    body: request.body,
+    answer: what.answer,
+    attempts: what.attempts,
+    failovers: what.failovers,
+    timeToFirstByteMs: what.timeToFirstByteMs,
+    timeToFirstTokenMs: what.timeToFirstTokenMs,
+    durationMs: what.durationMs,
   };
 }
