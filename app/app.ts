@@ -41,7 +41,7 @@ export function createApp(deps: AppDeps): Express {
   app.disable('x-powered-by');
   app.set('etag', false);
   app.use(requestId());
-  app.use(captureRouteTemplate());
+  captureRouteTemplate(app);
   app.use(observeRequests({ logger, metrics }));
   app.use(answerOptions(app));
   // The API before the home page, probes and docs: nearly every request is an API request, and each router it
