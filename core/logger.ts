@@ -97,7 +97,9 @@ export interface LoggerOptions {
  * passwords, API keys and bearer tokens.
  */
 export function createLogger(options: LoggerOptions): Logger {
-  const destination = options.destination ?? pino.destination({ fd: 1, sync: true });
+  // Asynchronous: lines that come while a write is under way go out together in the next one (under load, one
+  // write for many requests, off the event loop); pino flushes what is left synchronously when the process exits.
+  const destination = options.destination ?? pino.destination({ fd: 1, sync: false });
   const logger = buildLogger({ ...options, destination });
   origins.set(logger, { ...options, destination });
   return logger;
