@@ -64,7 +64,7 @@ function classify(status: number): AttemptFailureReason {
  */
 export const sendAttempt: SendAttempt = (attempt) => {
   const { upstream, signal } = attempt;
-  const target = upstream.endpoint(attempt.endpoint);
+  const target = upstream.target(attempt.endpoint);
   const headers: http.OutgoingHttpHeaders = {
     'content-type': 'application/json',
     'content-length': attempt.payload.length,
@@ -75,7 +75,17 @@ export const sendAttempt: SendAttempt = (attempt) => {
   };
   const authorization = upstream.authorization;
   if (authorization) headers.authorization = authorization;
-  const transport = target.protocol === 'https:' ? https : http;
+  const transport = target.https ? https : http;
+  const options: http.RequestOptions = {
+    protocol: target.protocol,
+    hostname: target.hostname,
+    port: target.port,
+    path: target.path,
+    auth: target.auth,
+    method: 'POST',
+    headers,
+    agent: upstream.agent,
+  };
 
   if (signal.aborted)
     return Promise.resolve({ ok: false, reason: 'aborted', detail: 'the client went away' });
@@ -99,7 +109,7 @@ export const sendAttempt: SendAttempt = (attempt) => {
 
     const send = (first: boolean) => {
       let answered = false;
-      const sent = transport.request(target, { method: 'POST', headers, agent: upstream.agent });
+      const sent = transport.request(options);
       request = sent;
       sent.on('error', (error: NodeJS.ErrnoException) => {
         if (settled) return;

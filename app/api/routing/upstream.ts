@@ -10,6 +10,31 @@ const PATHS: Record<Endpoint, string> = {
   embeddings: '/v1/embeddings',
 };
 
+/** One endpoint of an upstream, as http.request options (what node's urlToHttpOptions makes of its URL). */
+export interface EndpointTarget {
+  https: boolean;
+  protocol: string;
+  hostname: string;
+  port: number | undefined;
+  path: string;
+  auth: string | undefined;
+}
+
+function endpointTarget(url: URL): EndpointTarget {
+  const auth = url.username || url.password;
+  return {
+    https: url.protocol === 'https:',
+    protocol: url.protocol,
+    // An IPv6 literal without its brackets, as http.request wants it.
+    hostname: url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname,
+    port: url.port === '' ? undefined : Number(url.port),
+    path: `${url.pathname}${url.search}`,
+    auth: auth ? `${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}` : undefined,
+  };
+}
+
+const bearerOf = (apiKey: string | undefined) => (apiKey === undefined ? undefined : `Bearer ${apiKey}`);
+
 export interface UpstreamEvents {
   breakerChanged(upstream: string, state: BreakerState): void;
   inFlightChanged(upstream: string, inFlight: number): void;
@@ -40,7 +65,8 @@ export class Upstream {
   readonly breaker: CircuitBreaker;
   readonly agent: http.Agent;
   private spec: UpstreamSpec;
-  private apiKey: string | undefined;
+  private bearer: string | undefined;
+  private readonly targets = new Map<Endpoint, EndpointTarget>();
   private active = 0;
   private throttledTill = 0;
   private retired = false;
@@ -53,7 +79,7 @@ export class Upstream {
     private readonly events: UpstreamEvents,
   ) {
     this.spec = spec;
-    this.apiKey = apiKey;
+    this.bearer = bearerOf(apiKey);
     this.agent = spec.url.startsWith('https:')
       ? new https.Agent({ keepAlive: true })
       : new http.Agent({ keepAlive: true });
@@ -82,17 +108,23 @@ export class Upstream {
 
   /** The Authorization header value, when the upstream has a key. */
   get authorization(): string | undefined {
-    return this.apiKey === undefined ? undefined : `Bearer ${this.apiKey}`;
+    return this.bearer;
   }
 
-  endpoint(endpoint: Endpoint): URL {
-    return new URL(`${this.spec.url.replace(/\/+$/, '')}${PATHS[endpoint]}`);
+  /** Where `endpoint` is, as node's http.request takes it: worked out once (the URL never changes), not per request. */
+  target(endpoint: Endpoint): EndpointTarget {
+    let target = this.targets.get(endpoint);
+    if (!target) {
+      target = endpointTarget(new URL(`${this.spec.url.replace(/\/+$/, '')}${PATHS[endpoint]}`));
+      this.targets.set(endpoint, target);
+    }
+    return target;
   }
 
   /** Takes the new settings of a reload; the URL is the same (else a new Upstream replaces this one). */
   update(spec: UpstreamSpec, apiKey: string | undefined): void {
     this.spec = spec;
-    this.apiKey = apiKey;
+    this.bearer = bearerOf(apiKey);
     this.breaker.reconfigure(this.breakerSettings());
   }
 
