@@ -1,9 +1,15 @@
 import type http from 'node:http';
+import fc from 'fast-check';
 import { Registry } from 'prom-client';
 import { createLogger } from '../../../../core/logger';
 import type { AttemptRequest, AttemptResult } from '../../../../app/api/routing/attempt';
 import { CircuitBreaker, type BreakerState } from '../../../../app/api/routing/breaker';
-import { failover, type FailoverResult, type RoutingSnapshot } from '../../../../app/api/routing/failover';
+import {
+  failover,
+  payloadFor,
+  type FailoverResult,
+  type RoutingSnapshot,
+} from '../../../../app/api/routing/failover';
 import { compileRoutes } from '../../../../app/api/routing/route-table';
 import { createRoutingMetrics } from '../../../../app/api/routing/routing-metrics';
 import { parseRoutingText } from '../../../../app/api/routing/routing-source';
@@ -374,5 +380,23 @@ describe('the routing store', () => {
     expect(store.view()).toMatchObject({ valid: true, generation: 3 });
     expect(store.current()!.upstreams.get('a')).not.toBe(a);
     expect(store.current()!.upstreams.get('a')!.breaker.state).toBe('closed');
+  });
+});
+
+describe('payloadFor', () => {
+  it('writes what { ...body, model } would, and leaves the body as it was (property)', () => {
+    const body = fc.dictionary(
+      fc.oneof(fc.constantFrom('model', 'messages', 'stream', '__proto__', '0', '1'), fc.string()),
+      fc.jsonValue({ maxDepth: 2 }),
+    );
+    fc.assert(
+      fc.property(body, fc.string(), (input, model) => {
+        const before = JSON.stringify(input);
+        const keys = Object.keys(input);
+        expect(payloadFor(input, model).toString('utf8')).toBe(JSON.stringify({ ...input, model }));
+        expect(JSON.stringify(input)).toBe(before);
+        expect(Object.keys(input)).toEqual(keys);
+      }),
+    );
   });
 });
