@@ -64,7 +64,8 @@ export class KnexUsageStore implements UsageStore {
       column((e) => e.estimated),
       column((e) => int4(e.durationMs)),
       column((e) => (e.ttftMs === null ? null : int4(e.ttftMs))),
-      column((e) => e.at),
+      // ISO text in UTC: the same instant as node-postgres' own formatting of a Date, at a fraction of its cost.
+      column((e) => e.at.toISOString()),
     ];
     // Each binding is an array (node-postgres sends it as a PostgreSQL array); knex's types know only scalars.
     const result = await this.db.raw<{ rowCount: number }>(INSERT, columns as unknown as Knex.RawBinding[]);
