@@ -7,7 +7,7 @@ export interface CancelSignal {
 
 /**
  * The client's going away, as the attempts of one request hear of it: the part of an AbortController they use,
- * without the EventTarget a real one builds for every request (it cost a proxied request more than its routing).
+ * without the EventTarget a real one builds for every request (about 1% of a proxied request's CPU in a profile).
  * Listeners are called once, on the first abort.
  */
 export class ClientGone implements CancelSignal {

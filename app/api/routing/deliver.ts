@@ -74,9 +74,10 @@ function keptAnswer(rewriter: SseModelRewriter | JsonModelRewriter | undefined):
 
 /**
  * Passes a committed upstream answer to the client: status and headers, then the body through the model-name
- * rewriter (SSE or JSON), with backpressure from end to end; a small JSON answer is edited whole (WHOLE_JSON_BYTES). An upstream that breaks off midway ends a stream
- * with an OpenAI-style error event and cuts any other body, so nothing truncated looks complete; a client that
- * leaves aborts the upstream request. Resolves once the client's response is closed.
+ * rewriter (SSE or JSON), with backpressure from end to end, or, for a small JSON answer, read and edited whole
+ * (WHOLE_JSON_BYTES). An upstream that breaks off midway ends a stream with an OpenAI-style error event and cuts any
+ * other body, so nothing truncated looks complete; a client that leaves aborts the upstream request. Resolves once
+ * the client's response is closed.
  */
 export function deliver(
   committed: Committed,
@@ -119,7 +120,7 @@ export function deliver(
     res.setHeader('Cache-Control', 'no-cache');
     res.setHeader('X-Accel-Buffering', 'no');
     // The headers go out with the first event, or alone once this turn of the event loop is over without one: the
-    // client learns at once that the stream began, without a write of their own in every stream.
+    // client learns at once that the stream began, and most streams need no write for the headers alone.
     setImmediate(() => {
       if (!res.headersSent && !res.destroyed) res.flushHeaders();
     });

@@ -111,7 +111,7 @@ export class Upstream {
     return this.bearer;
   }
 
-  /** Where `endpoint` is, as node's http.request takes it: worked out once (the URL never changes), not per request. */
+  /** Where `endpoint` is, as http.request takes it: worked out once (the URL never changes), not per request. */
   target(endpoint: Endpoint): EndpointTarget {
     let target = this.targets.get(endpoint);
     if (!target) {
