@@ -42,11 +42,10 @@ export interface DeliverOptions {
  */
 const WHOLE_JSON_BYTES = 1024 * 1024;
 
+/** The answer's Content-Length; undefined when it has none (or one that is not a length). */
 function declaredLength(response: Committed['response']): number | undefined {
-  const length = Number(response.headers['content-length']);
-  return response.headers['content-length'] !== undefined && Number.isSafeInteger(length) && length >= 0
-    ? length
-    : undefined;
+  const length = Number(response.headers['content-length'] ?? NaN);
+  return Number.isSafeInteger(length) && length >= 0 ? length : undefined;
 }
 
 /** Header values allow visible latin-1; a model name with anything else is sent percent-encoded. */

@@ -176,22 +176,22 @@ export function createRoutingService(options: RoutingServiceOptions): RoutingSer
       { logger, now },
       { dropUsageEvent, keepBytes: counting ? options.usage!.keepBytes : 0 },
     );
-    const labels = { upstream: committed.upstream.name, model: request.model.id };
-    const { upstream, model } = labels;
+    const upstream = committed.upstream.name;
+    const model = request.model.id;
     const status = committed.response.statusCode ?? 200;
     metrics.duration.observe(
       { upstream, model, status_code: String(status) },
       (delivery.endedAt - committed.sentAt) / 1000,
     );
     if (delivery.firstTokenAt !== null)
-      metrics.timeToFirstToken.observe(labels, (delivery.firstTokenAt - startedAt) / 1000);
+      metrics.timeToFirstToken.observe({ upstream, model }, (delivery.firstTokenAt - startedAt) / 1000);
     if (delivery.result === 'broken') {
       metrics.errors.inc({ upstream, model, reason: 'broken' });
       committed.upstream.breaker.settle({ trial: false }, 'failure');
     } else if (delivery.result === 'aborted') metrics.errors.inc({ upstream, model, reason: 'aborted' });
     return emit(
       outcomeOf(request, {
-        upstream: committed.upstream.name,
+        upstream,
         upstreamModel: committed.sentModel,
         status: delivery.result === 'aborted' ? 499 : status,
         result: delivery.result,

@@ -66,7 +66,7 @@ export class Upstream {
   readonly agent: http.Agent;
   private spec: UpstreamSpec;
   private bearer: string | undefined;
-  private readonly targets = new Map<Endpoint, EndpointTarget>();
+  private readonly targets: Record<Endpoint, EndpointTarget>;
   private active = 0;
   private throttledTill = 0;
   private retired = false;
@@ -80,6 +80,12 @@ export class Upstream {
   ) {
     this.spec = spec;
     this.bearer = bearerOf(apiKey);
+    // Worked out once, not per request: the URL never changes (a reload with another makes a new Upstream).
+    const base = spec.url.replace(/\/+$/, '');
+    this.targets = {
+      chat: endpointTarget(new URL(`${base}${PATHS.chat}`)),
+      embeddings: endpointTarget(new URL(`${base}${PATHS.embeddings}`)),
+    };
     this.agent = spec.url.startsWith('https:')
       ? new https.Agent({ keepAlive: true })
       : new http.Agent({ keepAlive: true });
@@ -111,14 +117,9 @@ export class Upstream {
     return this.bearer;
   }
 
-  /** Where `endpoint` is, as http.request takes it: worked out once (the URL never changes), not per request. */
+  /** Where `endpoint` is, as http.request takes it. */
   target(endpoint: Endpoint): EndpointTarget {
-    let target = this.targets.get(endpoint);
-    if (!target) {
-      target = endpointTarget(new URL(`${this.spec.url.replace(/\/+$/, '')}${PATHS[endpoint]}`));
-      this.targets.set(endpoint, target);
-    }
-    return target;
+    return this.targets[endpoint];
   }
 
   /** Takes the new settings of a reload; the URL is the same (else a new Upstream replaces this one). */
