@@ -7,7 +7,8 @@
 //                                   modelgate with limits and the usage ledger off, for comparison
 //   node bench/profile.mjs startup                    process start until /readyz answers 200
 //   node bench/profile.mjs summary <file.cpuprofile> [--top N]
-// Profiles and their summaries go to bench/results/profiles/. BENCH_PROFILE_SECONDS sets the load's length (20 s).
+// Profiles and their summaries go to bench/results/profiles/. BENCH_PROFILE_SECONDS sets the load's length (20 s),
+// BENCH_PROFILE_CONNECTIONS its concurrency (50).
 import fs from 'node:fs';
 import path from 'node:path';
 import { assertBuilt, log, now, resultsDir, round, scratchDir } from './lib/common.mjs';
@@ -21,6 +22,8 @@ import { requestBody, startFloor, startModelgate, startUpstream } from './lib/pr
 
 const outDir = path.join(resultsDir, 'profiles');
 const SECONDS = Number(process.env.BENCH_PROFILE_SECONDS ?? 20);
+/** BENCH_PROFILE_CONNECTIONS: the load's concurrency (50); 1 shows what a lone request waits for. */
+const CONNECTIONS = Number(process.env.BENCH_PROFILE_CONNECTIONS ?? 50);
 
 /** @param {string} dir @returns {string} the newest .cpuprofile in dir */
 function newestProfile(dir) {
@@ -78,7 +81,7 @@ async function profileProxy(modes, targetName) {
           method: 'POST',
           headers: { 'content-type': 'application/json', ...app.headers },
           body: requestBody(mode),
-          connections: 50,
+          connections: CONNECTIONS,
           duration: seconds,
         }).done;
       await load(3);
@@ -89,11 +92,11 @@ async function profileProxy(modes, targetName) {
         `${mode}: ${round(result.requests.total / result.duration, 0)} req/s under the profiler, ${Math.round((cpu * 1e6) / result.requests.total)} CPU-µs per request, ${result.errors + result.non2xx} errors`,
       );
       await app.stop();
-      const prefix = targetName === 'modelgate' ? 'proxy' : `proxy-${targetName}`;
+      const prefix = `${targetName === 'modelgate' ? 'proxy' : `proxy-${targetName}`}${CONNECTIONS === 50 ? '' : `-c${CONNECTIONS}`}`;
       const summary = keep(
         newestProfile(profileDir),
         `${prefix}-${mode}`,
-        `${targetName === 'modelgate' ? 'modelgate-app, every feature on' : targetName === 'modelgate-no-limits' ? 'modelgate-app, limits and usage ledger off' : `the ${targetName} floor`}, POST /v1/chat/completions ${mode}, 50 connections, ${SECONDS} s after a 3 s warm-up (the whole process life is profiled: start-up and warm-up are a small part)`,
+        `${targetName === 'modelgate' ? 'modelgate-app, every feature on' : targetName === 'modelgate-no-limits' ? 'modelgate-app, limits and usage ledger off' : `the ${targetName} floor`}, POST /v1/chat/completions ${mode}, ${CONNECTIONS} connection${CONNECTIONS === 1 ? '' : 's'}, ${SECONDS} s after a 3 s warm-up (the whole process life is profiled: start-up and warm-up are a small part)`,
       );
       process.stdout.write(`${summary}\n`);
     }
