@@ -14,6 +14,7 @@ import autocannon from 'autocannon';
 import knex from 'knex';
 import { log, median, quick, repoRoot as root, resultsDir } from './lib/common.mjs';
 import { startPostgres } from './lib/postgres.mjs';
+import { stopOnInterrupt } from './lib/processes.mjs';
 
 const require = createRequire(import.meta.url);
 /** /hello and /models alternate in short rounds, so both see the same background load on a shared machine. */
@@ -98,6 +99,10 @@ async function main() {
   const pg = await startPostgres();
   /** @type {{ child: import('node:child_process').ChildProcess, url: string, helloUrl: string } | undefined} */
   let server;
+  stopOnInterrupt(async () => {
+    server?.child.kill('SIGKILL');
+    await pg.stop();
+  });
   try {
     const databaseUrl = await pg.createDatabase('bench_api');
     await migrate(databaseUrl);

@@ -19,7 +19,7 @@ import { startLoad } from './lib/load.mjs';
 import { startModelSource } from './lib/model-source.mjs';
 import { startPostgres } from './lib/postgres.mjs';
 import { freePort } from '../test/support/ports.mjs';
-import { stopAll } from './lib/processes.mjs';
+import { stopAll, stopOnInterrupt } from './lib/processes.mjs';
 import { reasonCounts } from './report/format.mjs';
 
 const rounds = quick ? 1 : 3;
@@ -188,6 +188,11 @@ async function main() {
   const source = await startModelSource({ models: 8, delayMs: 0 });
   /** @type {any[]} */
   const started = [];
+  stopOnInterrupt(async () => {
+    for (const { server } of started) server.close();
+    await source.close();
+    await pg.stop();
+  });
   try {
     const healthy = /** @type {any} */ (await startUpstream(200));
     const failing = /** @type {any} */ (await startUpstream(503));

@@ -26,7 +26,7 @@ import {
 } from './lib/common.mjs';
 import { describeBuild, describeMachine } from './lib/machine.mjs';
 import { startPostgres } from './lib/postgres.mjs';
-import { spawnNode, stopAll } from './lib/processes.mjs';
+import { spawnNode, stopAll, stopOnInterrupt } from './lib/processes.mjs';
 import { freePort } from '../test/support/ports.mjs';
 
 const require = createRequire(import.meta.url);
@@ -156,6 +156,10 @@ async function main() {
     return /** @type {string} */ (key.id);
   };
   const redis = redisAvailable() ? await startRedis() : undefined;
+  stopOnInterrupt(async () => {
+    redis?.stop();
+    await postgres.stop();
+  });
   if (!redis) log('redis-server is not installed: the redis-lua mechanism is left out');
   const mechanisms = ['pg-atomic', 'pg-lease', ...(redis ? ['redis-lua'] : [])];
   /** @type {any[]} */

@@ -10,7 +10,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { startModelSource } from './lib/model-source.mjs';
 import { startPostgres } from './lib/postgres.mjs';
-import { stopAll } from './lib/processes.mjs';
+import { stopAll, stopOnInterrupt } from './lib/processes.mjs';
 import { renderReport } from './report/render.mjs';
 import { runOutage } from './outage.mjs';
 import { runProxy } from './proxy.mjs';
@@ -62,10 +62,7 @@ async function runBenchmarks(selected) {
     await cluster?.stop();
     await pg.stop();
   };
-  process.once('SIGINT', () => {
-    log('interrupted: stopping every process the benchmarks started');
-    cleanup().finally(() => process.exit(130));
-  });
+  stopOnInterrupt(cleanup);
   try {
     const [{ version }] = await pg.query('postgres', 'SELECT version()');
     const { packageRoot } = createRequire(import.meta.url)(path.join(distDir, 'core', 'package-root.js'));

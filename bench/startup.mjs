@@ -19,6 +19,7 @@ import { startEmbeddedPostgres } from '../test/support/embedded-postgres.mjs';
 import { artifactModels } from '../test/support/models.mjs';
 import { freePort } from '../test/support/ports.mjs';
 import { tempDir } from '../test/support/temp.mjs';
+import { stopOnInterrupt } from './lib/processes.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const require = createRequire(import.meta.url);
@@ -27,6 +28,8 @@ const MODELS = Number(process.env.BENCH_MODELS ?? 5000);
 const ADMIN_TOKEN = 'bench-startup-admin-token-0123456789abcdef';
 const resultsDir = path.join(root, 'bench', 'results');
 const appBin = path.join(root, 'dist', 'bin', 'modelgate-app.js');
+/** @type {Set<import('node:child_process').ChildProcess>} the app processes running now, killed on an interrupt */
+const live = new Set();
 
 /** @param {string} message */
 const log = (message) => process.stderr.write(`[bench:startup] ${message}\n`);
@@ -58,8 +61,12 @@ async function timeToFirst200(
 ) {
   const started = performance.now();
   const child = spawn(process.execPath, args, { env, stdio: ['ignore', 'ignore', 'inherit'] });
+  live.add(child);
   let exited = false;
-  child.once('exit', () => (exited = true));
+  child.once('exit', () => {
+    exited = true;
+    live.delete(child);
+  });
   for (;;) {
     if (exited) throw new Error(`${args.join(' ')} exited before answering ${url}`);
     if ((await status(url)) === 200) return { ms: performance.now() - started, child };
@@ -116,6 +123,11 @@ async function main() {
   const scratch = tempDir('bench-startup');
   fs.chmodSync(scratch, 0o755);
   const postgres = await startEmbeddedPostgres({ dir: path.join(scratch, 'pg') });
+  stopOnInterrupt(async () => {
+    for (const child of live) child.kill('SIGKILL');
+    await postgres.stop();
+    fs.rmSync(scratch, { recursive: true, force: true });
+  });
   try {
     const admin = new pg.Client({ connectionString: postgres.url });
     await admin.connect();

@@ -3,7 +3,7 @@
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
-import { now, sleep } from './common.mjs';
+import { log, now, sleep } from './common.mjs';
 
 /**
  * @typedef {{ pid: number, name: string, startedAt: number, output: () => string, exited: Promise<{ code: number | null,
@@ -96,6 +96,25 @@ export async function stopAll() {
   const children = [...running];
   for (const child of children) child.kill('SIGKILL');
   await Promise.all(children.map((child) => child.exited));
+}
+
+/**
+ * Ctrl-C (SIGINT) or SIGTERM while a benchmark runs: every child it started is stopped, then `cleanup` runs (its
+ * PostgreSQL, servers, scratch files), then the exit, 130 or 143. (A SIGKILL of the benchmark cannot be caught and
+ * leaves its children behind.)
+ * @param {() => Promise<unknown>} [cleanup]
+ */
+export function stopOnInterrupt(cleanup = async () => undefined) {
+  for (const [signal, code] of /** @type {const} */ ([
+    ['SIGINT', 130],
+    ['SIGTERM', 143],
+  ]))
+    process.once(signal, () => {
+      log(`${signal}: stopping every process this benchmark started`);
+      stopAll()
+        .then(cleanup)
+        .finally(() => process.exit(code));
+    });
 }
 
 /** @type {http.Agent} no keep-alive: a probe is one short connection, like the kubelet's */
