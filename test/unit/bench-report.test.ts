@@ -372,8 +372,15 @@ describe('bench report: rendering the figures', () => {
     expect(start).toBeGreaterThan(0);
     const block = readme.slice(start, end + HEADLINE_END.length).split('\n');
     const generated = readmeHeadline(reduceResults(results())).split('\n');
-    // Same header, same row titles in the same order, same closing lines; the figures (N included) are the last run's.
-    const titles = (lines: string[]) => lines.map((line) => line.split(' | ')[0]!.replace(/[\d.]+/g, '#'));
+    // Same header, same row titles in the same order, same closing lines; the figures (N included) and the machine
+    // they were measured on are the last run's.
+    const titles = (lines: string[]) =>
+      lines.map((line) =>
+        line
+          .split(' | ')[0]!
+          .replace(/^Measured on .+? \(load average/, 'Measured on <machine> (load average')
+          .replace(/[\d.]+/g, '#'),
+      );
     expect(titles(block)).toEqual(titles(generated));
   });
 });
