@@ -17,7 +17,7 @@ import {
 } from './format.mjs';
 
 export { HEADLINE_END, HEADLINE_START };
-import { RATIO_GOAL } from './reduce.mjs';
+import { FLOOR_GOAL, RATIO_GOAL } from './reduce.mjs';
 
 /** @typedef {import('./reduce.mjs').Figures} Figures */
 
@@ -57,9 +57,9 @@ function headlineRows(f) {
     const floor = storm.designs.floor;
     if (floor && floor.allReadyAtLargest !== null)
       rows.floor = [
-        `This machine's floor: the same storm with two do-nothing Node.js processes per pod (N = ${storm.largest} all ready; ratio)`,
-        'reference',
-        `${s(floor.allReadyAtLargest)}; ${ratioCell(storm, 'floor')}`,
+        `This machine's floor: the same storm with two do-nothing Node.js processes per pod (N = ${storm.largest} all ready; ratio); modelgate's all-ready time over it`,
+        `modelgate ≤ ${FLOOR_GOAL}x the floor`,
+        `${s(floor.allReadyAtLargest)}; ${ratioCell(storm, 'floor')}; modelgate ${storm.overFloor === null ? 'n/a' : `${x(storm.overFloor)} (${yes(storm.goals.overFloor)})`}`,
         '',
         '',
       ];

@@ -4,7 +4,7 @@
 import { round } from '../lib/common.mjs';
 import { DESIGN_NAMES, REPRODUCE, num, pct, proxyRate, reasonCounts, s, table, x, yes } from './format.mjs';
 import { headline } from './headline.mjs';
-import { PROXY_MODES, RATIO_GOAL } from './reduce.mjs';
+import { FLOOR_GOAL, PROXY_MODES, RATIO_GOAL } from './reduce.mjs';
 
 /** @typedef {import('./reduce.mjs').Figures} Figures */
 
@@ -188,7 +188,9 @@ function stormSection(storm, machine) {
     '',
     `Goals for modelgate: 1 source request for every N: ${yes(storm.goals.oneSourceRequest)}; 0 failures: ${yes(storm.goals.noFailures)}; every migration executed exactly once ` +
       `(one knex_migrations row per file): ${yes(storm.goals.exactlyOnce)}; all-ready time at N = ${largest} at most ${RATIO_GOAL}x that of N = ${smallest}: ` +
-      (storm.ratio === null ? 'n/a' : `${x(storm.ratio)}, ${yes(storm.goals.ratio)}.`),
+      (storm.ratio === null ? 'n/a' : `${x(storm.ratio)}, ${yes(storm.goals.ratio)}`) +
+      `; all-ready time at N = ${largest} at most ${FLOOR_GOAL}x the floor design's in the same run: ` +
+      (storm.overFloor === null ? 'n/a.' : `${x(storm.overFloor)}, ${yes(storm.goals.overFloor)}.`),
     '',
     ...stormFindings(storm, machine),
     '',

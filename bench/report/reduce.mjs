@@ -28,6 +28,8 @@ export const DESIGNS = ['modelgate', 'naive', 'pid-mod-4', 'floor'];
 
 /** The storm's goal for the all-ready time at the largest N over the smallest; also the outage's tolerance. */
 export const RATIO_GOAL = 1.5;
+/** modelgate's all-ready time at the largest N over the floor design's in the same run (issue 18). */
+export const FLOOR_GOAL = 2;
 
 /**
  * Every results file present in dir, parsed; absent ones are undefined.
@@ -107,6 +109,9 @@ export function reduceStorm(storm) {
   };
   const mg = storm.runs.filter((/** @type {any} */ r) => r.design === 'modelgate');
   const ratio = ratioOf('modelgate');
+  const mgLargest = allReady('modelgate', largest);
+  const floorLargest = allReady('floor', largest);
+  const overFloor = mgLargest !== null && floorLargest ? mgLargest / floorLargest : null;
   const designs = Object.fromEntries(
     DESIGNS.map((design) => [
       design,
@@ -136,6 +141,7 @@ export function reduceStorm(storm) {
     designs,
     rows,
     ratio,
+    overFloor,
     goals: {
       oneSourceRequest: mg.every((/** @type {any} */ r) => r.sourceRequests === 1),
       noFailures: mg.every((/** @type {any} */ r) => r.failures === 0),
@@ -143,6 +149,7 @@ export function reduceStorm(storm) {
         (/** @type {any} */ r) => r.database.rows === r.database.migrationFiles && r.database.complete,
       ),
       ratio: ratio === null ? null : ratio <= RATIO_GOAL,
+      overFloor: overFloor === null ? null : overFloor <= FLOOR_GOAL,
     },
     modelgateAtLargest: modelgateTime(runs('modelgate', largest), allReady('modelgate', largest)),
     perPod: DESIGNS.map((design) => {
