@@ -109,9 +109,6 @@ export function reduceStorm(storm) {
   };
   const mg = storm.runs.filter((/** @type {any} */ r) => r.design === 'modelgate');
   const ratio = ratioOf('modelgate');
-  const mgLargest = allReady('modelgate', largest);
-  const floorLargest = allReady('floor', largest);
-  const overFloor = mgLargest !== null && floorLargest ? mgLargest / floorLargest : null;
   const designs = Object.fromEntries(
     DESIGNS.map((design) => [
       design,
@@ -123,6 +120,9 @@ export function reduceStorm(storm) {
       },
     ]),
   );
+  const mgLargest = designs.modelgate?.allReadyAtLargest ?? null;
+  const floorLargest = designs.floor?.allReadyAtLargest;
+  const overFloor = mgLargest !== null && floorLargest ? mgLargest / floorLargest : null;
   const rows = sizes.flatMap((/** @type {number} */ n) =>
     DESIGNS.flatMap((design) => runs(design, n).map((/** @type {any} */ run) => ({ n, design, run }))),
   );
