@@ -3,4 +3,80 @@
  * `import()` of this module). Named imports let the bundler keep only these and what they need: about half of the
  * client, which is most of modelgate-init's start-up cost when it talks to the API server.
  */
+import https from 'node:https';
+import {
+  CoreV1Api,
+  createConfiguration,
+  ServerConfiguration,
+  type KubeConfig,
+  type RequestContext,
+  type SecurityAuthentication,
+} from '@kubernetes/client-node';
+
 export { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
+
+/** What a TLS connection to the API server is made with; another value of any of them needs another connection. */
+const CONNECTION_OPTIONS = [
+  'ca',
+  'cert',
+  'key',
+  'pfx',
+  'passphrase',
+  'rejectUnauthorized',
+  'servername',
+] as const;
+
+/**
+ * A connection left idle this long is closed (a waiting pod's two reads can be minutes apart): before a load
+ * balancer's idle timeout could drop it silently and leave the next request hanging on a dead connection.
+ */
+const IDLE_MS = 30_000;
+
+/** Equal option values: the KubeConfig reads certificate files afresh for every request, as new Buffers. */
+function sameValue(a: unknown, b: unknown): boolean {
+  if (Buffer.isBuffer(a) && Buffer.isBuffer(b)) return a.equals(b);
+  if (Array.isArray(a) && Array.isArray(b))
+    return a.length === b.length && a.every((item, i) => sameValue(item, b[i]));
+  return a === b;
+}
+
+function sameConnection(a: https.AgentOptions, b: https.AgentOptions): boolean {
+  return CONNECTION_OPTIONS.every((name) => sameValue(a[name], b[name]));
+}
+
+/**
+ * A CoreV1Api whose requests share one kept-alive TLS connection to the API server. client-node makes a new
+ * https.Agent for every request (KubeConfig.applySecurityAuthentication), so every request of an init run would
+ * open a connection and pay a TLS handshake of its own, on both sides, at the moment a rollout starts every pod at
+ * once: a waiting pod reads the ConfigMap twice, the one that fetches three or four times. The credentials are still
+ * applied per request by the KubeConfig (tokens from a file or an exec plugin are read as the library reads them);
+ * only the connection is kept, and it is made again should the TLS options change (a rotated client certificate).
+ * A proxy agent (`proxy-url`) or a plain-http one is left as the library made it.
+ */
+export function keepAliveCoreApi(kubeConfig: KubeConfig): CoreV1Api {
+  const cluster = kubeConfig.getCurrentCluster();
+  if (!cluster) throw new Error('the kubeconfig has no current cluster');
+  let kept: https.Agent | undefined;
+  const auth: SecurityAuthentication = {
+    getName: () => kubeConfig.getName(),
+    async applySecurityAuthentication(context: RequestContext) {
+      await kubeConfig.applySecurityAuthentication(context);
+      const made = context.getAgent();
+      if (!(made instanceof https.Agent) || made.constructor !== https.Agent) return;
+      if (!kept || !sameConnection(kept.options, made.options)) {
+        kept?.destroy();
+        kept = new https.Agent({
+          ...made.options,
+          keepAlive: true,
+          timeout: made.options.timeout ?? IDLE_MS,
+        });
+      }
+      context.setAgent(kept);
+    },
+  };
+  const configuration = createConfiguration({
+    baseServer: new ServerConfiguration(cluster.server, {}),
+    authMethods: { default: auth },
+  });
+  return new CoreV1Api(configuration);
+}

@@ -19,10 +19,12 @@ import {
   createNamespace,
   describeK8s,
   issueServiceAccountToken,
+  testCluster,
   writeTokenKubeconfig,
 } from '../support/k8s/cluster';
 import { chartDir, renderChart } from '../support/k8s/commands';
 import { deployRbac, type Deployed } from '../support/k8s/deploy';
+import { TcpProxy } from '../support/tcp-proxy';
 import { tempDir } from '../support/temp.mjs';
 
 const MiB = 1024 * 1024;
@@ -63,6 +65,7 @@ describeK8s('modelgate-init against the real API server', ['helm'], (tools) => {
   const kc = adminKubeConfig();
   const core = kc.makeApiClient(k8s.CoreV1Api);
   let deployed: Deployed;
+  let initToken: string;
   let initKubeconfig: string;
   let appKubeconfig: string;
   let db: TestDatabase;
@@ -112,11 +115,8 @@ describeK8s('modelgate-init against the real API server', ['helm'], (tools) => {
       valuesFiles: [path.join(chartDir, 'ci', 'default-values.yaml')],
     });
     deployed = await deployRbac(kc, objects, namespace);
-    initKubeconfig = writeTokenKubeconfig(
-      await issueServiceAccountToken(namespace, deployed.initServiceAccount),
-      namespace,
-      'init',
-    );
+    initToken = await issueServiceAccountToken(namespace, deployed.initServiceAccount);
+    initKubeconfig = writeTokenKubeconfig(initToken, namespace, 'init');
     appKubeconfig = writeTokenKubeconfig(
       await issueServiceAccountToken(namespace, deployed.unprivilegedServiceAccount),
       namespace,
@@ -249,6 +249,27 @@ describeK8s('modelgate-init against the real API server', ['helm'], (tools) => {
       'refreshed-4',
     ]);
     expect(fs.existsSync(e.MODELS_FILE)).toBe(false);
+  });
+
+  it('one run, one TLS connection: `refresh` reads and replaces the ConfigMap over a single kept-alive connection', async () => {
+    // client-node alone opens a connection (and pays a handshake) per request: three for this run.
+    const server = new URL(testCluster().server);
+    const proxy = await new TcpProxy({ host: server.hostname, port: Number(server.port) }).start();
+    try {
+      const through = `${server.protocol}//${server.hostname}:${proxy.port}`;
+      const kubeconfig = writeTokenKubeconfig(initToken, deployed.namespace, 'init', through);
+      source.setHandler(json(morpheus(4, { prefix: 'one-connection' })));
+      expectExit(await runInit(['refresh'], env({ KUBECONFIG: kubeconfig })), 0);
+      expect((await held()).artifact?.models.map((m) => m.id)).toEqual([
+        'one-connection-0',
+        'one-connection-1',
+        'one-connection-2',
+        'one-connection-3',
+      ]);
+      expect(proxy.accepted).toBe(1);
+    } finally {
+      await proxy.stop();
+    }
   });
 
   it('concurrent writers meet 409 and converge on the newest artifact', async () => {

@@ -8,9 +8,11 @@ import net from 'node:net';
  * - `healForNew()`: new connections are forwarded again, the blackholed ones stay silent and open (a partition that
  *   healed without resetting the connections it broke);
  * - `start()`: forwards again on the same port (existing blackholed connections are cut first).
+ * `accepted` counts the client connections it took, for tests of connection reuse.
  */
 export class TcpProxy {
   port = 0;
+  accepted = 0;
   private server: net.Server | undefined;
   private readonly sockets = new Set<net.Socket>();
   private readonly pairs = new Set<[net.Socket, net.Socket]>();
@@ -55,6 +57,7 @@ export class TcpProxy {
   }
 
   private accept(client: net.Socket): void {
+    this.accepted += 1;
     this.track(client);
     if (this.holding) return; // accepted, never answered
     const upstream = net.connect(this.target.port, this.target.host);

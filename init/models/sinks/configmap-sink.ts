@@ -97,8 +97,8 @@ export function createConfigMapSink(options: ConfigMapSinkOptions): ArtifactSink
   // The Kubernetes client is loaded on first use (kube/client): runs without a ConfigMap never need it.
   const api = async (): Promise<CoreV1Api> => {
     if (!client) {
-      const { CoreV1Api } = await import('../../kube/client.js');
-      client = kubeConfig.makeApiClient(CoreV1Api);
+      const { keepAliveCoreApi } = await import('../../kube/client.js');
+      client = keepAliveCoreApi(kubeConfig);
     }
     return client;
   };

@@ -88,8 +88,13 @@ export async function issueServiceAccountToken(
  * Writes a kubeconfig that authenticates with `token` (e.g. a ServiceAccount's) into a fresh temp dir and returns
  * its path, for child processes (KUBECONFIG=...) and for helm.
  */
-export function writeTokenKubeconfig(token: string, namespace = 'default', user = 'token-user'): string {
-  const { server, caFile } = testCluster();
+export function writeTokenKubeconfig(
+  token: string,
+  namespace = 'default',
+  user = 'token-user',
+  server = testCluster().server,
+): string {
+  const { caFile } = testCluster();
   const dir = tempDir('test-kubeconfig');
   const file = path.join(dir, 'kubeconfig');
   const config = {
