@@ -1,7 +1,7 @@
 import net from 'node:net';
 
 /**
- * A TCP proxy in front of the database, for partition and hang scenarios:
+ * A TCP proxy in front of the database (or the API server), for partition and hang scenarios:
  * - `stop()`: every connection is cut and the port refuses new ones (a pod cut off from the database);
  * - `blackhole()`: connections stay open and new ones are accepted, but nothing is delivered any more in either
  *   direction (a database that accepts connections and never answers);
