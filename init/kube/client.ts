@@ -7,9 +7,13 @@ import https from 'node:https';
 import {
   CoreV1Api,
   createConfiguration,
+  IsomorphicFetchHttpLibrary,
+  Observable,
   ServerConfiguration,
+  type HttpLibrary,
   type KubeConfig,
   type RequestContext,
+  type ResponseContext,
   type SecurityAuthentication,
 } from '@kubernetes/client-node';
 
@@ -44,14 +48,37 @@ function sameConnection(a: https.AgentOptions, b: https.AgentOptions): boolean {
   return CONNECTION_OPTIONS.every((name) => sameValue(a[name], b[name]));
 }
 
+/** A connection closed under a request before its answer: the request may go again, on a new connection. */
+function connectionReset(error: unknown): boolean {
+  const code = (error as { code?: unknown }).code;
+  return code === 'ECONNRESET' || code === 'EPIPE';
+}
+
+/**
+ * The library's own HTTP client, sending a request a second time when the connection it went out on was reset: a
+ * kept-alive connection that the API server (or something between) closed just as it was reused. Both requests
+ * modelgate-init makes are safe to repeat: a GET, and a PUT carrying the resourceVersion it read (a repeat of one
+ * that did land gets a 409, and the sink reads again).
+ */
+class RetryOnResetHttpLibrary implements HttpLibrary {
+  private readonly inner = new IsomorphicFetchHttpLibrary();
+
+  send(request: RequestContext): Observable<ResponseContext> {
+    const once = () => this.inner.send(request).toPromise();
+    return new Observable(
+      once().catch((error: unknown) => (connectionReset(error) ? once() : Promise.reject(error))),
+    );
+  }
+}
+
 /**
  * A CoreV1Api whose requests share one kept-alive TLS connection to the API server. client-node makes a new
  * https.Agent for every request (KubeConfig.applySecurityAuthentication), so every request of an init run would
  * open a connection and pay a TLS handshake of its own, on both sides, at the moment a rollout starts every pod at
  * once: a waiting pod reads the ConfigMap twice, the one that fetches three or four times. The credentials are still
  * applied per request by the KubeConfig (tokens from a file or an exec plugin are read as the library reads them);
- * only the connection is kept, and it is made again should the TLS options change (a rotated client certificate).
- * A proxy agent (`proxy-url`) or a plain-http one is left as the library made it.
+ * only the connection is kept, and it is made again should the TLS options change (a rotated client certificate);
+ * a request whose kept connection was reset goes once more, on a new one. A proxy agent (`proxy-url`) or a plain-http one is left as the library made it.
  */
 export function keepAliveCoreApi(kubeConfig: KubeConfig): CoreV1Api {
   const cluster = kubeConfig.getCurrentCluster();
@@ -77,6 +104,7 @@ export function keepAliveCoreApi(kubeConfig: KubeConfig): CoreV1Api {
   const configuration = createConfiguration({
     baseServer: new ServerConfiguration(cluster.server, {}),
     authMethods: { default: auth },
+    httpApi: new RetryOnResetHttpLibrary(),
   });
   return new CoreV1Api(configuration);
 }
