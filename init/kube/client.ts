@@ -1,7 +1,8 @@
 /**
- * The parts of @kubernetes/client-node that modelgate-init uses, imported by name and loaded on demand (an
- * `import()` of this module). Named imports let the bundler keep only these and what they need: about half of the
- * client, which is most of modelgate-init's start-up cost when it talks to the API server.
+ * The parts of @kubernetes/client-node that modelgate-init uses, and the API client it builds of them, imported by
+ * name and loaded on demand (an `import()` of this module). Named imports let the bundler keep only these and what
+ * they need: about half of the client, which is most of modelgate-init's start-up cost when it talks to the API
+ * server.
  */
 import https from 'node:https';
 import {
@@ -17,7 +18,7 @@ import {
   type SecurityAuthentication,
 } from '@kubernetes/client-node';
 
-export { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
+export { KubeConfig } from '@kubernetes/client-node';
 
 /** What a TLS connection to the API server is made with; another value of any of them needs another connection. */
 const CONNECTION_OPTIONS = [
@@ -78,7 +79,8 @@ class RetryOnResetHttpLibrary implements HttpLibrary {
  * once: a waiting pod reads the ConfigMap twice, the one that fetches three or four times. The credentials are still
  * applied per request by the KubeConfig (tokens from a file or an exec plugin are read as the library reads them);
  * only the connection is kept, and it is made again should the TLS options change (a rotated client certificate);
- * a request whose kept connection was reset goes once more, on a new one. A proxy agent (`proxy-url`) or a plain-http one is left as the library made it.
+ * a request whose kept connection was reset goes once more, on a new one. A proxy agent (`proxy-url`) or a
+ * plain-http one is left as the library made it.
  */
 export function keepAliveCoreApi(kubeConfig: KubeConfig): CoreV1Api {
   const cluster = kubeConfig.getCurrentCluster();
