@@ -93,7 +93,12 @@ describe('limits held by three modelgate-app processes on one PostgreSQL', () =>
     expect(retryAfter).toBeGreaterThanOrEqual(1);
     expect(retryAfter).toBeLessThanOrEqual(60);
     expect(no.headers.get('x-ratelimit-limit-requests')).toBe('120');
-    expect(no.headers.get('x-ratelimit-remaining-requests')).toBe('0');
+    // A replica tells what the window had left when it last heard from the store: 0 once it learned the window was
+    // spent, and no more than the leases' slack (the 3 permits the admitted count may fall short by) while another
+    // replica's last lease is news to it.
+    const remaining = refused.map((r) => Number(r.headers.get('x-ratelimit-remaining-requests')));
+    expect(Math.min(...remaining)).toBe(0);
+    expect(Math.max(...remaining)).toBeLessThanOrEqual(3);
   });
 
   it('admit requests up to 1 200 tokens per minute across the three, settled with the real counts', async () => {
