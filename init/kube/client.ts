@@ -39,10 +39,7 @@ const IDLE_MS = 30_000;
 
 /** Equal option values: the KubeConfig reads certificate files afresh for every request, as new Buffers. */
 function sameValue(a: unknown, b: unknown): boolean {
-  if (Buffer.isBuffer(a) && Buffer.isBuffer(b)) return a.equals(b);
-  if (Array.isArray(a) && Array.isArray(b))
-    return a.length === b.length && a.every((item, i) => sameValue(item, b[i]));
-  return a === b;
+  return Buffer.isBuffer(a) && Buffer.isBuffer(b) ? a.equals(b) : a === b;
 }
 
 function sameConnection(a: https.AgentOptions, b: https.AgentOptions): boolean {
