@@ -83,6 +83,12 @@ describeE2E('e2e node harness: a run leaves nothing behind', () => {
     const firstState = readState(first.info);
     const firstShims = cleanup.runFiles(firstState);
     expect(firstShims.length).toBeGreaterThan(0);
+    // The pod's CNI result is the run's by what it holds, not only by a task containerd still lists.
+    const ownResults = fs
+      .readdirSync(cleanup.CNI_RESULTS)
+      .map((name) => `${cleanup.CNI_RESULTS}/${name}`)
+      .filter((file) => cleanup.cniResultOfRun(file, firstState.dir));
+    expect(ownResults.length).toBeGreaterThan(0);
     expect(cleanup.mountsUnder(firstState.dir).length).toBeGreaterThan(0);
     const exited = new Promise((resolve) => first.supervisor.once('exit', resolve));
     first.supervisor.kill('SIGKILL');

@@ -291,8 +291,9 @@ export function runFiles(state) {
   };
   const sandboxIds = ids.map((nsId) => nsId.split('/')[1]);
   files.push(
-    ...listing(CNI_RESULTS).filter((file) =>
-      sandboxIds.some((id) => path.basename(file).includes(`-${id}-`)),
+    ...listing(CNI_RESULTS).filter(
+      (file) =>
+        sandboxIds.some((id) => path.basename(file).includes(`-${id}-`)) || cniResultOfRun(file, state.dir),
     ),
   );
   files.push(
@@ -305,6 +306,28 @@ export function runFiles(state) {
     }),
   );
   return files;
+}
+
+/**
+ * Whether a CNI result cache file belongs to the run, by what it holds rather than by a task containerd still
+ * lists: containerd sets a sandbox's network up before it creates the sandbox's task, and removes the task before
+ * it tears the network down, so a node stopped in between leaves a result whose sandbox id no task names. The cache
+ * (libcni's cachedInfo) keeps the network configuration it was made with, base64 in `config`, and the run's
+ * configuration names the run's directory (the IPAM dataDir); its `netns`, where libcni records it, is below the
+ * directory too. Every run's network is called mge2e, so the name alone cannot tell runs apart.
+ * @param {string} file @param {string} dir the run's directory
+ */
+export function cniResultOfRun(file, dir) {
+  let cached;
+  try {
+    cached = JSON.parse(fs.readFileSync(file, 'utf8'));
+  } catch {
+    return false; // not a cache file, or gone
+  }
+  const config =
+    typeof cached?.config === 'string' ? Buffer.from(cached.config, 'base64').toString('utf8') : '';
+  const netns = typeof cached?.netns === 'string' ? cached.netns : '';
+  return [config, netns].some((text) => text.includes(`${dir}/`));
 }
 
 export const CNI_RESULTS = '/var/lib/cni/results';
