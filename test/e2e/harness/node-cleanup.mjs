@@ -270,8 +270,8 @@ function taskIds(state) {
  * The files the run's containerd and its CNI plugins leave outside the run's directory, whatever their
  * configuration: the shim sockets containerd 1.6 puts in /run/containerd/s (named by the sha256 of its address,
  * namespace and task id; hashing every id is harmless), the CNI result cache (/var/lib/cni/results/<network>-<id>-
- * <interface>) and kubelet's links in /var/log/containers to the run's pod logs. Computed while the run's
- * directory still exists.
+ * <interface>, the run's by what it holds: cniResultOfRun) and kubelet's links in /var/log/containers to the run's
+ * pod logs. Computed while the run's directory still exists.
  * @param {RunState} state
  */
 export function runFiles(state) {
@@ -289,13 +289,7 @@ export function runFiles(state) {
       return [];
     }
   };
-  const sandboxIds = ids.map((nsId) => nsId.split('/')[1]);
-  files.push(
-    ...listing(CNI_RESULTS).filter(
-      (file) =>
-        sandboxIds.some((id) => path.basename(file).includes(`-${id}-`)) || cniResultOfRun(file, state.dir),
-    ),
-  );
+  files.push(...listing(CNI_RESULTS).filter((file) => cniResultOfRun(file, state.dir)));
   files.push(
     ...listing(CONTAINER_LOG_LINKS).filter((link) => {
       try {
