@@ -89,6 +89,14 @@ describeE2E('e2e node harness: a run leaves nothing behind', () => {
       .map((name) => `${cleanup.CNI_RESULTS}/${name}`)
       .filter((file) => cleanup.cniResultOfRun(file, firstState.dir));
     expect(ownResults.length).toBeGreaterThan(0);
+    // Every result of the pod's sandbox is the run's, containerd's cni-loopback one (which names no directory) too.
+    const sandboxes = ownResults.map((file) => /-([0-9a-f]{64})-[^-]+$/.exec(file)?.[1] ?? file);
+    const sandboxResults = fs
+      .readdirSync(cleanup.CNI_RESULTS)
+      .filter((name) => sandboxes.some((id) => name.includes(`-${id}-`)))
+      .map((name) => `${cleanup.CNI_RESULTS}/${name}`);
+    expect(sandboxResults.some((file) => file.includes('/cni-loopback-'))).toBe(true);
+    expect(firstShims).toEqual(expect.arrayContaining(sandboxResults));
     expect(cleanup.mountsUnder(firstState.dir).length).toBeGreaterThan(0);
     const exited = new Promise((resolve) => first.supervisor.once('exit', resolve));
     first.supervisor.kill('SIGKILL');

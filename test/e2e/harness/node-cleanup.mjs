@@ -270,7 +270,7 @@ function taskIds(state) {
  * The files the run's containerd and its CNI plugins leave outside the run's directory, whatever their
  * configuration: the shim sockets containerd 1.6 puts in /run/containerd/s (named by the sha256 of its address,
  * namespace and task id; hashing every id is harmless), the CNI result cache (/var/lib/cni/results/<network>-<id>-
- * <interface>, the run's by what it holds: cniResultOfRun) and kubelet's links in /var/log/containers to the run's
+ * <interface>: every result of the run's sandboxes) and kubelet's links in /var/log/containers to the run's
  * pod logs. Computed while the run's directory still exists.
  * @param {RunState} state
  */
@@ -289,7 +289,18 @@ export function runFiles(state) {
       return [];
     }
   };
-  files.push(...listing(CNI_RESULTS).filter((file) => cniResultOfRun(file, state.dir)));
+  // A sandbox's results (the run's network's and containerd's built-in cni-loopback, whose configuration names no
+  // directory) are named <network>-<sandbox id>-<interface>. The run's sandboxes: those of the tasks containerd still
+  // lists, and those a result of the run's own network names (a sandbox whose task is not there, or no longer).
+  const results = listing(CNI_RESULTS);
+  const sandboxIds = new Set(ids.map((nsId) => nsId.split('/')[1]));
+  for (const file of results) {
+    const id = SANDBOX_IN_RESULT.exec(path.basename(file))?.[1];
+    if (id && cniResultOfRun(file, state.dir)) sandboxIds.add(id);
+  }
+  files.push(
+    ...results.filter((file) => sandboxIds.has(SANDBOX_IN_RESULT.exec(path.basename(file))?.[1] ?? '')),
+  );
   files.push(
     ...listing(CONTAINER_LOG_LINKS).filter((link) => {
       try {
@@ -323,6 +334,9 @@ export function cniResultOfRun(file, dir) {
   const netns = typeof cached?.netns === 'string' ? cached.netns : '';
   return [config, netns].some((text) => text.includes(`${dir}/`));
 }
+
+/** The sandbox id in a result cache file's name (<network>-<id>-<interface>; containerd's ids are 64 hex digits). */
+const SANDBOX_IN_RESULT = /-([0-9a-f]{64})-[^-]+$/;
 
 export const CNI_RESULTS = '/var/lib/cni/results';
 export const CONTAINER_LOG_LINKS = '/var/log/containers';
