@@ -7,7 +7,7 @@ import { waitForDatabase } from './db/wait-for-database';
 import { UsageError } from './errors';
 import type { RunReport } from './report';
 import type { ArtifactSink } from './models/sinks/sink';
-import { createConfigMapSink } from './models/sinks/configmap-sink';
+import { configMapDescription, createConfigMapSink } from './models/sinks/configmap-sink';
 import { createFileSink } from './models/sinks/file-sink';
 
 export interface InitDeps {
@@ -63,6 +63,28 @@ export class RunContext {
       );
     }
     return url;
+  }
+
+  /** The dedicated connection if a step has opened it already; never opens one. */
+  openDatabase(): pg.Client | undefined {
+    return this.client;
+  }
+
+  /**
+   * The ConfigMap sink, made on its first read or write rather than now (loading the Kubernetes client and the
+   * kubeconfig is most of what a read costs); a kubeconfig that cannot be loaded fails that first use instead.
+   */
+  deferredConfigMapSink(): ArtifactSink | undefined {
+    const ref = this.config.models.configMap;
+    if (!ref) return undefined;
+    let made: Promise<ArtifactSink> | undefined;
+    const sink = () => (made ??= this.configMapSink().then((s) => s as ArtifactSink));
+    return {
+      kind: 'configmap',
+      description: configMapDescription(ref.namespace, ref.name),
+      read: async () => (await sink()).read(),
+      write: async (artifact) => (await sink()).write(artifact),
+    };
   }
 
   /** The ConfigMap sink when MODELS_CONFIGMAP is set. The Kubernetes client is loaded only then (it is slow to load). */

@@ -192,7 +192,7 @@ export const variables = {
     expected: 'a duration such as 60s, 5m',
     default: '120s',
     usedBy: ['init'],
-    doc: 'How long init waits for the single-flight models lock (another pod fetching the model list) before it exits 3.',
+    doc: 'How long init waits for the single-flight models lock (another pod fetching the model list) before it exits 3; also bounds, at 10 s at most, its wait for the scout lock (another pod reading the cache), after which it reads anyway.',
     schema: duration,
   }),
   WAIT_TIMEOUT: spec({

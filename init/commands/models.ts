@@ -1,12 +1,14 @@
+import type pg from 'pg';
 import type { RunContext } from '../context';
 import { acquireLock, awaitLockRelease, tryAcquireLock, type AcquireOptions } from '../db/advisory-lock';
-import { UsageError } from '../errors';
+import { LockTimeoutError, UsageError } from '../errors';
 import { createResolver } from '../models/resolve';
 import { fetchSource } from '../models/source';
 
 async function resolver(ctx: RunContext, command: 'models' | 'refresh') {
   const sourceUrl = ctx.requireSourceUrl(command);
-  const configMap = await ctx.configMapSink();
+  // Made on first use: a pod waiting on the scout has not loaded the Kubernetes client yet.
+  const configMap = ctx.deferredConfigMapSink();
   if (command === 'refresh' && !configMap) {
     throw new UsageError(
       'modelgate-init refresh updates the ConfigMap cache, but MODELS_CONFIGMAP is not set; set it to namespace/name',
@@ -22,7 +24,11 @@ async function resolver(ctx: RunContext, command: 'models' | 'refresh') {
     logger,
     clock: deps.clock,
   });
+  // The scout needs a connection already open (`all` has one from the migrations): `models` over a fresh cache
+  // needs no database at all, and a scout is not worth opening one.
+  const open = ctx.openDatabase();
   return createResolver({
+    scout: command === 'models' && configMap && open ? scoutLock(ctx, open) : undefined,
     sourceUrl,
     maxAgeMs: config.models.maxAgeMs,
     maxStaleMs: config.models.maxStaleMs,
@@ -50,6 +56,36 @@ async function resolver(ctx: RunContext, command: 'models' | 'refresh') {
         userAgent: deps.userAgent,
       }),
   });
+}
+
+/** Waiting on the scout is bounded by MODELS_LOCK_TIMEOUT and at most this: a stuck scout never holds a pod back long. */
+const SCOUT_WAIT_MAX_MS = 10_000;
+
+function scoutLock(ctx: RunContext, client: pg.Client) {
+  const logger = ctx.logger.child({ step: 'models' });
+  const timeoutMs = Math.min(ctx.config.models.lockTimeoutMs, SCOUT_WAIT_MAX_MS);
+  const options: AcquireOptions = {
+    client,
+    lock: 'scout',
+    timeoutMs,
+    timeoutVariable: 'MODELS_LOCK_TIMEOUT',
+    logger,
+    clock: ctx.deps.clock,
+  };
+  return {
+    tryAcquire: () => tryAcquireLock(options),
+    async awaitRelease() {
+      try {
+        await awaitLockRelease(options);
+      } catch (error) {
+        if (!(error instanceof LockTimeoutError)) throw error;
+        logger.warn(
+          { lock: 'scout', waitedMs: timeoutMs },
+          'the scout has not finished; reading the cache anyway',
+        );
+      }
+    },
+  };
 }
 
 export async function runModels(ctx: RunContext, command: 'models' | 'refresh'): Promise<void> {

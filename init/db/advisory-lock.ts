@@ -5,11 +5,13 @@ import { LockTimeoutError } from '../errors';
 
 /**
  * Session advisory lock keys (arbitrary fixed 64-bit numbers, "mg" + purpose). Every modelgate-init of a database
- * uses the same two: one serializes migrations, the other the model fetch (single-flight).
+ * uses the same three: one serializes migrations, one the model fetch (single-flight), and the scout lets one init
+ * at a time read a cache that may need that fetch (init/models/resolve.ts).
  */
 export const LOCK_KEYS = {
   migrations: '7217161100000001',
   models: '7217161100000002',
+  scout: '7217161100000003',
 } as const;
 export type LockName = keyof typeof LOCK_KEYS;
 

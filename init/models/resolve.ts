@@ -29,6 +29,16 @@ export interface ResolveDeps {
     /** Waits until its holder releases it, without taking it (bounded by MODELS_LOCK_TIMEOUT). */
     awaitRelease(): Promise<void>;
   };
+  /**
+   * The scout lock (a third advisory lock), for `models` with a shared cache on a connection already open: one init
+   * at a time reads a cache that nobody has found fresh yet (`scoutFirst`). Absent: every init reads at once.
+   */
+  scout?: {
+    /** Takes it if it is free, else undefined at once. */
+    tryAcquire(): Promise<HeldLock | undefined>;
+    /** Waits until its holder releases it, without taking it; gives up quietly after a bound, never fails the run. */
+    awaitRelease(): Promise<void>;
+  };
   /** `budgetMs`: the allowance over all attempts, when shorter than MODEL_SOURCE_TIMEOUT and the retries. */
   fetch(request: SourceRequest, limits: { budgetMs?: number }): Promise<SourceResponse>;
   logger: Logger;
@@ -187,14 +197,39 @@ export function createResolver(deps: ResolveDeps) {
     return lastKnownGood(held, 'another modelgate-init asked the source just now and did not get a catalog');
   }
 
+  /**
+   * Pods of a rollout start together, and when the cache needs the source, every one of them loading the Kubernetes
+   * client and reading the ConfigMap before any of them takes the models lock puts all those reads (tens of ms of
+   * CPU each) before the one request that matters, on nodes they share. So the first init to get here reads alone,
+   * holding the scout lock until it has either found the cache fresh or taken the models lock; the others wait for
+   * it (no CPU spent) and then read: with a fresh cache, all at once, as before; with the fetch under way, during
+   * it. Returns the scout lock when this run holds it.
+   */
+  async function scoutFirst(): Promise<HeldLock | undefined> {
+    if (!deps.scout) return undefined;
+    const scout = await deps.scout.tryAcquire();
+    if (!scout) await deps.scout.awaitRelease();
+    return scout;
+  }
+
   return {
     /** `models`: reuse a fresh cached artifact, else fetch once per cluster (single-flight), else last-known-good. */
     async models(): Promise<ResolveResult> {
-      let held = await readAll();
-      let best = newestHeld(held);
+      const scout = await scoutFirst();
+      let held: Held[];
+      let best: Artifact | undefined;
+      let lock: HeldLock | undefined;
+      try {
+        held = await readAll();
+        best = newestHeld(held);
+        if (!best || !reusable(best)) lock = await deps.lock.tryAcquire();
+      } finally {
+        await scout
+          ?.release()
+          .catch((error) => logger.warn({ err: error }, 'could not release the scout lock'));
+      }
       const seenBefore = best?.checkedAt;
       if (best && reusable(best)) return publish({ origin: 'reused', artifact: best }, held);
-      let lock = await deps.lock.tryAcquire();
       if (!lock) {
         // Another init is asking the source. Wait for its outcome beside every other waiting pod, then read the
         // cache together: taking the lock in turn just to read would put N pods' reads one after the other.

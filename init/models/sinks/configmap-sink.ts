@@ -86,6 +86,11 @@ export function encodeConfigMap(
   return { ...configMap, data, binaryData };
 }
 
+/** How logs, errors and `status` name the ConfigMap. */
+export function configMapDescription(namespace: string, name: string): string {
+  return `ConfigMap ${namespace}/${name}`;
+}
+
 /**
  * The cluster-wide cache: a ConfigMap created by the chart (or kustomize); this sink only reads and replaces it,
  * with the resourceVersion it read, so concurrent writers never overwrite each other blindly.
@@ -102,7 +107,7 @@ export function createConfigMapSink(options: ConfigMapSinkOptions): ArtifactSink
     }
     return client;
   };
-  const object = `ConfigMap ${namespace}/${name}`;
+  const object = configMapDescription(namespace, name);
 
   function explain(error: unknown, verb: Verb): InitError {
     const code = statusCode(error);

@@ -10,7 +10,7 @@ import { initReportPath } from '../../../core/artifact/report';
 import { serializeArtifact } from '../../../core/artifact/schema';
 import { LOCK_KEYS } from '../../../init/db/advisory-lock';
 import { CONFIGMAP_KEY } from '../../../core/artifact/configmap';
-import { runInit, summaryOf } from '../../support/init/spawn-init';
+import { runInit, startInit, summaryOf } from '../../support/init/spawn-init';
 import { json, startSourceServer, type SourceServer } from '../../support/init/source-server';
 import { tempDir } from '../../support/temp.mjs';
 import { startConfigMapServer, type ConfigMapServer } from '../../support/init/configmap-server';
@@ -66,19 +66,20 @@ describe('modelgate-init models, refresh, all (real HTTP servers, real processes
     return text ? (JSON.parse(text) as ReturnType<typeof readArtifact>) : undefined;
   };
   /**
-   * Calls `then` once `count` runs wait for the models lock's holder (its shared form requested, not granted:
-   * pg_locks). Having read the cache is not enough: under load a run can read it, then reach the lock only after
+   * Calls `then` once `count` runs wait for a lock's holder (its shared form requested, not granted: pg_locks); the
+   * models lock in the suite's database unless `on` names another key or database. Having read the cache is not enough: under load a run can read it, then reach the lock only after
    * the holder released it, and that run is a later pod that asks the source itself.
    */
-  const onceWaitingOnTheLock = (count: number, then: () => void) => {
-    const client = new pg.Client({ connectionString: testDb.url });
+  const onceWaitingOnTheLock = (count: number, then: () => void, on: { key?: string; url?: string } = {}) => {
+    const key = on.key ?? LOCK_KEYS.models;
+    const client = new pg.Client({ connectionString: on.url ?? testDb.url });
     const waiting = async () => {
       const { rows } = await client.query<{ n: number }>(
         `SELECT count(*)::int AS n FROM pg_locks
           WHERE locktype = 'advisory' AND mode = 'ShareLock' AND NOT granted
             AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
             AND ((classid::bigint << 32) | objid::bigint) = $1::bigint`,
-        [LOCK_KEYS.models],
+        [key],
       );
       return rows[0]!.n;
     };
@@ -332,6 +333,57 @@ describe('modelgate-init models, refresh, all (real HTTP servers, real processes
     expect(summaryOf(result).error).toMatch(
       /^forbidden: the current user \(kubeconfig user "tester"\) may not update ConfigMap modelgate\/modelgate-models/,
     );
+  });
+
+  describe('all: the scout lock', () => {
+    let db: TestDatabase;
+    let other: pg.Client;
+    beforeEach(async () => {
+      db = await createTestDatabase('init_scout');
+      other = new pg.Client({ connectionString: db.url });
+      await other.connect();
+      // Another init reading the cache: it holds the scout lock.
+      await other.query('SELECT pg_advisory_lock($1::bigint)', [LOCK_KEYS.scout]);
+      const stale = artifactFrom('minimal.json', { url: source.url, ageMs: HOUR, etag: '"v1"' });
+      kube.put(NS, NAME, { [CONFIGMAP_KEY]: serializeArtifact(stale) });
+    });
+    afterEach(async () => {
+      await other.end();
+      await db.drop();
+    });
+    const configMapReads = () => kube.requests.filter((r) => r.method === 'GET').length;
+
+    it('a run that finds another reading the cache waits for it before its own first read', async () => {
+      const run = startInit(['all'], { ...withConfigMap(), DATABASE_URL: db.url });
+      // Blocked in PostgreSQL on the scout's lock: nothing of the Kubernetes API has been asked yet.
+      const waiting = new Promise<'waiting'>((resolve) =>
+        onceWaitingOnTheLock(1, () => resolve('waiting'), { key: LOCK_KEYS.scout, url: db.url }),
+      );
+      // A run that does not wait ends (having read the cache) instead.
+      expect(await Promise.race([waiting, run.done.then(() => 'ended')])).toBe('waiting');
+      expect(configMapReads()).toBe(0);
+      await other.query('SELECT pg_advisory_unlock($1::bigint)', [LOCK_KEYS.scout]);
+      const result = await run.done;
+      expect({ code: result.code, stderr: result.stderr }).toEqual({ code: 0, stderr: '' });
+      expect(summaryOf(result).artifact.origin).toBe('fetched');
+      expect(result.lines.some((l) => l.msg === 'the lock holder has finished' && l.lock === 'scout')).toBe(
+        true,
+      );
+      expect(configMapReads()).toBeGreaterThan(0);
+    });
+
+    it('a scout that never lets go holds a run back for MODELS_LOCK_TIMEOUT at most, and never fails it', async () => {
+      const result = await runInit(['all'], {
+        ...withConfigMap(),
+        DATABASE_URL: db.url,
+        MODELS_LOCK_TIMEOUT: '1s',
+      });
+      expect({ code: result.code, stderr: result.stderr }).toEqual({ code: 0, stderr: '' });
+      expect(summaryOf(result).artifact.origin).toBe('fetched');
+      expect(result.lines.find((l) => l.level === 'warn' && l.lock === 'scout')?.msg).toBe(
+        'the scout has not finished; reading the cache anyway',
+      );
+    });
   });
 
   it('all: migrates, then resolves the models, in one report', async () => {

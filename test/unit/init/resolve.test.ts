@@ -52,8 +52,17 @@ function setup(options: {
   answer?: (request: SourceRequest) => SourceResponse;
   /** Another init holds the lock; what its flight leaves in the ConfigMap when it releases (undefined: nothing). */
   otherFlight?: { publishes: Artifact | undefined };
+  /** With the scout lock; `held`: another init holds it when this one asks. */
+  scout?: { held: boolean };
 }) {
+  /** What happened, in order: the locks, the ConfigMap reads, the requests. */
+  const events: string[] = [];
   const configMap = memorySink('configmap', options.configMap);
+  const readConfigMap = configMap.read.bind(configMap);
+  configMap.read = async () => {
+    events.push('read configmap');
+    return readConfigMap();
+  };
   const file = memorySink('file', options.file);
   const requests: SourceRequest[] = [];
   const budgets: (number | undefined)[] = [];
@@ -61,7 +70,8 @@ function setup(options: {
   let otherHolds = options.otherFlight !== undefined;
   const take = () => {
     locks++;
-    return { release: async () => undefined };
+    events.push('take models');
+    return { release: async () => void events.push('release models') };
   };
   const deps: ResolveDeps = {
     sourceUrl: options.sourceUrl ?? URL,
@@ -74,12 +84,22 @@ function setup(options: {
       acquire: async () => take(),
       tryAcquire: async () => (otherHolds ? undefined : take()),
       awaitRelease: async () => {
+        events.push('await models');
         const published = options.otherFlight?.publishes;
         if (published) await configMap.write(published);
         otherHolds = false;
       },
     },
+    scout: options.scout && {
+      tryAcquire: async () => {
+        if (options.scout?.held) return undefined;
+        events.push('take scout');
+        return { release: async () => void events.push('release scout') };
+      },
+      awaitRelease: async () => void events.push('await scout'),
+    },
     fetch: async (request, limits) => {
+      events.push('request');
       requests.push(request);
       budgets.push(limits.budgetMs);
       if (!options.answer) throw new Error('no request expected');
@@ -88,7 +108,7 @@ function setup(options: {
     logger: silentLogger(),
     clock,
   };
-  return { resolver: createResolver(deps), configMap, file, requests, budgets, locks: () => locks };
+  return { resolver: createResolver(deps), configMap, file, requests, budgets, events, locks: () => locks };
 }
 
 const ok = (): SourceResponse => ({ kind: 'ok', body: minimal, etag: '"v2"', lastModified: null });
@@ -212,6 +232,51 @@ describe('model resolution', () => {
     await expect(t.resolver.models()).resolves.toMatchObject({ origin: 'fetched' });
     expect(t.locks()).toBe(1);
     expect(t.requests).toHaveLength(1);
+  });
+
+  describe('the scout lock', () => {
+    it('the first init reads a cold cache alone and lets the others read once it holds the models lock', async () => {
+      const t = setup({ configMap: artifact(30 * MIN), answer: ok, scout: { held: false } });
+      await expect(t.resolver.models()).resolves.toMatchObject({ origin: 'fetched' });
+      expect(t.events).toEqual([
+        'take scout',
+        'read configmap',
+        'take models',
+        'release scout',
+        // Under the models lock the cache is read again: another flight may have ended since the first read.
+        'read configmap',
+        'request',
+        'release models',
+      ]);
+    });
+
+    it('over a fresh cache it is let go before publishing, and the models lock is never taken', async () => {
+      const t = setup({ configMap: artifact(5 * MIN), scout: { held: false } });
+      await expect(t.resolver.models()).resolves.toMatchObject({ origin: 'reused' });
+      expect(t.events).toEqual(['take scout', 'read configmap', 'release scout']);
+      expect(t.file.writes).toHaveLength(1);
+    });
+
+    it('an init that finds another scouting waits for it before reading, then joins the flight it started', async () => {
+      const t = setup({
+        configMap: artifact(30 * MIN),
+        otherFlight: { publishes: artifact(0) },
+        scout: { held: true },
+      });
+      await expect(t.resolver.models()).resolves.toMatchObject({ origin: 'reused' });
+      expect(t.events).toEqual(['await scout', 'read configmap', 'await models', 'read configmap']);
+      expect(t.requests).toEqual([]);
+    });
+
+    it('the scout is let go when its read fails', async () => {
+      const t = setup({ scout: { held: false } });
+      t.configMap.read = async () => {
+        t.events.push('read configmap');
+        throw new Error('cannot reach the API server');
+      };
+      await expect(t.resolver.models()).rejects.toThrow('cannot reach the API server');
+      expect(t.events).toEqual(['take scout', 'read configmap', 'release scout']);
+    });
   });
 
   describe('a source URL with a secret', () => {
