@@ -4,6 +4,7 @@ import { initKnex } from '../db/knex';
 import { REQUIRED_MIGRATION, schemaState } from '../../core/db/migrations';
 import type { RunContext } from '../context';
 import { messageOf } from '../errors';
+import { configMapDescription } from '../models/sinks/configmap-sink';
 import type { ArtifactSink } from '../models/sinks/sink';
 
 async function sinkStatus(sink: ArtifactSink, ctx: RunContext) {
@@ -49,8 +50,10 @@ export async function runStatus(ctx: RunContext): Promise<void> {
   try {
     configMap = await ctx.configMapSink();
   } catch (error) {
+    // configMapSink() throws only when MODELS_CONFIGMAP is set (without it there is no ConfigMap to report).
+    const ref = config.models.configMap!;
     sinks.push({
-      sink: `ConfigMap ${config.models.configMap?.namespace}/${config.models.configMap?.name}`,
+      sink: configMapDescription(ref.namespace, ref.name),
       kind: 'configmap',
       state: 'error',
       reason: messageOf(error),

@@ -128,6 +128,22 @@ describe('modelgate-init wait and status (real PostgreSQL, real processes)', () 
     });
   });
 
+  it('status reports a ConfigMap it cannot reach as a sink in error, by name, and still reports the file', async () => {
+    await testDb.migrateLatest();
+    const result = await runInit(['status'], { ...env(), KUBECONFIG: path.join(dir, 'no-such-kubeconfig') });
+    expect(result.code).toBe(0);
+    const { sinks } = JSON.parse(result.stdout);
+    expect(sinks).toEqual([
+      {
+        sink: `ConfigMap ${NS}/${NAME}`,
+        kind: 'configmap',
+        state: 'error',
+        reason: expect.stringMatching(/cannot load the Kubernetes client configuration.*set KUBECONFIG/),
+      },
+      expect.objectContaining({ kind: 'file' }),
+    ]);
+  });
+
   it.each(COMMANDS)(
     'modelgate-init %s --help prints its usage and the exit codes (built binary)',
     async (command) => {
