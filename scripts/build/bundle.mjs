@@ -170,6 +170,43 @@ const axiosWithoutWebGlobals = {
   },
 };
 
+/**
+ * mime-types (express' and body-parser's, and form-data's under axios) fills its extension and type maps when it is
+ * loaded: a walk over mime-db's 2,500 types that costs every app start about 3 ms of CPU, for maps only
+ * `lookup(extension)` and `extension(type)` read (express' res.type('json'), sendFile). modelgate's request path
+ * never does: content types are full (`application/json`), which mime-types answers from mime-db directly. The
+ * bundles get the same module with both maps filled on their first read. The build fails if that line changes
+ * upstream.
+ * @type {import('esbuild').Plugin}
+ */
+const mimeMapsOnFirstRead = {
+  name: 'mime-maps-on-first-read',
+  setup(b) {
+    b.onLoad({ filter: /[\\/]mime-types[\\/]index\.js$/ }, (args) => {
+      const source = fs.readFileSync(args.path, 'utf8');
+      const line = 'populateMaps(exports.extensions, exports.types)';
+      if (!source.includes(line))
+        throw new Error(
+          `${args.path}: the populateMaps line this build replaces has changed; update scripts/build/bundle.mjs`,
+        );
+      // The module has no semicolons: the one in front keeps the line before from being called.
+      const lazy = `;(function mapsOnFirstRead(extensions, types) {
+  var filled = false
+  function fill() {
+    // Marked first: populateMaps reads exports.types while it fills them.
+    if (!filled) {
+      filled = true
+      populateMaps(extensions, types)
+    }
+  }
+  Object.defineProperty(exports, 'extensions', { enumerable: true, get: function () { fill(); return extensions } })
+  Object.defineProperty(exports, 'types', { enumerable: true, get: function () { fill(); return types } })
+})(exports.extensions, exports.types)`;
+      return { contents: source.replace(line, lazy), loader: 'js' };
+    });
+  },
+};
+
 /** @param {string} name */
 const launcher = (name) => `#!/usr/bin/env node
 'use strict';
@@ -241,7 +278,7 @@ for (const { name, entry, train } of executables) {
     // trace of the bundle back into source files and packages (bench/lib/cpuprofile.mjs).
     sourcemap: 'external',
     external: notBundled,
-    plugins: [axiosWithoutWebGlobals],
+    plugins: [axiosWithoutWebGlobals, mimeMapsOnFirstRead],
     logLevel: 'warning',
   });
   // launch.js reads the bundle as latin1, which is only the same text for ASCII.
