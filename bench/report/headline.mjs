@@ -235,7 +235,7 @@ export function readmeHeadline(f) {
     '',
     ...(m
       ? [
-          `Measured on ${m.cpus} × ${m.cpuModel} (load average ${m.loadStart[0]} at the start${m.shared ? ', other work running' : ''}), every pod's processes on the same cores` +
+          `Measured on ${m.cpus} × ${m.cpuModel} (load average ${m.loadStart[0]} at the start${m.shared ? (m.afterOwnBenchmarks.length > 0 ? ", just after the run's own first benchmarks" : ', other work running') : ''}), every pod's processes on the same cores` +
             (cpuBound
               ? ": the storm's wall times are bound by CPU there, not by coordination (the CPU floor and the CPU per pod of each design are in the report)."
               : '.'),

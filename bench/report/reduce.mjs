@@ -52,6 +52,9 @@ function medianOf(runs, pick) {
   return median(values);
 }
 
+/** A benchmark that ended this shortly before bench/run.mjs started was part of the same `npm run bench`. */
+const OWN_LOAD_WINDOW_MS = 60_000;
+
 /**
  * What the machine was and how busy: from machine.json (bench/lib/machine.mjs records it at the start and the end).
  * @param {any} machine @param {Record<string, any>} results
@@ -72,6 +75,14 @@ export function reduceMachine(machine, results) {
       commit:
         r.conditions.build?.commit !== machine.build?.commit ? String(r.conditions.build?.commit) : undefined,
     }));
+  // `npm run bench` runs the start-up, API, failover, rewrite and limiter benchmarks before bench/run.mjs, which
+  // reads the load at its start: one of them ending just before is the run's own load, not other work.
+  const startedAt = Date.parse(start.at);
+  const justBefore = Object.entries(results)
+    .filter(([name, r]) => name !== 'machine' && typeof r?.finishedAt === 'string')
+    .map(([name, r]) => ({ name, gapMs: startedAt - Date.parse(r.finishedAt) }))
+    .filter(({ gapMs }) => gapMs >= 0 && gapMs <= OWN_LOAD_WINDOW_MS)
+    .map(({ name }) => name);
   return {
     cpus: start.cpus,
     cpuModel: start.cpuModel,
@@ -82,8 +93,10 @@ export function reduceMachine(machine, results) {
     loadStart: start.loadAverage,
     loadEnd: end?.loadAverage,
     processes: start.processes,
-    /** Other work ran beside the benchmarks when the 1-minute load average at the start was a quarter of the cores or more. */
+    /** Busy at the start: a 1-minute load average of a quarter of the cores or more (other work, or afterOwnBenchmarks). */
     shared: start.loadAverage[0] >= start.cpus / 4,
+    /** The benchmarks of the same run that ended within a minute before it started (their load is in loadStart). */
+    afterOwnBenchmarks: justBefore,
     from: start.at,
     to: end?.at,
     commit: machine.build?.commit,

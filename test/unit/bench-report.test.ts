@@ -354,6 +354,27 @@ describe('bench report: rendering the figures', () => {
     expect(block).not.toMatch(/2-core|shared/);
   });
 
+  it("names the run's own benchmark as the load at the start when it ended just before, not other work", () => {
+    // The fixture's api benchmark ended 4 s before bench/run.mjs started, its limiter hours before.
+    const f = reduceResults(results());
+    expect(f.machine).toMatchObject({ shared: true, afterOwnBenchmarks: ['api'] });
+    const page = benchmarksPage(f);
+    expect(page).toContain(
+      "when the storm began, right after the api benchmark of the same `npm run bench` (the run's own load, at least in part)",
+    );
+    expect(page).not.toContain('Other work ran on the machine');
+    const block = readmeHeadline(f);
+    expect(block).toMatch(/\(load average [\d.]+ at the start, just after the run's own first benchmarks\)/);
+    expect(block).not.toContain('other work running');
+    // With nothing of the run just before, a busy start is other work.
+    const alone = results();
+    alone.api = { ...alone.api, finishedAt: '2026-12-01T00:15:00.000Z' };
+    const other = reduceResults(alone);
+    expect(other.machine?.afterOwnBenchmarks).toEqual([]);
+    expect(benchmarksPage(other)).toContain('Other work ran on the machine (a 1-minute load average of');
+    expect(readmeHeadline(other)).toContain('other work running');
+  });
+
   it('writes only a few rows into the README, between its markers, and leaves the rest of the README alone', () => {
     const f = reduceResults(results());
     const readme = `# Title\n\nbefore\n\n${HEADLINE_START}\nold\n${HEADLINE_END}\n\nafter\n`;
