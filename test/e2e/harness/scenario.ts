@@ -152,6 +152,14 @@ export interface LoadSummary {
   firstFailures: string[];
 }
 
+/** No request of the load failed; when some did, the assertion shows the first ones (when, and the error or status). */
+export function expectNoFailedRequests(summary: LoadSummary): void {
+  expect({ failed: summary.failed, firstFailures: summary.firstFailures }).toEqual({
+    failed: 0,
+    firstFailures: [],
+  });
+}
+
 /** Steady load (load.mjs) from inside the namespace; `stop()` ends it and says how it went. */
 export async function startLoad(options: {
   url: string;
