@@ -150,11 +150,17 @@ export interface LoadSummary {
   statuses: Record<string, number>;
   errors: Record<string, number>;
   firstFailures: string[];
+  /** What the cluster showed while the load ran, filled in only when a request failed (startModelsLoad). */
+  cluster?: { readyEndpoints: string[]; warnings: string[] };
 }
 
-/** No request of the load failed; when some did, the assertion shows the first ones (when, and the error or status). */
+/**
+ * No request of the load failed; when some did, the assertion shows the first ones (when, and the error or status)
+ * and, for a load through a Service, how its ready endpoints changed and the namespace's warning events.
+ */
 export function expectNoFailedRequests(summary: LoadSummary): void {
-  expect({ failed: summary.failed, firstFailures: summary.firstFailures }).toEqual({
+  const { failed, firstFailures, cluster } = summary;
+  expect({ failed, firstFailures, ...(failed > 0 && cluster ? { cluster } : {}) }).toEqual({
     failed: 0,
     firstFailures: [],
   });
@@ -329,7 +335,66 @@ export class Scenario {
     const pod = (await this.pods(SERVER)).find((p) => p.status?.podIP && !p.metadata?.deletionTimestamp);
     if (!pod) throw new Error(`no running server pod in ${this.namespace} to make an API key through`);
     const key = await this.apiKey(pod.status!.podIP!);
-    return startLoad({ url: `http://${svc}/v1/models`, headers: { authorization: `Bearer ${key}` }, rate });
+    const endpoints = this.followReadyEndpoints('mg-modelgate');
+    const load = await startLoad({
+      url: `http://${svc}/v1/models`,
+      headers: { authorization: `Bearer ${key}` },
+      rate,
+    }).catch(async (error: unknown) => {
+      await endpoints.stop();
+      throw error;
+    });
+    return {
+      stop: async () => {
+        const summary = await load.stop();
+        const readyEndpoints = await endpoints.stop();
+        if (summary.failed > 0) summary.cluster = { readyEndpoints, warnings: await this.warnings() };
+        return summary;
+      },
+    };
+  }
+
+  /**
+   * Watches a Service's EndpointSlices until stop(), which returns every event as `<time> <type> <slice>: <ready
+   * addresses or none>` (a watch, not polling: a slice replaced for a moment shows): when a request through the
+   * Service fails, whether it had somewhere to go.
+   */
+  followReadyEndpoints(service: string): { stop: () => Promise<string[]> } {
+    const events: string[] = [];
+    const record = (what: string) => events.push(`${new Date().toISOString()} ${what}`);
+    const watching = new k8s.Watch(kubeConfig()).watch(
+      `/apis/discovery.k8s.io/v1/namespaces/${this.namespace}/endpointslices`,
+      { labelSelector: `kubernetes.io/service-name=${service}` },
+      (type, slice: k8s.V1EndpointSlice) => {
+        const ready = (slice.endpoints ?? []).filter((e) => e.conditions?.ready).flatMap((e) => e.addresses);
+        record(`${type} ${slice.metadata?.name}: ${ready.sort().join(',') || 'none'}`);
+      },
+      (error: unknown) => {
+        if (error && (error as Error).name !== 'AbortError') record(`watch ended: ${String(error)}`);
+      },
+    );
+    return {
+      stop: async () => {
+        (await watching).abort();
+        return events;
+      },
+    };
+  }
+
+  /** The namespace's Warning events, oldest first, as `<time> <kind>/<name> <reason>: <message>`. */
+  async warnings(): Promise<string[]> {
+    const events = await core().listNamespacedEvent({
+      namespace: this.namespace,
+      fieldSelector: 'type=Warning',
+    });
+    const at = (e: k8s.CoreV1Event) =>
+      new Date(e.lastTimestamp ?? e.eventTime ?? e.metadata?.creationTimestamp ?? 0).toISOString();
+    return events.items
+      .map(
+        (e) =>
+          `${at(e)} ${e.involvedObject.kind}/${e.involvedObject.name} ${e.reason}: ${e.message} (x${e.count ?? 1})`,
+      )
+      .sort();
   }
 
   helm(args: string[], timeoutMs = 600_000): Promise<CommandResult> {
