@@ -47,6 +47,16 @@ function routesOf(procNetRoute: string): string[] {
     .sort();
 }
 
+/** The MAC addresses of the links in the node's namespace whose names match. */
+function macsInNode(match: (link: string) => boolean): string[] {
+  const links = JSON.parse(
+    execFileSync('nsenter', [`--net=${e2eNode().netns}`, '--', 'ip', '-j', 'link', 'show'], {
+      encoding: 'utf8',
+    }),
+  ) as { ifname: string; address: string }[];
+  return links.filter((l) => match(l.ifname)).map((l) => l.address);
+}
+
 describeScenario(
   'e2e network: nothing leaves the node namespace, nothing outside it is a destination',
   'network',
@@ -104,6 +114,47 @@ describeScenario(
       const log = expectSuccess('kubectl logs', await s.kubectl(['logs', 'routes']));
       const node = e2eNode();
       expect(routesOf(log.stdout)).toEqual([node.net.podCidr, node.net.serviceCidr].sort());
+    });
+
+    it('keeps the bridge on its own MAC address while pods come and go', async () => {
+      const node = e2eNode();
+      const bridgeMac = () => macsInNode((link) => link === node.net.bridge);
+      expect(bridgeMac()).toEqual([node.net.bridgeMac]);
+      // A bridge left to choose takes the lowest MAC of its ports: with a pod running it would be that pod's veth.
+      await core().createNamespacedPod({
+        namespace: s.namespace,
+        body: {
+          metadata: { name: 'port' },
+          spec: {
+            automountServiceAccountToken: false,
+            terminationGracePeriodSeconds: 0,
+            securityContext: { runAsNonRoot: true, runAsUser: 10001 },
+            containers: [
+              {
+                name: 'port',
+                image: `${IMAGE.repository}:${IMAGE.tag}`,
+                imagePullPolicy: 'Never',
+                command: ['node', '-e', 'setInterval(() => {}, 60_000)'],
+              },
+            ],
+          },
+        },
+      });
+      await until('the pod to run', async () => {
+        const pod = await core().readNamespacedPod({ name: 'port', namespace: s.namespace });
+        return pod.status?.phase === 'Running' ? pod : undefined;
+      });
+      const ports = macsInNode((link) => link.startsWith('veth'));
+      expect(ports.length).toBeGreaterThan(0);
+      expect({ bridge: bridgeMac(), ports: ports.filter((mac) => bridgeMac().includes(mac)) }).toEqual({
+        bridge: [node.net.bridgeMac],
+        ports: [],
+      });
+      await core().deleteNamespacedPod({ name: 'port', namespace: s.namespace, gracePeriodSeconds: 0 });
+      await until('the pod to be gone', async () =>
+        (await s.pods('')).some((p) => p.metadata?.name === 'port') ? undefined : true,
+      );
+      expect(bridgeMac()).toEqual([node.net.bridgeMac]);
     });
   },
 );

@@ -53,6 +53,12 @@ export const NET = {
   dnsServiceIp: '198.19.0.10',
   clusterDomain: 'cluster.local',
   bridge: 'mg0',
+  /**
+   * The bridge's own MAC address, set when it is made. A Linux bridge without one takes the lowest MAC of its ports
+   * and changes it as pods come and go, and every pod's ARP entry for the node then points at an address nobody
+   * has; a real node's bridge (the CNI bridge plugin's, docker0) keeps one.
+   */
+  bridgeMac: '02:6d:67:00:00:01',
 };
 const PORTS = { etcd: 2379, etcdPeer: 2380, apiserver: 6443, postgres: 5432 };
 const NODE_NAME = 'e2e-node';
@@ -301,7 +307,7 @@ function makeNetwork() {
   fs.writeFileSync(paths.netns, '');
   execFileSync('unshare', [`--net=${paths.netns}`, 'true']);
   inNamespace('ip', ['link', 'set', 'lo', 'up']);
-  inNamespace('ip', ['link', 'add', NET.bridge, 'type', 'bridge']);
+  inNamespace('ip', ['link', 'add', NET.bridge, 'address', NET.bridgeMac, 'type', 'bridge']);
   inNamespace('ip', ['addr', 'add', `${NET.nodeIp}/24`, 'dev', NET.bridge]);
   inNamespace('ip', ['addr', 'add', `${NET.serviceHostIp}/24`, 'dev', NET.bridge]);
   inNamespace('ip', ['link', 'set', NET.bridge, 'up']);

@@ -37,6 +37,7 @@ export interface E2eNode {
     dnsServiceIp: string;
     clusterDomain: string;
     bridge: string;
+    bridgeMac: string;
   };
   /** The shared PostgreSQL: `url` as seen inside the namespace, `hostUrl` through a loopback forward. */
   postgres?: { url: string; hostUrl: string };
