@@ -1,7 +1,8 @@
 // Scenario 3, Refresh: the chart's CronJob, run by the real CronJob controller, updates the models ConfigMap; the
 // kubelet projects it into the running pods; every app reloads it (its /status sha changes) while steady load
-// through the Service sees no failure. The time from the ConfigMap update to the last reload is recorded; it is
-// bounded by the kubelet's sync period (10 s on the e2e node, 1 min by default) plus its cache.
+// through the Service sees no failure and the Service keeps every ready endpoint. The time from the ConfigMap
+// update to the last reload is recorded; it is bounded by the kubelet's sync period (10 s on the e2e node, 1 min by
+// default) plus its cache.
 import { batch, core, until } from './harness/node';
 import { recordFigure } from './harness/figures';
 import { describeScenario, expectNoFailedRequests, MORE_MODELS, SERVER } from './harness/scenario';
@@ -70,6 +71,8 @@ describeScenario(
       for (const pod of await s.pods(SERVER))
         expect(pod.status?.containerStatuses?.[0]?.restartCount).toBe(0);
       expectNoFailedRequests(summary);
+      // A reload never costs a pod its readiness: the Service kept all three endpoints throughout.
+      expect(summary.minReadyEndpoints).toBe(3);
       expect(summary.ok).toBeGreaterThan(100);
 
       // The Job that did it was made by the refresh CronJob's controller. The Job controller counts the pod as

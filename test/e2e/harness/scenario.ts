@@ -150,7 +150,9 @@ export interface LoadSummary {
   statuses: Record<string, number>;
   errors: Record<string, number>;
   firstFailures: string[];
-  /** What the cluster showed while the load ran, filled in only when a request failed (startModelsLoad). */
+  /** For a load through the release's Service (startModelsLoad): the fewest ready endpoints it had meanwhile. */
+  minReadyEndpoints?: number;
+  /** What the cluster showed while a load through the Service ran, filled in only when a request failed. */
   cluster?: { readyEndpoints: string[]; warnings: string[] };
 }
 
@@ -335,7 +337,7 @@ export class Scenario {
     const pod = (await this.pods(SERVER)).find((p) => p.status?.podIP && !p.metadata?.deletionTimestamp);
     if (!pod) throw new Error(`no running server pod in ${this.namespace} to make an API key through`);
     const key = await this.apiKey(pod.status!.podIP!);
-    const endpoints = this.followReadyEndpoints('mg-modelgate');
+    const endpoints = await this.followReadyEndpoints('mg-modelgate');
     const load = await startLoad({
       url: `http://${svc}/v1/models`,
       headers: { authorization: `Bearer ${key}` },
@@ -347,36 +349,54 @@ export class Scenario {
     return {
       stop: async () => {
         const summary = await load.stop();
-        const readyEndpoints = await endpoints.stop();
-        if (summary.failed > 0) summary.cluster = { readyEndpoints, warnings: await this.warnings() };
+        const { events, minReady } = await endpoints.stop();
+        summary.minReadyEndpoints = minReady;
+        if (summary.failed > 0) summary.cluster = { readyEndpoints: events, warnings: await this.warnings() };
         return summary;
       },
     };
   }
 
   /**
-   * Watches a Service's EndpointSlices until stop(), which returns every event as `<time> <type> <slice>: <ready
-   * addresses or none>` (a watch, not polling: a slice replaced for a moment shows): when a request through the
-   * Service fails, whether it had somewhere to go.
+   * Follows a Service's ready endpoints until stop(): its EndpointSlices listed, then watched from that version (a
+   * watch, not polling, so a slice emptied or replaced for a moment shows). stop() returns every change as `<time>
+   * <event> <slice>: <ready addresses or none>` and the fewest ready endpoints the Service had meanwhile.
    */
-  followReadyEndpoints(service: string): { stop: () => Promise<string[]> } {
+  async followReadyEndpoints(
+    service: string,
+  ): Promise<{ stop: () => Promise<{ events: string[]; minReady: number }> }> {
+    const labelSelector = `kubernetes.io/service-name=${service}`;
+    const readyOf = (slice: k8s.V1EndpointSlice) =>
+      (slice.endpoints ?? [])
+        .filter((e) => e.conditions?.ready)
+        .flatMap((e) => e.addresses)
+        .sort();
+    const list = await discovery().listNamespacedEndpointSlice({ namespace: this.namespace, labelSelector });
+    const ready = new Map(list.items.map((slice) => [slice.metadata!.name!, readyOf(slice)]));
+    const total = () => [...ready.values()].flat().length;
     const events: string[] = [];
-    const record = (what: string) => events.push(`${new Date().toISOString()} ${what}`);
+    const record = (what: string, addresses: string[]) =>
+      events.push(`${new Date().toISOString()} ${what}: ${addresses.join(',') || 'none'}`);
+    record('listed', [...ready.values()].flat().sort());
+    let minReady = total();
     const watching = new k8s.Watch(kubeConfig()).watch(
       `/apis/discovery.k8s.io/v1/namespaces/${this.namespace}/endpointslices`,
-      { labelSelector: `kubernetes.io/service-name=${service}` },
+      { labelSelector, resourceVersion: list.metadata?.resourceVersion },
       (type, slice: k8s.V1EndpointSlice) => {
-        const ready = (slice.endpoints ?? []).filter((e) => e.conditions?.ready).flatMap((e) => e.addresses);
-        record(`${type} ${slice.metadata?.name}: ${ready.sort().join(',') || 'none'}`);
+        const name = slice.metadata?.name ?? '?';
+        if (type === 'DELETED') ready.delete(name);
+        else if (type === 'ADDED' || type === 'MODIFIED') ready.set(name, readyOf(slice));
+        minReady = Math.min(minReady, total());
+        record(`${type} ${name}`, readyOf(slice));
       },
       (error: unknown) => {
-        if (error && (error as Error).name !== 'AbortError') record(`watch ended: ${String(error)}`);
+        if (error && (error as Error).name !== 'AbortError') record(`watch ended (${String(error)})`, []);
       },
     );
     return {
       stop: async () => {
         (await watching).abort();
-        return events;
+        return { events, minReady };
       },
     };
   }
