@@ -360,7 +360,8 @@ export class Scenario {
   /**
    * Follows a Service's ready endpoints until stop(): its EndpointSlices listed, then watched from that version (a
    * watch, not polling, so a slice emptied or replaced for a moment shows). stop() returns every change as `<time>
-   * <event> <slice>: <ready addresses or none>` and the fewest ready endpoints the Service had meanwhile.
+   * <event> <slice>: <ready addresses or none>` and the fewest ready endpoints the Service had meanwhile (as far as
+   * the watch saw: one that ended early says so among the events).
    */
   async followReadyEndpoints(
     service: string,
@@ -379,23 +380,29 @@ export class Scenario {
       events.push(`${new Date().toISOString()} ${what}: ${addresses.join(',') || 'none'}`);
     record('listed', [...ready.values()].flat().sort());
     let minReady = total();
-    const watching = new k8s.Watch(kubeConfig()).watch(
-      `/apis/discovery.k8s.io/v1/namespaces/${this.namespace}/endpointslices`,
-      { labelSelector, resourceVersion: list.metadata?.resourceVersion },
-      (type, slice: k8s.V1EndpointSlice) => {
-        const name = slice.metadata?.name ?? '?';
-        if (type === 'DELETED') ready.delete(name);
-        else if (type === 'ADDED' || type === 'MODIFIED') ready.set(name, readyOf(slice));
-        minReady = Math.min(minReady, total());
-        record(`${type} ${name}`, readyOf(slice));
-      },
-      (error: unknown) => {
-        if (error && (error as Error).name !== 'AbortError') record(`watch ended (${String(error)})`, []);
-      },
-    );
+    const watching = new k8s.Watch(kubeConfig())
+      .watch(
+        `/apis/discovery.k8s.io/v1/namespaces/${this.namespace}/endpointslices`,
+        { labelSelector, resourceVersion: list.metadata?.resourceVersion },
+        (type, slice: k8s.V1EndpointSlice) => {
+          const name = slice.metadata?.name ?? '?';
+          if (type === 'DELETED') ready.delete(name);
+          else if (type === 'ADDED' || type === 'MODIFIED') ready.set(name, readyOf(slice));
+          minReady = Math.min(minReady, total());
+          record(`${type} ${name}`, readyOf(slice));
+        },
+        (error: unknown) => {
+          if (error && (error as Error).name !== 'AbortError') record(`watch ended (${String(error)})`, []);
+        },
+      )
+      .catch((error: unknown) => {
+        // What the events say; a watch that could not start must not fail the scenario it only describes.
+        record(`watch failed (${String(error)})`, []);
+        return undefined;
+      });
     return {
       stop: async () => {
-        (await watching).abort();
+        (await watching)?.abort();
         return { events, minReady };
       },
     };
