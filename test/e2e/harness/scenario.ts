@@ -337,6 +337,7 @@ export class Scenario {
     const pod = (await this.pods(SERVER)).find((p) => p.status?.podIP && !p.metadata?.deletionTimestamp);
     if (!pod) throw new Error(`no running server pod in ${this.namespace} to make an API key through`);
     const key = await this.apiKey(pod.status!.podIP!);
+    await this.serviceAnswers(svc);
     const endpoints = await this.followReadyEndpoints('mg-modelgate');
     const load = await startLoad({
       url: `http://${svc}/v1/models`,
@@ -355,6 +356,22 @@ export class Scenario {
         return summary;
       },
     };
+  }
+
+  /**
+   * Waits until `<ClusterIP>:<port>` answers /livez from inside the node's namespace. `helm install --wait` returns
+   * once the pods are ready and the EndpointSlice says so, but kube-proxy writes its rules at most once per
+   * minSyncPeriod (1 s), and until it has it rejects connections to the Service as to one without endpoints (a load
+   * started at once saw its first 350 ms refused: ICMP port unreachable from the node, the slice listing three
+   * ready pods).
+   */
+  async serviceAnswers(svc: string): Promise<void> {
+    await until(
+      `the Service ${svc} to answer (kube-proxy to have programmed its endpoints)`,
+      async () => ((await nodeGet(svc, '/livez').catch(() => undefined))?.status === 200 ? true : undefined),
+      60_000,
+      100,
+    );
   }
 
   /**
