@@ -47,14 +47,20 @@ function routesOf(procNetRoute: string): string[] {
     .sort();
 }
 
-/** The MAC addresses of the links in the node's namespace whose names match. */
-function macsInNode(match: (link: string) => boolean): string[] {
-  const links = JSON.parse(
+/** The links in the node's namespace: name and MAC address. */
+function linksInNode(): { ifname: string; address: string }[] {
+  return JSON.parse(
     execFileSync('nsenter', [`--net=${e2eNode().netns}`, '--', 'ip', '-j', 'link', 'show'], {
       encoding: 'utf8',
     }),
   ) as { ifname: string; address: string }[];
-  return links.filter((l) => match(l.ifname)).map((l) => l.address);
+}
+
+/** The MAC addresses of the links in the node's namespace whose names match. */
+function macsInNode(match: (link: string) => boolean): string[] {
+  return linksInNode()
+    .filter((l) => match(l.ifname))
+    .map((l) => l.address);
 }
 
 describeScenario(
@@ -69,12 +75,7 @@ describeScenario(
       expect(routeInNode('1.1.1.1')).toMatch(/Network is unreachable/);
       // Inside: the pod network is on the bridge, Services go through kube-proxy's rules on it.
       expect(routeInNode(node.net.podRangeStart)).toMatch(new RegExp(`dev ${node.net.bridge}`));
-      const links = execFileSync('nsenter', [`--net=${node.netns}`, '--', 'ip', '-o', 'link', 'show'], {
-        encoding: 'utf8',
-      })
-        .trim()
-        .split('\n')
-        .map((line) => line.split(': ')[1]!.split('@')[0]!);
+      const links = linksInNode().map((l) => l.ifname);
       expect(links.filter((l) => l !== 'lo' && l !== node.net.bridge && !l.startsWith('veth'))).toEqual([]);
       // The host: no address in the namespace's ranges, and a blackhole for them, not the default route.
       expect(addresses.filter((a) => a.startsWith('198.18.') || a.startsWith('198.19.'))).toEqual([]);

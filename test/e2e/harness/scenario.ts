@@ -188,6 +188,11 @@ export async function startLoad(options: {
   };
 }
 
+/** The addresses of an EndpointSlice's ready endpoints. */
+function readyAddresses(slice: k8s.V1EndpointSlice): string[] {
+  return (slice.endpoints ?? []).filter((e) => e.conditions?.ready).flatMap((e) => e.addresses);
+}
+
 export class Scenario {
   private readonly cleanups: (() => Promise<unknown>)[] = [];
   constructor(
@@ -384,11 +389,7 @@ export class Scenario {
     service: string,
   ): Promise<{ stop: () => Promise<{ events: string[]; minReady: number }> }> {
     const labelSelector = `kubernetes.io/service-name=${service}`;
-    const readyOf = (slice: k8s.V1EndpointSlice) =>
-      (slice.endpoints ?? [])
-        .filter((e) => e.conditions?.ready)
-        .flatMap((e) => e.addresses)
-        .sort();
+    const readyOf = (slice: k8s.V1EndpointSlice) => readyAddresses(slice).sort();
     const list = await discovery().listNamespacedEndpointSlice({ namespace: this.namespace, labelSelector });
     const ready = new Map(list.items.map((slice) => [slice.metadata!.name!, readyOf(slice)]));
     const total = () => [...ready.values()].flat().length;
@@ -486,9 +487,7 @@ export class Scenario {
       namespace: this.namespace,
       labelSelector: `kubernetes.io/service-name=${service}`,
     });
-    return slices.items.flatMap((slice) =>
-      (slice.endpoints ?? []).filter((e) => e.conditions?.ready).flatMap((e) => e.addresses),
-    );
+    return slices.items.flatMap(readyAddresses);
   }
 
   /** /status of every running pod of the selector, read from the pod's IP. */
