@@ -1,5 +1,17 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { Writable } from 'node:stream';
-import { componentLogger, createLogger, scrubSecrets } from '../../core/logger';
+import { setImmediate as nextTurn } from 'node:timers/promises';
+import {
+  componentLogger,
+  createLogger,
+  LOG_BUFFER_BYTES,
+  LOG_FLUSH_MS,
+  logDestination,
+  scrubSecrets,
+} from '../../core/logger';
+import { until } from '../support/wait';
 
 function capture() {
   const lines: string[] = [];
@@ -88,6 +100,52 @@ describe('logger', () => {
     });
     expect(nested.calls[0]!.note).toBe(`sent ${ADMIN}`);
     expect(nested.requestId).toBe(KEY);
+  });
+});
+
+describe("logDestination (the app's stdout)", () => {
+  let dir: string;
+  let destination: ReturnType<typeof logDestination>;
+  const file = () => path.join(dir, 'out.log');
+  const written = () => fs.readFileSync(file(), 'utf8').split('\n').filter(Boolean);
+  const ids = () => written().map((line) => (JSON.parse(line) as { requestId: string }).requestId);
+
+  beforeEach(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'modelgate-log-'));
+    destination = logDestination(fs.openSync(file(), 'a'));
+  });
+  afterEach(async () => {
+    jest.restoreAllMocks();
+    // The destination closes its descriptor once what is pending is written.
+    const closed = new Promise((resolve) => destination.once('close', resolve));
+    destination.end();
+    await closed;
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('writes the lines of an idle pod together, once the flush interval is over, not one write each', async () => {
+    const writes = jest.spyOn(fs, 'write');
+    const logger = createLogger({ component: 'app', destination });
+    // One access-log line per turn of the event loop, as a pod serving one request at a time writes them.
+    for (let i = 0; i < 20; i += 1) {
+      logger.info({ requestId: `r-${i}`, status: 200 }, 'request');
+      await nextTurn();
+    }
+    expect(written()).toEqual([]);
+    await until(() => written().length === 20, 10 * LOG_FLUSH_MS + 2_000, 10);
+    expect(ids()).toEqual(Array.from({ length: 20 }, (_, i) => `r-${i}`));
+    expect(writes).toHaveBeenCalledTimes(1);
+  });
+
+  it('starts a write at once when LOG_BUFFER_BYTES are pending, without waiting for the interval', async () => {
+    const writes = jest.spyOn(fs, 'write');
+    const logger = createLogger({ component: 'app', destination });
+    const filler = 'x'.repeat(200);
+    const count = Math.ceil(LOG_BUFFER_BYTES / 200) + 1;
+    for (let i = 0; i < count; i += 1) logger.info({ requestId: `r-${i}`, filler }, 'request');
+    expect(writes).toHaveBeenCalled();
+    await until(() => written().length === count, 10 * LOG_FLUSH_MS + 2_000, 10);
+    expect(ids()).toEqual(Array.from({ length: count }, (_, i) => `r-${i}`));
   });
 });
 

@@ -60,6 +60,7 @@ describe('key revocation across two modelgate-app processes (the built binary) o
     expect(refused.body.error.code).toBe('revoked_api_key');
     expect((await call(b.url, 'GET', '/v1/models', owner)).status).toBe(200);
     for (const app of apps) {
+      await app.logsWritten();
       expect(app.lines.join('\n')).not.toContain(extra.body.key);
       expect(app.lines.join('\n')).not.toContain(owner);
     }

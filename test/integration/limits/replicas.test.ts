@@ -229,6 +229,7 @@ describe('limits held by three modelgate-app processes on one PostgreSQL', () =>
     const checked = await call(closed.url, 'POST', '/v1/chat/completions', shut.key, completion);
     expect(checked.status).toBe(200);
     expect(checked.headers.get('x-ratelimit-limit-requests')).toBe('5');
+    await closed.logsWritten();
     expect(closed.lines.join('\n')).toContain('LIMITS_ON_STORE_ERROR=closed');
   });
 });

@@ -236,6 +236,7 @@ describe('a 20 s database outage under steady completion load', () => {
     expect(readyAgainMs).toBeLessThan(10_000);
 
     // The outage is logged once when it starts and once when it ends: no error lines, no line per request.
+    await app.logsWritten();
     const records = app
       .records()
       .filter((r) => Date.parse(r.time) >= stopping && r.level !== 'debug' && r.msg !== 'request');

@@ -103,6 +103,7 @@ describe("a pod cut off from the database while another changes a key's policy",
     const metrics = (await call(b.url, 'GET', '/metrics')).body as string;
     expect(metrics).toMatch(/^modelgate_limits_refused_total\{reason="store_unavailable"\} 1$/m);
     // The outage is no failure of the gateway: nothing logged as an error on b.
+    await b.logsWritten();
     expect(b.records().filter((r) => r.level === 'error' || r.level === 'fatal')).toEqual([]);
     console.log(`policy partition figures: ${JSON.stringify({ readyAfterMs, refusedMs: refused.ms })}`);
   });

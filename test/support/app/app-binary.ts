@@ -2,7 +2,9 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import readline from 'node:readline';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { buildArtifact, serializeArtifact, type ArtifactModel } from '../../../core/artifact/schema';
+import { LOG_FLUSH_MS } from '../../../core/logger';
 import { testModels } from '../api/catalog';
 import { tempDir } from '../temp.mjs';
 
@@ -24,6 +26,11 @@ export interface AppProcess {
   lines: string[];
   /** The JSON log records so far. */
   records(): LogRecord[];
+  /**
+   * Resolves once the lines logged before the call have reached `lines`: the app writes its stdout at most
+   * LOG_FLUSH_MS after a line (core/logger.ts), so an assertion on what was or was not logged waits for it first.
+   */
+  logsWritten(): Promise<void>;
   /** Resolves with the exit code once the process has exited. */
   exited: Promise<number | null>;
   /** SIGTERM, then resolves once it has exited. */
@@ -75,6 +82,7 @@ export async function startAppBinary(env: Record<string, string>): Promise<AppPr
     url: `http://127.0.0.1:${port}`,
     lines,
     records: () => lines.flatMap((line) => parseRecord(line) ?? []),
+    logsWritten: () => sleep(4 * LOG_FLUSH_MS),
     exited,
     async stop() {
       if (child.exitCode !== null || child.signalCode !== null) return;
