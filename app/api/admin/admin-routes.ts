@@ -1,4 +1,4 @@
-import { Router, type RequestHandler } from 'express';
+import type { RequestHandler, Router } from 'express';
 import * as z from 'zod';
 import { NotFoundError, UnauthorizedError } from '../../http/errors';
 import { bearerToken, tokensEqual } from '../keys/key-format';
@@ -87,8 +87,7 @@ export const adminOperations = {
 };
 
 /** POST|GET /admin/users: create users (with their first key) and list them. */
-export function adminRoutes(admin: AdminService, adminToken: string | undefined): Router {
-  const router = Router();
+export function adminRoutes(router: Router, admin: AdminService, adminToken: string | undefined): void {
   const auth = requireAdmin(adminToken);
 
   mount(router, adminOperations.createUser, [auth], async ({ body }, _req, res) => {
@@ -104,6 +103,4 @@ export function adminRoutes(admin: AdminService, adminToken: string | undefined)
     const result = await admin.list(query);
     res.json(listBody(result.items.map(userJson), result.total, query));
   });
-
-  return router;
 }

@@ -1,4 +1,4 @@
-import { Router, type RequestHandler } from 'express';
+import type { RequestHandler, Router } from 'express';
 import * as z from 'zod';
 import { lazily, mount, operation } from '../operations';
 import { principal } from '../principal';
@@ -57,11 +57,11 @@ export const chatCompletionOperations = {
 
 /** POST /chat/completions */
 export function chatCompletionRoutes(
+  router: Router,
   service: ChatCompletionService,
   routing: RoutingService,
   auth: RequestHandler,
-): Router {
-  const router = Router();
+): void {
   const configured: RequestHandler = (_req, _res, next) => {
     routing.ensureConfigured();
     next();
@@ -87,6 +87,4 @@ export function chatCompletionRoutes(
       );
     },
   );
-
-  return router;
 }

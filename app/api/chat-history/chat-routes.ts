@@ -1,4 +1,4 @@
-import { Router, type RequestHandler } from 'express';
+import type { RequestHandler, Router } from 'express';
 import * as z from 'zod';
 import { lazily, mount, operation } from '../operations';
 import { principal } from '../principal';
@@ -173,8 +173,7 @@ export const chatOperations = {
 };
 
 /** Chat storage routes of DESIGN section 5, all scoped to the key's user. */
-export function chatRoutes(chats: ChatService, auth: RequestHandler): Router {
-  const router = Router();
+export function chatRoutes(router: Router, chats: ChatService, auth: RequestHandler): void {
   const ops = chatOperations;
   const user = (res: Parameters<typeof principal>[0]) => principal(res).userId;
 
@@ -219,6 +218,4 @@ export function chatRoutes(chats: ChatService, auth: RequestHandler): Router {
     await chats.deleteMessage(user(res), params.id);
     res.status(204).end();
   });
-
-  return router;
 }

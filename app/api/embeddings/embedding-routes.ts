@@ -1,4 +1,4 @@
-import { Router, type RequestHandler } from 'express';
+import type { RequestHandler, Router } from 'express';
 import * as z from 'zod';
 import type { ModelService } from '../models/model-service';
 import { lazily, mount, operation } from '../operations';
@@ -60,8 +60,12 @@ export const embeddingOperations = {
 };
 
 /** POST /embeddings, routed like chat completions to models of type EMBEDDING. */
-export function embeddingRoutes(models: ModelService, routing: RoutingService, auth: RequestHandler): Router {
-  const router = Router();
+export function embeddingRoutes(
+  router: Router,
+  models: ModelService,
+  routing: RoutingService,
+  auth: RequestHandler,
+): void {
   const configured: RequestHandler = (_req, _res, next) => {
     routing.ensureConfigured();
     next();
@@ -75,6 +79,4 @@ export function embeddingRoutes(models: ModelService, routing: RoutingService, a
       res,
     );
   });
-
-  return router;
 }

@@ -1,4 +1,4 @@
-import { Router, type RequestHandler } from 'express';
+import type { RequestHandler, Router } from 'express';
 import * as z from 'zod';
 import { NotFoundError } from '../../http/errors';
 import { lazily, mount, operation } from '../operations';
@@ -78,9 +78,7 @@ export const keyOperations = {
 };
 
 /** GET|POST /auth/keys, DELETE /auth/keys/{id}: a user's own keys. */
-export function keyRoutes(keys: KeyService, auth: RequestHandler): Router {
-  const router = Router();
-
+export function keyRoutes(router: Router, keys: KeyService, auth: RequestHandler): void {
   mount(router, keyOperations.listKeys, [auth], async ({ query }, _req, res) => {
     const result = await keys.list(principal(res).userId, query);
     res.json(listBody(result.items.map(keyJson), result.total, query));
@@ -97,6 +95,4 @@ export function keyRoutes(keys: KeyService, auth: RequestHandler): Router {
       throw new NotFoundError(`No API key ${params.id} among your keys.`, { code: 'key_not_found' });
     res.json(keyJson(await keys.revoke(principal(res).userId, params.id)));
   });
-
-  return router;
 }

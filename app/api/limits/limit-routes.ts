@@ -1,4 +1,4 @@
-import { Router, type RequestHandler } from 'express';
+import type { RequestHandler, Router } from 'express';
 import * as z from 'zod';
 import { NotFoundError } from '../../http/errors';
 import { requireAdmin } from '../admin/admin-routes';
@@ -213,11 +213,11 @@ function noKey(id: string, own: boolean): NotFoundError {
  * GET /auth/keys/{id}/limits (one of the caller's keys; another user's key is a 404).
  */
 export function limitRoutes(
+  router: Router,
   limits: LimitsService,
   auth: RequestHandler,
   adminToken: string | undefined,
-): Router {
-  const router = Router();
+): void {
   const admin = requireAdmin(adminToken);
 
   mount(router, limitOperations.getUserLimits, [admin], async ({ params }, _req, res) => {
@@ -257,6 +257,4 @@ export function limitRoutes(
     if (!view || view.userId !== principal(res).userId) throw noKey(params.id, true);
     res.json(keyLimitsJson(view));
   });
-
-  return router;
 }

@@ -1,4 +1,4 @@
-import { Router, type RequestHandler, type Response } from 'express';
+import type { RequestHandler, Response, Router } from 'express';
 import * as z from 'zod';
 import { modelTypes, type ArtifactModel } from '../../../core/artifact/schema';
 import { lazily, mount, operation } from '../operations';
@@ -64,9 +64,12 @@ export const modelOperations = {
  * GET /models and GET /models/{id}; ids may contain slashes (encoded or not), spaces and colons. A key limited to
  * some models lists only those and gets 403 model_not_allowed for the others.
  */
-export function modelRoutes(models: ModelService, auth: RequestHandler, access: ModelAccess): Router {
-  const router = Router();
-
+export function modelRoutes(
+  router: Router,
+  models: ModelService,
+  auth: RequestHandler,
+  access: ModelAccess,
+): void {
   // The list changes only when the catalog is swapped: serialise it once per snapshot.
   const listBodies = new WeakMap<object, Buffer>();
   mount(router, modelOperations.listModels, [auth], async (_input, _req, res) => {
@@ -95,6 +98,4 @@ export function modelRoutes(models: ModelService, auth: RequestHandler, access: 
     if (allows && !allows(model.id)) throw new ModelNotAllowedError(model.id);
     res.json(modelJson(model));
   });
-
-  return router;
 }

@@ -1,4 +1,4 @@
-import { Router, type RequestHandler } from 'express';
+import type { RequestHandler, Router } from 'express';
 import * as z from 'zod';
 import { lazily, mount, operation } from '../operations';
 import { principal } from '../principal';
@@ -128,8 +128,7 @@ const filters = (q: { from?: string; to?: string; model?: string; key_id?: strin
 });
 
 /** GET /usage: the caller's own usage. */
-export function usageRoutes(usage: UsageService, auth: RequestHandler): Router {
-  const router = Router();
+export function usageRoutes(router: Router, usage: UsageService, auth: RequestHandler): void {
   mount(router, usageOperations.getUsage, [auth], async ({ query }, _req, res) => {
     const result = await usage.own(principal(res).userId, filters(query));
     const json: OwnUsageJson = {
@@ -140,12 +139,10 @@ export function usageRoutes(usage: UsageService, auth: RequestHandler): Router {
     };
     res.json(json);
   });
-  return router;
 }
 
 /** GET /admin/usage: anyone's usage, for the admin token. */
-export function adminUsageRoutes(usage: UsageService, auth: RequestHandler): Router {
-  const router = Router();
+export function adminUsageRoutes(router: Router, usage: UsageService, auth: RequestHandler): void {
   mount(router, adminUsageOperations.listUsage, [auth], async ({ query }, _req, res) => {
     const result = await usage.all(filters(query), query);
     const json: AdminUsageJson = {
@@ -155,5 +152,4 @@ export function adminUsageRoutes(usage: UsageService, auth: RequestHandler): Rou
     };
     res.json(json);
   });
-  return router;
 }
