@@ -47,8 +47,8 @@ export function createApp(deps: AppDeps): Express {
   // The API before the home page, probes and docs: nearly every request is an API request, and each router it
   // passes on its way costs it (their paths never overlap).
   if (deps.api) {
-    const json = express.json({ limit: config.http.bodyLimit });
-    for (const prefix of API_PREFIXES) app.use(prefix, json, deps.api.router);
+    // One layer for both prefixes: a /v1 request does not first pass the /api/v1 body parser and API layers.
+    app.use([...API_PREFIXES], express.json({ limit: config.http.bodyLimit }), deps.api.router);
   }
   app.use(homeRouter({ version: packageVersion(), api: deps.api !== undefined }));
   app.use(probeRouter(deps.probes, registry));
