@@ -27,8 +27,8 @@ export interface AppProcess {
   /** The JSON log records so far. */
   records(): LogRecord[];
   /**
-   * Resolves once the lines logged before the call have reached `lines`: the app writes its stdout at most
-   * LOG_FLUSH_MS after a line (core/logger.ts), so an assertion on what was or was not logged waits for it first.
+   * Waits until the lines logged before the call have reached `lines`: the app writes a line at most LOG_FLUSH_MS
+   * after it was logged (core/logger.ts), so an assertion on what was or was not logged waits four times that.
    */
   logsWritten(): Promise<void>;
   /** Resolves with the exit code once the process has exited. */
