@@ -5,14 +5,20 @@
 //                                   chat completions under load (50 connections), one process per mode, every
 //                                   feature on; --target profiles a floor (express, node-http) the same way, or
 //                                   modelgate with limits and the usage ledger off, for comparison
+//   node bench/profile.mjs alloc [plain|stream ...] [--target ...]
+//                                   the same load, with V8's sampling heap profiler instead (bench/lib/heap-sampler.cjs):
+//                                   the bytes each function and package allocate per request, garbage included
 //   node bench/profile.mjs startup                    process start until /readyz answers 200
 //   node bench/profile.mjs summary <file.cpuprofile> [--top N]
 // Profiles and their summaries go to bench/results/profiles/. BENCH_PROFILE_SECONDS sets the load's length (20 s),
 // BENCH_PROFILE_CONNECTIONS its concurrency (50).
 import fs from 'node:fs';
+import { createRequire } from 'node:module';
 import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { assertBuilt, log, now, resultsDir, round, scratchDir } from './lib/common.mjs';
 import { formatSummary, readProfile } from './lib/cpuprofile.mjs';
+import { formatAllocations } from './lib/heapprofile.mjs';
 import { startLoad } from './lib/load.mjs';
 import { startModelSource } from './lib/model-source.mjs';
 import { startPostgres } from './lib/postgres.mjs';
@@ -21,6 +27,10 @@ import { preparePod, startApp } from './lib/app-fixture.mjs';
 import { requestBody, startFloor, startModelgate, startUpstream } from './lib/proxy-targets.mjs';
 
 const outDir = path.join(resultsDir, 'profiles');
+const require = createRequire(import.meta.url);
+const HEAP_SAMPLER = require.resolve('./lib/heap-sampler.cjs');
+/** @type {{ allocationProfilePath: (pid: number) => string }} */
+const { allocationProfilePath } = require(HEAP_SAMPLER);
 const SECONDS = Number(process.env.BENCH_PROFILE_SECONDS ?? 20);
 /** BENCH_PROFILE_CONNECTIONS: the load's concurrency (50); 1 shows what a lone request waits for. */
 const CONNECTIONS = Number(process.env.BENCH_PROFILE_CONNECTIONS ?? 50);
@@ -51,11 +61,21 @@ function keep(file, name, title, untilMicros = Infinity) {
   return summary;
 }
 
+/** @typedef {'modelgate' | 'modelgate-no-limits' | 'express' | 'node-http'} ProfiledTarget */
+
+/** @param {ProfiledTarget} targetName */
+function describeTarget(targetName) {
+  if (targetName === 'modelgate') return 'modelgate-app, every feature on';
+  if (targetName === 'modelgate-no-limits') return 'modelgate-app, limits and usage ledger off';
+  return `the ${targetName} floor`;
+}
+
 /**
- * @param {('plain' | 'stream')[]} modes
- * @param {'modelgate' | 'modelgate-no-limits' | 'express' | 'node-http'} targetName
+ * Chat completions under load through one target per mode, profiled: `cpu` with --cpu-prof (the whole process
+ * life), `alloc` with the sampling heap profiler (bench/lib/heap-sampler.cjs) over the measured load only.
+ * @param {('plain' | 'stream')[]} modes @param {ProfiledTarget} targetName @param {'cpu' | 'alloc'} kind
  */
-async function profileProxy(modes, targetName) {
+async function profileProxy(modes, targetName, kind) {
   const pg = await startPostgres();
   const source = await startModelSource({ delayMs: 0 });
   const dir = scratchDir('profile');
@@ -63,7 +83,8 @@ async function profileProxy(modes, targetName) {
   try {
     for (const mode of modes) {
       const profileDir = path.join(dir, `cpu-${mode}`);
-      const nodeArgs = ['--cpu-prof', `--cpu-prof-dir=${profileDir}`];
+      const nodeArgs =
+        kind === 'cpu' ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : ['--require', HEAP_SAMPLER];
       const app =
         targetName === 'modelgate' || targetName === 'modelgate-no-limits'
           ? await startModelgate({
@@ -86,18 +107,26 @@ async function profileProxy(modes, targetName) {
         }).done;
       await load(3);
       const cpuBefore = cpuSecondsOf(app.pid);
+      if (kind === 'alloc') process.kill(app.pid, 'SIGUSR2');
       const result = await load(SECONDS);
       const cpu = cpuSecondsOf(app.pid) - cpuBefore;
+      const allocations = kind === 'alloc' ? await takeAllocationProfile(app.pid) : undefined;
       log(
         `${mode}: ${round(result.requests.total / result.duration, 0)} req/s under the profiler, ${Math.round((cpu * 1e6) / result.requests.total)} CPU-µs per request, ${result.errors + result.non2xx} errors`,
       );
       await app.stop();
       const prefix = `${targetName === 'modelgate' ? 'proxy' : `proxy-${targetName}`}${CONNECTIONS === 50 ? '' : `-c${CONNECTIONS}`}`;
-      const summary = keep(
-        newestProfile(profileDir),
-        `${prefix}-${mode}`,
-        `${targetName === 'modelgate' ? 'modelgate-app, every feature on' : targetName === 'modelgate-no-limits' ? 'modelgate-app, limits and usage ledger off' : `the ${targetName} floor`}, POST /v1/chat/completions ${mode}, ${CONNECTIONS} connection${CONNECTIONS === 1 ? '' : 's'}, ${SECONDS} s after a 3 s warm-up (the whole process life is profiled: start-up and warm-up are a small part)`,
-      );
+      const what = `${describeTarget(targetName)}, POST /v1/chat/completions ${mode}, ${CONNECTIONS} connection${CONNECTIONS === 1 ? '' : 's'}`;
+      const summary = allocations
+        ? keepAllocations(allocations, `alloc-${prefix}-${mode}`, {
+            title: `${what}, ${SECONDS} s after a 3 s warm-up (only those ${SECONDS} s are sampled)`,
+            requests: result.requests.total,
+          })
+        : keep(
+            newestProfile(profileDir),
+            `${prefix}-${mode}`,
+            `${what}, ${SECONDS} s after a 3 s warm-up (the whole process life is profiled: start-up and warm-up are a small part)`,
+          );
       process.stdout.write(`${summary}\n`);
     }
   } finally {
@@ -106,6 +135,38 @@ async function profileProxy(modes, targetName) {
     await pg.stop();
     fs.rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/**
+ * Stops the sampling the target's heap-sampler began (its second SIGUSR2) and reads the profile it writes.
+ * @param {number} pid
+ */
+async function takeAllocationProfile(pid) {
+  const file = allocationProfilePath(pid);
+  process.kill(pid, 'SIGUSR2');
+  const deadline = now() + 60_000;
+  while (!fs.existsSync(file)) {
+    if (now() > deadline) throw new Error(`the allocation profile ${file} was not written within 60 s`);
+    await sleep(100);
+  }
+  const profile = JSON.parse(fs.readFileSync(file, 'utf8'));
+  fs.rmSync(file);
+  if (profile.error) throw new Error(`the heap profiler failed: ${profile.error}`);
+  return profile;
+}
+
+/**
+ * Keeps an allocation profile under bench/results/profiles/<name>.heapprofile and writes its summary beside it.
+ * @param {import('./lib/heapprofile.mjs').HeapProfile} profile @param {string} name
+ * @param {{ title: string, requests: number }} options
+ */
+function keepAllocations(profile, name, options) {
+  fs.mkdirSync(outDir, { recursive: true });
+  fs.writeFileSync(path.join(outDir, `${name}.heapprofile`), JSON.stringify(profile));
+  const summary = formatAllocations(profile, options);
+  fs.writeFileSync(path.join(outDir, `${name}.md`), `${summary}\n`);
+  log(`wrote bench/results/profiles/${name}.heapprofile and its summary ${name}.md`);
+  return summary;
 }
 
 /**
@@ -175,16 +236,16 @@ async function main() {
     return;
   }
   assertBuilt();
-  if (command === 'proxy') {
+  if (command === 'proxy' || command === 'alloc') {
     const targetAt = rest.indexOf('--target');
     const target = /** @type {any} */ (targetAt >= 0 ? rest[targetAt + 1] : 'modelgate');
     if (!['modelgate', 'modelgate-no-limits', 'express', 'node-http'].includes(target))
       throw new Error(`--target ${target}: choose modelgate, modelgate-no-limits, express or node-http`);
     const named = rest.filter((a, i) => !a.startsWith('--') && (targetAt < 0 || i !== targetAt + 1));
     const modes = /** @type {('plain' | 'stream')[]} */ (named.length ? named : ['plain', 'stream']);
-    await profileProxy(modes, target);
+    await profileProxy(modes, target, command === 'alloc' ? 'alloc' : 'cpu');
   } else if (command === 'startup') await profileStartup();
-  else throw new Error(`unknown command ${command}; use proxy, startup or summary`);
+  else throw new Error(`unknown command ${command}; use proxy, alloc, startup or summary`);
 }
 
 main().catch(async (error) => {

@@ -624,7 +624,8 @@ function proxySection(proxy) {
     ...(peers.length ? ['', '### Peers', '', ...peers] : []),
     '',
     'Where modelgate spends its time: `node bench/profile.mjs proxy` runs it under the same load with `--cpu-prof` and writes a summary by package, function and purpose ' +
-      '(`bench/results/profiles/`); `--target express` profiles the floor the same way. A change is measured against the build before it with ' +
+      "(`bench/results/profiles/`); `--target express` profiles the floor the same way. `node bench/profile.mjs alloc` runs the same load with V8's sampling heap profiler instead " +
+      '(garbage included, so it shows what each function and package allocates per request, which garbage collection then pays for). A change is measured against the build before it with ' +
       "`BENCH_PROXY_BASELINE=<a copy of that build's dist/>`: that build runs beside modelgate in the same rounds, and the report gives modelgate's figures over its, round by round.",
   ].join('\n');
 }
