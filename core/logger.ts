@@ -105,18 +105,31 @@ export function createLogger(options: LoggerOptions): Logger {
 
 /** A write is started once this many bytes of lines are pending... */
 export const LOG_BUFFER_BYTES = 4096;
-/** ...or by the next flush: one every LOG_FLUSH_MS, so no line waits longer. */
+/** ...or this long after the first line logged since the last flush, whichever comes first. */
 export const LOG_FLUSH_MS = 50;
 
 /**
- * The app's stdout: buffered, asynchronous lines. Lines are gathered until LOG_BUFFER_BYTES are pending or the next
- * flush (every LOG_FLUSH_MS) comes, then written by one asynchronous write (libuv's thread pool); lines that come
- * while it is under way go out in the next. A write per line would cost a request, even alone on an idle pod, a
- * hand-off to that thread and back (two futex wake-ups, an eventfd write and read). pino flushes what is pending
- * synchronously when the process exits, on a signal or an error as well.
+ * The app's stdout: buffered, asynchronous lines. Lines are gathered until LOG_BUFFER_BYTES are pending or
+ * LOG_FLUSH_MS after the first of them, then written by one asynchronous write (libuv's thread pool); lines that
+ * come while it is under way go out in the next. A write per line would cost a request, even alone on an idle pod,
+ * a hand-off to that thread and back (two futex wake-ups, an eventfd write and read). The flush timer is armed by a
+ * line, not kept running: sonic-boom's own periodicFlush writes (an empty string) on every tick, idle or not. pino
+ * flushes what is pending synchronously when the process exits, on a signal or an error as well.
  */
 export function logDestination(fd: number): ReturnType<typeof pino.destination> {
-  return pino.destination({ fd, sync: false, minLength: LOG_BUFFER_BYTES, periodicFlush: LOG_FLUSH_MS });
+  const destination = pino.destination({ fd, sync: false, minLength: LOG_BUFFER_BYTES });
+  let flushTimer: NodeJS.Timeout | undefined;
+  const flush = () => {
+    flushTimer = undefined;
+    // Ended meanwhile (its end() wrote what was pending): sonic-boom throws on a flush after that.
+    if (!(destination as unknown as { destroyed: boolean }).destroyed) destination.flush();
+  };
+  const write = destination.write.bind(destination);
+  destination.write = (line: string) => {
+    flushTimer ??= setTimeout(flush, LOG_FLUSH_MS).unref();
+    return write(line);
+  };
+  return destination;
 }
 
 type ResolvedOptions = LoggerOptions & { destination: DestinationStream };

@@ -44,4 +44,4 @@ if (process.execArgv.some((arg) => arg.endsWith('heap-sampler.cjs'))) {
   });
 }
 
-module.exports = { allocationProfilePath, SAMPLING_BYTES };
+module.exports = { allocationProfilePath };

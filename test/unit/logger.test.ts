@@ -140,6 +140,15 @@ describe("logDestination (the app's stdout)", () => {
     expect(writes.mock.calls.filter(([target]) => target === fd)).toHaveLength(1);
   });
 
+  it('makes no write while nothing is logged', async () => {
+    const writes = jest.spyOn(fs, 'write');
+    createLogger({ component: 'app', destination }).info('one line');
+    await until(() => written().length === 1, 10 * LOG_FLUSH_MS + 2_000, 10);
+    const afterLine = writes.mock.calls.filter(([target]) => target === fd).length;
+    await new Promise((resolve) => setTimeout(resolve, 5 * LOG_FLUSH_MS));
+    expect(writes.mock.calls.filter(([target]) => target === fd).length).toBe(afterLine);
+  });
+
   it('starts a write at once when LOG_BUFFER_BYTES are pending, without waiting for the interval', async () => {
     const writes = jest.spyOn(fs, 'write');
     const logger = createLogger({ component: 'app', destination });
