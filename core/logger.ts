@@ -132,6 +132,23 @@ export function logDestination(fd: number): ReturnType<typeof pino.destination> 
   return destination;
 }
 
+/**
+ * pino's isoTime, formatted at most once per millisecond: under load several lines share one, and formatting the
+ * date was a fifth of what an access-log line cost.
+ */
+function isoTimeOncePerMs(): () => string {
+  let ms = Number.NaN;
+  let field = '';
+  return () => {
+    const now = Date.now();
+    if (now !== ms) {
+      ms = now;
+      field = `,"time":"${new Date(now).toISOString()}"`;
+    }
+    return field;
+  };
+}
+
 type ResolvedOptions = LoggerOptions & { destination: DestinationStream };
 const origins = new WeakMap<Logger, ResolvedOptions>();
 
@@ -157,15 +174,19 @@ function buildLogger(options: ResolvedOptions): Logger {
         pid: process.pid,
         pod: options.pod ?? process.env.HOSTNAME ?? 'local',
       },
-      timestamp: pino.stdTimeFunctions.isoTime,
+      timestamp: isoTimeOncePerMs(),
       formatters: {
         level: (label) => ({ level: label }),
         log: (record) => scrubDeep(record, secrets, 0) as Record<string, unknown>,
       },
       hooks: {
+        // In place: pino made `args` for this call alone.
         logMethod(args, method) {
-          const scrubbed = args.map((arg) => (typeof arg === 'string' ? scrubSecrets(arg, secrets) : arg));
-          return method.apply(this, scrubbed as Parameters<typeof method>);
+          for (let i = 0; i < args.length; i++) {
+            const arg: unknown = args[i];
+            if (typeof arg === 'string') args[i] = scrubSecrets(arg, secrets);
+          }
+          return method.apply(this, args);
         },
       },
       serializers: { err: (err: unknown) => scrubDeep(err, secrets, 0) },

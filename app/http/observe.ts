@@ -30,16 +30,18 @@ export function observeRequests(options: {
         { method: req.method, route, status_code: String(status) },
         seconds,
       );
+      const url = req.originalUrl;
+      const query = url.indexOf('?');
       const line = {
         requestId: req.id,
         method: req.method,
         route,
-        path: req.originalUrl.split('?')[0],
+        path: query === -1 ? url : url.slice(0, query),
         status,
         durationMs: Math.round(seconds * 1000 * 10) / 10,
         bytes: Number(res.getHeader('content-length') ?? 0) || undefined,
       };
-      if (QUIET.has(line.path ?? '') && status < 500) logger.debug(line, 'request');
+      if (QUIET.has(line.path) && status < 500) logger.debug(line, 'request');
       else logger.info(line, 'request');
     };
     res.on('finish', finish);

@@ -44,6 +44,34 @@ describe('logger', () => {
     expect(typeof record!.time).toBe('string');
   });
 
+  it("stamps each line with its own millisecond's ISO time, also when lines share one", () => {
+    const out = capture();
+    const logger = createLogger({ component: 'app', destination: out.destination });
+    const clock = jest.spyOn(Date, 'now');
+    try {
+      for (const at of [1_765_000_000_000, 1_765_000_000_000, 1_765_000_000_001, 1_765_000_061_234]) {
+        clock.mockReturnValue(at);
+        logger.info('tick');
+      }
+    } finally {
+      clock.mockRestore();
+    }
+    expect(out.records().map((r) => r.time)).toEqual([
+      '2025-12-06T05:46:40.000Z',
+      '2025-12-06T05:46:40.000Z',
+      '2025-12-06T05:46:40.001Z',
+      '2025-12-06T05:47:41.234Z',
+    ]);
+  });
+
+  it('scrubs every string argument of a call, not only the message', () => {
+    const out = capture();
+    const logger = createLogger({ component: 'app', destination: out.destination });
+    logger.info({ at: 'x' }, 'from %s via %s', `Bearer ${KEY}`, 'postgres://u:hunter2-pass@h/db');
+    expect(out.lines.join('\n')).not.toMatch(/hunter2-pass|Zm9vYmFy/);
+    expect(out.records()[0]!.msg).toContain('from Bearer [redacted] via postgres://u:[redacted]@h/db');
+  });
+
   it('redacts authorization headers, API keys, the admin token and connection-string passwords', () => {
     const out = capture();
     const logger = createLogger({ component: 'app', destination: out.destination, secrets: [ADMIN] });
