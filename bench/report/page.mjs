@@ -423,14 +423,14 @@ function soakSection(soak) {
       ],
     ),
     '',
-    `Goal "no growth beyond noise" (the slope's 95% confidence interval contains 0, or the fitted growth over the window is within two residual standard deviations): ${yes(soak.flat)}. ` +
+    `Goal "no growth beyond noise" (the slope's 95% confidence interval contains 0 or lies below it, or the fitted growth over the window is within two residual standard deviations): ${yes(soak.noGrowth)}. ` +
       `Goal 0 errors: ${yes(soak.errors === 0)}. ` +
       (soak.ciHasZero
         ? 'The slope is indistinguishable from 0.'
-        : `The slope over the whole window is ${r.slopeMiBPerMinute > 0 ? 'positive' : 'negative'} beyond its confidence interval ` +
-          `(${soak.withinNoise ? 'the goal is met by the second test only' : 'growth beyond noise'}); split in two halves it is ${soak.firstHalf} then ` +
+        : `The slope over the whole window is ${soak.shrank ? 'negative' : 'positive'} beyond its confidence interval ` +
+          `(${soak.shrank ? 'RSS fell over the window' : soak.withinNoise ? 'the goal is met by the second test only' : 'growth beyond noise'}); split in two halves it is ${soak.firstHalf} then ` +
           `${soak.secondHalf} MiB/min${soak.secondHalf <= 0 && soak.firstHalf > 0 ? ': RSS rose while the heap settled and then stopped growing, consistent with warm-up rather than a leak; a longer soak would tell for sure' : ''}.`),
-    ...(soak.heap ? ['', heapSentence(soak.heap, !soak.flat)] : []),
+    ...(soak.heap ? ['', heapSentence(soak.heap, !soak.noGrowth)] : []),
     '',
     '![soak RSS](benchmarks/soak-rss.svg)',
   ].join('\n');

@@ -244,6 +244,8 @@ export function reduceSoak(soak) {
       3,
     );
   const ciHasZero = r.slopeCi95MiBPerMinute[0] <= 0 && r.slopeCi95MiBPerMinute[1] >= 0;
+  // A slope below 0 beyond its interval is RSS given back, not growth: the goal is about growth.
+  const shrank = r.slopeCi95MiBPerMinute[1] < 0;
   const withinNoise = Math.abs(r.fittedGrowthMiB) <= 2 * r.residualStdMiB;
   const heap = soak.heapUsed;
   return {
@@ -251,8 +253,9 @@ export function reduceSoak(soak) {
     firstHalf: half(fitted.filter((/** @type {any} */ x) => x.t < middle)),
     secondHalf: half(fitted.filter((/** @type {any} */ x) => x.t >= middle)),
     ciHasZero,
+    shrank,
     withinNoise,
-    flat: ciHasZero || withinNoise,
+    noGrowth: ciHasZero || shrank || withinNoise,
     heap: heap
       ? {
           ...heap,

@@ -248,6 +248,29 @@ describe('bench report: reducing the results', () => {
     expect(page).toContain('| modelgate, limits and usage ledger off (same build) |');
   });
 
+  it("judges the soak's RSS: growth beyond noise fails the goal, a slope at 0 or below it does not", () => {
+    const withRss = (rss: Record<string, unknown>) => {
+      const changed = results();
+      changed.soak.rss = { ...changed.soak.rss, ...rss };
+      return reduceResults(changed).soak!;
+    };
+    const rising = { slopeMiBPerMinute: 0.9, slopeCi95MiBPerMinute: [0.7, 1.1], fittedGrowthMiB: 8 };
+    const falling = { slopeMiBPerMinute: -0.8, slopeCi95MiBPerMinute: [-1.0, -0.6], fittedGrowthMiB: -7 };
+    const level = { slopeMiBPerMinute: 0.1, slopeCi95MiBPerMinute: [-0.1, 0.3], fittedGrowthMiB: 1 };
+    expect([rising, falling, level].map((rss) => withRss(rss).noGrowth)).toEqual([false, true, true]);
+    const page = (rss: Record<string, unknown>) => {
+      const changed = results();
+      changed.soak.rss = { ...changed.soak.rss, ...rss };
+      return benchmarksPage(reduceResults(changed));
+    };
+    expect(page(falling)).toMatch(
+      /"no growth beyond noise" \([^)]*\): met\..*negative beyond its confidence interval \(RSS fell/,
+    );
+    expect(page(rising)).toMatch(
+      /"no growth beyond noise" \([^)]*\): \*\*not met\*\*\..*positive beyond its confidence interval \(growth beyond noise\)/,
+    );
+  });
+
   it('sums the failover cells against the 0-failure goal and keeps the time one failover adds', () => {
     expect([f.failover!.requests, f.failover!.failures, f.failover!.failuresMet]).toEqual([1758, 0, true]);
     expect(f.failover!.added.map((a: { addedMs: number }) => a.addedMs)).toEqual([4.918, 4.13, 0.755]);
