@@ -252,17 +252,13 @@ describe('bench report: reducing the results', () => {
     const withRss = (rss: Record<string, unknown>) => {
       const changed = results();
       changed.soak.rss = { ...changed.soak.rss, ...rss };
-      return reduceResults(changed).soak!;
+      return reduceResults(changed);
     };
     const rising = { slopeMiBPerMinute: 0.9, slopeCi95MiBPerMinute: [0.7, 1.1], fittedGrowthMiB: 8 };
     const falling = { slopeMiBPerMinute: -0.8, slopeCi95MiBPerMinute: [-1.0, -0.6], fittedGrowthMiB: -7 };
     const level = { slopeMiBPerMinute: 0.1, slopeCi95MiBPerMinute: [-0.1, 0.3], fittedGrowthMiB: 1 };
-    expect([rising, falling, level].map((rss) => withRss(rss).noGrowth)).toEqual([false, true, true]);
-    const page = (rss: Record<string, unknown>) => {
-      const changed = results();
-      changed.soak.rss = { ...changed.soak.rss, ...rss };
-      return benchmarksPage(reduceResults(changed));
-    };
+    expect([rising, falling, level].map((rss) => withRss(rss).soak!.noGrowth)).toEqual([false, true, true]);
+    const page = (rss: Record<string, unknown>) => benchmarksPage(withRss(rss));
     expect(page(falling)).toMatch(
       /"no growth beyond noise" \([^)]*\): met\..*negative beyond its confidence interval \(RSS fell/,
     );
