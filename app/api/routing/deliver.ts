@@ -128,6 +128,8 @@ export function deliver(
   return new Promise<Delivery>((resolve) => {
     let broken = false;
     const body: Readable = decoder ? response.pipe(decoder) : response;
+    /** The SSE path's 'data' listener, taken off when the upstream breaks off. */
+    let onEvents = (_chunk: Buffer): void => {};
 
     const breakOff = (why: string) => {
       if (broken || res.destroyed || res.writableFinished) return;
@@ -137,8 +139,8 @@ export function deliver(
         'upstream broke off the answer midway',
       );
       if (rewriter instanceof SseModelRewriter) {
-        body.unpipe(rewriter);
-        rewriter.breakOff(streamBroken().toJSON());
+        body.off('data', onEvents);
+        res.end(rewriter.breakOff(streamBroken().toJSON()));
       } else {
         // A cut JSON body must not look like a complete one: the client sees the connection fail.
         res.destroy();
@@ -162,6 +164,33 @@ export function deliver(
         endedAt: deps.now(),
       });
     });
+    if (rewriter instanceof SseModelRewriter) {
+      const sse = rewriter;
+      // The events of one read go out in one write, once the read's 'data' events are over (on the next tick):
+      // an upstream writes each event apart, and a chunk (with its chunked-encoding frame) per event cost the
+      // proxy more than editing them did. A slow stream still goes out event by event, as each one arrives.
+      let flushing = false;
+      const flush = () => {
+        flushing = false;
+        const bytes = sse.take();
+        if (bytes && !broken && !res.destroyed && !res.write(bytes)) body.pause();
+      };
+      onEvents = (chunk: Buffer) => {
+        sse.write(chunk);
+        if (!flushing) {
+          flushing = true;
+          process.nextTick(flush);
+        }
+      };
+      res.on('drain', () => body.resume());
+      body.on('data', onEvents);
+      body.once('end', () => {
+        if (broken || res.destroyed) return;
+        sse.end();
+        res.end(sse.take());
+      });
+      return;
+    }
     if (!whole) {
       (rewriter ? body.pipe(rewriter) : body).pipe(res);
       return;

@@ -1,4 +1,3 @@
-import { Transform, type TransformCallback } from 'node:stream';
 import { JsonModelEditor } from './json-model-editor';
 import type { ErrorBody } from '../../http/errors';
 
@@ -41,10 +40,12 @@ function hasNoChoices(payload: Buffer): boolean {
 /**
  * Rewrites a stream of server-sent events as it passes: each event's JSON data gets the client's model name and
  * its `usage` is noted; everything else (comments, `event:`/`id:` fields, `[DONE]`) is passed on. Events are
- * parsed line by line as bytes arrive and only the unfinished line is held, so the stream keeps its backpressure
- * (a Transform's) and its memory stays at one line. Lines end in LF or CRLF, as the upstreams that exist write them.
+ * parsed line by line as bytes arrive (`write`) and only the unfinished line is held, so memory stays at one line;
+ * what is ready to go out is taken with `take`, as one buffer for all the chunks written since the last take.
+ * Not a Transform: the caller writes what it takes, so the chunks of one read go out in one write, and the
+ * backpressure is the caller's (deliver.ts). Lines end in LF or CRLF, as the upstreams that exist write them.
  */
-export class SseModelRewriter extends Transform {
+export class SseModelRewriter {
   private readonly editor: JsonModelEditor;
   private out: Buffer[] = [];
   private pending: Buffer | undefined;
@@ -62,7 +63,6 @@ export class SseModelRewriter extends Transform {
   private keptAll = true;
 
   constructor(private readonly options: SseRewriterOptions) {
-    super();
     this.editor = new JsonModelEditor(Buffer.from(JSON.stringify(options.model)), (bytes) =>
       this.out.push(bytes),
     );
@@ -84,22 +84,26 @@ export class SseModelRewriter extends Transform {
   }
 
   /**
-   * Ends the stream with an error event, the API's one error body, in place of the rest (what the official SDKs
-   * raise as an error); a half-received event is dropped. For an upstream that broke off mid-stream.
+   * The last bytes of a stream that broke off: what was edited and not yet taken, then an error event, the API's
+   * one error body, in place of the rest (what the official SDKs raise as an error); a half-received event is
+   * dropped. Nothing is written after it.
    */
-  breakOff(body: ErrorBody): void {
-    if (this.broken || this.writableEnded) return;
+  breakOff(body: ErrorBody): Buffer {
     this.broken = true;
     this.pending = undefined;
     this.fields = [];
     this.data = [];
-    this.push(Buffer.from(`data: ${JSON.stringify(body)}\n\n`));
-    this.end();
+    this.out.push(Buffer.from(`data: ${JSON.stringify(body)}\n\n`));
+    return this.take()!;
   }
 
-  override _transform(chunk: Buffer, _encoding: BufferEncoding, done: TransformCallback): void {
-    if (this.broken) return done();
-    if (this.passThrough) return done(null, chunk);
+  /** Reads a chunk of the stream; what it completes is edited and waits for `take`. */
+  write(chunk: Buffer): void {
+    if (this.broken) return;
+    if (this.passThrough) {
+      this.out.push(chunk);
+      return;
+    }
     let buffer = chunk;
     if (this.pending) {
       buffer = Buffer.concat([this.pending, chunk]);
@@ -118,19 +122,24 @@ export class SseModelRewriter extends Transform {
       if (rest.length > MAX_SSE_LINE_BYTES) this.giveUp(rest);
       else this.pending = rest;
     }
-    this.flushOut();
-    done();
   }
 
-  override _flush(done: TransformCallback): void {
-    if (this.broken || this.passThrough) return done();
+  /** At the stream's end: the unfinished line and event, as if a blank line had ended them. */
+  end(): void {
+    if (this.broken || this.passThrough) return;
     if (this.pending) {
       this.line(this.pending);
       this.pending = undefined;
     }
     if (this.fields.length > 0 || this.data.length > 0) this.dispatch();
-    this.flushOut();
-    done();
+  }
+
+  /** What is ready to go out since the last take, as one buffer; undefined when nothing is. */
+  take(): Buffer | undefined {
+    if (this.out.length === 0) return undefined;
+    const bytes = this.out.length === 1 ? this.out[0]! : Buffer.concat(this.out);
+    this.out = [];
+    return bytes;
   }
 
   private line(line: Buffer): void {
@@ -225,12 +234,5 @@ export class SseModelRewriter extends Transform {
     this.data = [];
     this.out.push(rest);
     this.passThrough = true;
-  }
-
-  private flushOut(): void {
-    if (this.out.length === 0) return;
-    const bytes = this.out.length === 1 ? this.out[0]! : Buffer.concat(this.out);
-    this.out = [];
-    this.push(bytes);
   }
 }

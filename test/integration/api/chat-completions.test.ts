@@ -120,6 +120,36 @@ describe('POST /chat/completions through a real upstream server', () => {
     ]);
   });
 
+  it('passes the events of one upstream read on in one write, not a chunk per event', async () => {
+    // The upstream writes BURST_EVENTS events one by one in one turn of its event loop; they reach the gateway in
+    // one read. The client's parser reports each chunk of the chunked body as a 'data' event of its own.
+    const { chunks, text } = await new Promise<{ chunks: number; text: string }>((resolve, reject) => {
+      const req = http.request(`${h.url}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+      });
+      req.on('response', (res) => {
+        let count = 0;
+        const parts: Buffer[] = [];
+        res.on('data', (chunk: Buffer) => {
+          count += 1;
+          parts.push(chunk);
+        });
+        res.on('end', () => resolve({ chunks: count, text: Buffer.concat(parts).toString('utf8') }));
+        res.on('error', reject);
+      });
+      req.on('error', reject);
+      req.end(JSON.stringify({ model: 'burst-model', messages: hi, stream: true }));
+    });
+    const events = text.split('\n\n').filter(Boolean);
+    expect(events).toHaveLength(UpstreamServer.BURST_EVENTS + 1);
+    expect(events.slice(0, -1).map((e) => JSON.parse(e.slice(6)).model)).toEqual(
+      Array(UpstreamServer.BURST_EVENTS).fill('burst-model'),
+    );
+    // One chunk per event would be BURST_EVENTS of them; a read split by the network adds one or two at most.
+    expect(chunks).toBeLessThan(UpstreamServer.BURST_EVENTS / 4);
+  });
+
   it('a client that disconnects mid-stream aborts the upstream call', async () => {
     const before = upstream.requests.length;
     await new Promise<void>((resolve, reject) => {

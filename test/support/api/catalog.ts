@@ -19,6 +19,7 @@ export const testModels: ArtifactModel[] = [
   model('limited-model', 'behaviour:429'),
   model('dropping-model', 'behaviour:drop'),
   model('flood-model', 'behaviour:flood'),
+  model('burst-model', 'behaviour:burst'),
   model('held-model', 'behaviour:held'),
   model('cut-model', 'behaviour:cut'),
 ];

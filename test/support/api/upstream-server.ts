@@ -18,7 +18,8 @@ export interface RecordedRequest {
  *  - `behaviour:hang`: never answers;
  *  - `behaviour:500`, `behaviour:401`, `behaviour:429`: that status with an OpenAI-style error;
  *  - `behaviour:drop`: destroys the socket without answering;
- *  - `behaviour:flood`: 64 MiB of body, written only as fast as the reader drains it;
+ *  - `behaviour:flood`: 64 MiB of SSE events, written only as fast as the reader drains it;
+ *  - `behaviour:burst`: BURST_EVENTS SSE chunks, each its own write, all in one turn of the event loop, then [DONE];
  *  - `behaviour:held`: the status and headers at once (JSON, or SSE with stream:true), the body only on
  *    `releaseHeld()`.
  *  - `behaviour:break`: one SSE chunk, then the connection is cut.
@@ -42,6 +43,7 @@ export class UpstreamServer {
   /** Bytes the `behaviour:flood` response has handed to its socket so far. */
   floodWritten = 0;
   static readonly FLOOD_BYTES = 64 * 1024 * 1024;
+  static readonly BURST_EVENTS = 20;
   /** Bodies of `behaviour:held` responses whose headers are out, waiting for releaseHeld(). */
   private held: (() => void)[] = [];
   private server = http.createServer((req, res) => this.handle(req, res));
@@ -145,6 +147,8 @@ export class UpstreamServer {
         return this.stream(res, model, Infinity);
       case 'behaviour:flood':
         return this.flood(res);
+      case 'behaviour:burst':
+        return this.burst(res, model);
       case 'behaviour:held':
         return this.hold(res, body.stream === true);
       case 'behaviour:break':
@@ -193,10 +197,20 @@ export class UpstreamServer {
     );
   }
 
-  /** 64 MiB as fast as the gateway accepts it: write() until it says stop, then wait for 'drain'. */
+  /**
+   * 64 MiB of events as fast as the gateway accepts them: write() until it says stop, then wait for 'drain'. The
+   * events carry no model, so the gateway passes their bytes on as they are.
+   */
   private flood(res: http.ServerResponse): void {
     this.floodWritten = 0;
+    const event = `data: ${JSON.stringify({ choices: [{ index: 0, delta: { content: 'a'.repeat(1000) } }] })}\n\n`;
     const chunk = Buffer.alloc(256 * 1024, 'a');
+    // 256 KiB of whole events; the rest of the chunk pads the last one's content.
+    const events = Math.floor(chunk.length / event.length);
+    chunk.write(event.repeat(events - 1));
+    chunk.write(`data: {"choices":[{"index":0,"delta":{"content":"`, (events - 1) * event.length);
+    const end = '"}}]}\n\n';
+    chunk.write(end, chunk.length - end.length);
     res.writeHead(200, { 'content-type': 'text/event-stream' });
     const pump = () => {
       while (this.floodWritten < UpstreamServer.FLOOD_BYTES) {
@@ -209,6 +223,15 @@ export class UpstreamServer {
       res.end();
     };
     pump();
+  }
+
+  private burst(res: http.ServerResponse, model: string): void {
+    res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
+    for (let i = 1; i <= UpstreamServer.BURST_EVENTS; i++)
+      res.write(
+        `data: ${JSON.stringify({ object: 'chat.completion.chunk', model, choices: [{ index: 0, delta: { content: `part${i} ` } }] })}\n\n`,
+      );
+    res.end('data: [DONE]\n\n');
   }
 
   private embeddings(body: Record<string, unknown>, res: http.ServerResponse): void {
