@@ -1,5 +1,5 @@
 import fs from 'node:fs/promises';
-import { artifactOrigins, initReportSchema, type InitReport } from '../core/artifact/report';
+import { artifactOrigins, initReportSchema, ONE_OFF, type InitReport } from '../core/artifact/report';
 import type { Logger } from '../core/logger';
 import type { Metrics } from './metrics';
 
@@ -43,7 +43,7 @@ export function createInitReportReader(options: {
       lastText = text;
       let parsed: ReturnType<typeof initReportSchema.safeParse>;
       try {
-        parsed = initReportSchema.safeParse(JSON.parse(text));
+        parsed = initReportSchema.safeParse(JSON.parse(text), ONE_OFF);
       } catch (error) {
         logger.warn({ file, err: error }, 'the init report is not JSON; ignored');
         return;

@@ -1,6 +1,6 @@
 import { freshness, type FreshnessLimits } from '../core/artifact/freshness';
 import type { Logger } from '../core/logger';
-import { initReportPath, initReportSchema, type InitReport } from '../core/artifact/report';
+import { initReportPath, initReportSchema, ONE_OFF, type InitReport } from '../core/artifact/report';
 import type { Artifact } from '../core/artifact/schema';
 import type { ArtifactOrigin } from '../core/artifact/report';
 import type { Clock } from './backoff';
@@ -37,24 +37,27 @@ export class RunReport {
   finish(exitCode: number, error: string | null): InitReport {
     const finished = this.clock.now();
     const state = this.artifact && freshness(this.artifact, this.limits, finished);
-    return initReportSchema.parse({
-      formatVersion: 1,
-      command: this.command,
-      pod: this.pod,
-      startedAt: new Date(this.startedAt).toISOString(),
-      finishedAt: new Date(finished).toISOString(),
-      exitCode,
-      error,
-      migrations: { applied: this.applied, pendingBefore: this.pendingBefore },
-      artifact: {
-        origin: this.origin,
-        models: this.artifact?.models.length ?? 0,
-        sha256: this.artifact?.sha256 ?? null,
-        stale: state !== undefined && state !== 'fresh',
-        freshness: state,
+    return initReportSchema.parse(
+      {
+        formatVersion: 1,
+        command: this.command,
+        pod: this.pod,
+        startedAt: new Date(this.startedAt).toISOString(),
+        finishedAt: new Date(finished).toISOString(),
+        exitCode,
+        error,
+        migrations: { applied: this.applied, pendingBefore: this.pendingBefore },
+        artifact: {
+          origin: this.origin,
+          models: this.artifact?.models.length ?? 0,
+          sha256: this.artifact?.sha256 ?? null,
+          stale: state !== undefined && state !== 'fresh',
+          freshness: state,
+        },
+        durations: { ...this.durations, total: (finished - this.startedAt) / 1000 },
       },
-      durations: { ...this.durations, total: (finished - this.startedAt) / 1000 },
-    });
+      ONE_OFF,
+    );
   }
 }
 
