@@ -150,6 +150,53 @@ describe('POST /chat/completions through a real upstream server', () => {
     expect(chunks).toBeLessThan(UpstreamServer.BURST_EVENTS / 4);
   });
 
+  /** POSTs a chat completion with node:http, which leaves the body as it came (fetch would decode it). */
+  function rawChat(body: Record<string, unknown>) {
+    return new Promise<{ headers: http.IncomingHttpHeaders; text: string }>((resolve, reject) => {
+      const req = http.request(`${h.url}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+      });
+      req.on('response', (res) => {
+        const parts: Buffer[] = [];
+        res.on('data', (chunk: Buffer) => parts.push(chunk));
+        res.on('end', () => resolve({ headers: res.headers, text: Buffer.concat(parts).toString('utf8') }));
+        res.on('error', reject);
+      });
+      req.on('error', reject);
+      req.end(JSON.stringify(body));
+    });
+  }
+
+  it('decodes a gzip-compressed answer to rewrite it, streamed or not, and sends it on uncompressed', async () => {
+    const streamed = await rawChat({ model: 'gzip-model', messages: hi, stream: true });
+    expect(streamed.headers['content-encoding']).toBeUndefined();
+    const events = streamed.text.split('\n\n').filter(Boolean);
+    // The gateway asked for usage itself; the client did not, so that event is not passed on.
+    expect(events).toHaveLength(3);
+    expect(events.slice(0, 2).map((e) => JSON.parse(e.slice(6)))).toEqual([
+      expect.objectContaining({ model: 'gzip-model', choices: [{ index: 0, delta: { content: 'part1 ' } }] }),
+      expect.objectContaining({ model: 'gzip-model', choices: [{ index: 0, delta: { content: 'part2 ' } }] }),
+    ]);
+    expect(events[2]).toBe('data: [DONE]');
+    const plain = await rawChat({ model: 'gzip-model', messages: hi });
+    expect(plain.headers['content-encoding']).toBeUndefined();
+    expect(JSON.parse(plain.text)).toEqual({
+      object: 'chat.completion',
+      model: 'gzip-model',
+      choices: [],
+      usage: { prompt_tokens: 4, completion_tokens: 2, total_tokens: 6 },
+    });
+  });
+
+  it('passes an answer in an encoding it cannot decode on as it came, with its Content-Encoding', async () => {
+    const streamed = await rawChat({ model: 'zstd-model', messages: hi, stream: true });
+    expect(streamed.headers['content-encoding']).toBe('zstd');
+    // Not rewritten: the upstream's own model name stays.
+    expect(streamed.text).toContain('"model":"behaviour:zstd"');
+    expect(streamed.text.endsWith('data: [DONE]\n\n')).toBe(true);
+  });
+
   it('a client that disconnects mid-stream aborts the upstream call', async () => {
     const before = upstream.requests.length;
     await new Promise<void>((resolve, reject) => {

@@ -20,6 +20,8 @@ export const testModels: ArtifactModel[] = [
   model('dropping-model', 'behaviour:drop'),
   model('flood-model', 'behaviour:flood'),
   model('burst-model', 'behaviour:burst'),
+  model('gzip-model', 'behaviour:gzip'),
+  model('zstd-model', 'behaviour:zstd'),
   model('held-model', 'behaviour:held'),
   model('cut-model', 'behaviour:cut'),
 ];

@@ -1,5 +1,6 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import zlib from 'node:zlib';
 
 export interface RecordedRequest {
   path: string;
@@ -20,6 +21,9 @@ export interface RecordedRequest {
  *  - `behaviour:drop`: destroys the socket without answering;
  *  - `behaviour:flood`: 64 MiB of SSE events, written only as fast as the reader drains it;
  *  - `behaviour:burst`: BURST_EVENTS SSE chunks, each its own write, all in one turn of the event loop, then [DONE];
+ *  - `behaviour:gzip`, `behaviour:zstd`: the answer (SSE with stream:true, else JSON, with usage and no
+ *    Content-Length) gzip-compressed, in small flushed pieces; or marked `content-encoding: zstd`, which the
+ *    gateway cannot decode;
  *  - `behaviour:held`: the status and headers at once (JSON, or SSE with stream:true), the body only on
  *    `releaseHeld()`.
  *  - `behaviour:break`: one SSE chunk, then the connection is cut.
@@ -149,6 +153,9 @@ export class UpstreamServer {
         return this.flood(res);
       case 'behaviour:burst':
         return this.burst(res, model);
+      case 'behaviour:gzip':
+      case 'behaviour:zstd':
+        return this.encoded(res, model, body.stream === true);
       case 'behaviour:held':
         return this.hold(res, body.stream === true);
       case 'behaviour:break':
@@ -223,6 +230,38 @@ export class UpstreamServer {
       res.end();
     };
     pump();
+  }
+
+  private encoded(res: http.ServerResponse, model: string, stream: boolean): void {
+    const usage = { prompt_tokens: 4, completion_tokens: 2, total_tokens: 6 };
+    const parts = stream
+      ? [
+          ...['part1 ', 'part2 '].map(
+            (content) =>
+              `data: ${JSON.stringify({ object: 'chat.completion.chunk', model, choices: [{ index: 0, delta: { content } }] })}\n\n`,
+          ),
+          `data: ${JSON.stringify({ object: 'chat.completion.chunk', model, choices: [], usage })}\n\n`,
+          'data: [DONE]\n\n',
+        ]
+      : [JSON.stringify({ object: 'chat.completion', model, choices: [], usage })];
+    const type = stream ? 'text/event-stream' : 'application/json';
+    if (model === 'behaviour:zstd') {
+      res.writeHead(200, { 'content-type': type, 'content-encoding': 'zstd' }).end(parts.join(''));
+      return;
+    }
+    res.writeHead(200, { 'content-type': type, 'content-encoding': 'gzip' });
+    const gzip = zlib.createGzip();
+    gzip.pipe(res);
+    // Each part flushed on its own, so the gateway decodes the answer as it arrives, not in one piece.
+    const next = (i: number): void => {
+      if (i === parts.length) {
+        gzip.end();
+        return;
+      }
+      gzip.write(parts[i]!);
+      gzip.flush(() => next(i + 1));
+    };
+    next(0);
   }
 
   private burst(res: http.ServerResponse, model: string): void {
