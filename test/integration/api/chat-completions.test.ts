@@ -120,27 +120,39 @@ describe('POST /chat/completions through a real upstream server', () => {
     ]);
   });
 
+  /**
+   * POSTs a chat completion with node:http, which leaves the body as it came (fetch would decode it) and reports
+   * each chunk of a chunked body as a 'data' event of its own (`chunks`).
+   */
+  function rawChat(body: Record<string, unknown>) {
+    return new Promise<{ headers: http.IncomingHttpHeaders; text: string; chunks: number }>(
+      (resolve, reject) => {
+        const req = http.request(`${h.url}/v1/chat/completions`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+        });
+        req.on('response', (res) => {
+          const parts: Buffer[] = [];
+          res.on('data', (chunk: Buffer) => parts.push(chunk));
+          res.on('end', () =>
+            resolve({
+              headers: res.headers,
+              text: Buffer.concat(parts).toString('utf8'),
+              chunks: parts.length,
+            }),
+          );
+          res.on('error', reject);
+        });
+        req.on('error', reject);
+        req.end(JSON.stringify(body));
+      },
+    );
+  }
+
   it('passes the events of one upstream read on in one write, not a chunk per event', async () => {
     // The upstream writes BURST_EVENTS events one by one in one turn of its event loop; they reach the gateway in
-    // one read. The client's parser reports each chunk of the chunked body as a 'data' event of its own.
-    const { chunks, text } = await new Promise<{ chunks: number; text: string }>((resolve, reject) => {
-      const req = http.request(`${h.url}/v1/chat/completions`, {
-        method: 'POST',
-        headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
-      });
-      req.on('response', (res) => {
-        let count = 0;
-        const parts: Buffer[] = [];
-        res.on('data', (chunk: Buffer) => {
-          count += 1;
-          parts.push(chunk);
-        });
-        res.on('end', () => resolve({ chunks: count, text: Buffer.concat(parts).toString('utf8') }));
-        res.on('error', reject);
-      });
-      req.on('error', reject);
-      req.end(JSON.stringify({ model: 'burst-model', messages: hi, stream: true }));
-    });
+    // one read.
+    const { chunks, text } = await rawChat({ model: 'burst-model', messages: hi, stream: true });
     const events = text.split('\n\n').filter(Boolean);
     expect(events).toHaveLength(UpstreamServer.BURST_EVENTS + 1);
     expect(events.slice(0, -1).map((e) => JSON.parse(e.slice(6)).model)).toEqual(
@@ -149,24 +161,6 @@ describe('POST /chat/completions through a real upstream server', () => {
     // One chunk per event would be BURST_EVENTS of them; a read split by the network adds one or two at most.
     expect(chunks).toBeLessThan(UpstreamServer.BURST_EVENTS / 4);
   });
-
-  /** POSTs a chat completion with node:http, which leaves the body as it came (fetch would decode it). */
-  function rawChat(body: Record<string, unknown>) {
-    return new Promise<{ headers: http.IncomingHttpHeaders; text: string }>((resolve, reject) => {
-      const req = http.request(`${h.url}/v1/chat/completions`, {
-        method: 'POST',
-        headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
-      });
-      req.on('response', (res) => {
-        const parts: Buffer[] = [];
-        res.on('data', (chunk: Buffer) => parts.push(chunk));
-        res.on('end', () => resolve({ headers: res.headers, text: Buffer.concat(parts).toString('utf8') }));
-        res.on('error', reject);
-      });
-      req.on('error', reject);
-      req.end(JSON.stringify(body));
-    });
-  }
 
   it('decodes a gzip-compressed answer to rewrite it, streamed or not, and sends it on uncompressed', async () => {
     const streamed = await rawChat({ model: 'gzip-model', messages: hi, stream: true });
